@@ -1,0 +1,113 @@
+//! `did:key` (W3C CCG did:key Method v0.7, §3.1 document creation): the DID is a Multikey;
+//! an Ed25519 key also gets the derived X25519 key-agreement method (§3.1.2
+//! `enableEncryptionKeyDerivation`, on by default).
+
+use serde_json::{Value, json};
+
+use super::document::{
+    DidDocument, DocumentBuilder, JWS_2020_CONTEXT, MULTIKEY_CONTEXT_V1, Relationship,
+};
+use super::resolver::ResolveError;
+use crate::keys::{KeyType, PublicKey};
+
+/// How verification methods are expressed (the `publicKeyFormat` resolution option).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KeyFormat {
+    /// `Multikey` with `publicKeyMultibase` (current default).
+    #[default]
+    Multikey,
+    /// `JsonWebKey2020` with `publicKeyJwk`.
+    JsonWebKey2020,
+    /// `Ed25519VerificationKey2018` / `X25519KeyAgreementKey2019` with `publicKeyBase58`, as
+    /// in the spec's published test vectors.
+    Legacy2018,
+}
+
+/// The `did:key` of a public key.
+pub fn did_key(key: &PublicKey) -> String {
+    format!("did:key:{}", key.to_multibase())
+}
+
+/// Resolves a `did:key` in the default [`KeyFormat::Multikey`].
+pub fn resolve(did: &str, msid: &str) -> Result<DidDocument, ResolveError> {
+    resolve_with_format(did, msid, KeyFormat::Multikey)
+}
+
+/// Decodes the Multikey of a `did:key` / `did:peer:0` method-specific id.
+pub(crate) fn decode_multikey(msid: &str) -> Result<PublicKey, ResolveError> {
+    if !msid.starts_with('z') {
+        return Err(ResolveError::InvalidDid("the key must be base58btc multibase ('z')".into()));
+    }
+    PublicKey::from_multibase(msid).map_err(|e| ResolveError::InvalidPublicKey(e.to_string()))
+}
+
+/// Resolves a `did:key` with the given verification-method format (§3.1.1).
+pub fn resolve_with_format(did: &str, msid: &str, format: KeyFormat) -> Result<DidDocument, ResolveError> {
+    let key = decode_multikey(msid)?;
+    let mut builder = DocumentBuilder::new(did);
+    let mb = key.to_multibase();
+    if key.key_type() == KeyType::X25519 {
+        add(&mut builder, did, &mb, &key, format, &[Relationship::KeyAgreement]);
+    } else if key.key_type() == KeyType::P256 {
+        // NIST-curve keys serve key agreement (ECDH-ES) themselves: all five relationships.
+        add(&mut builder, did, &mb, &key, format, &Relationship::ALL);
+    } else {
+        add(&mut builder, did, &mb, &key, format, &Relationship::SIGNING);
+        if let Some(x) = key.to_x25519() {
+            add(&mut builder, did, &x.to_multibase(), &x, format, &[Relationship::KeyAgreement]);
+        }
+    }
+    Ok(builder.build())
+}
+
+fn add(b: &mut DocumentBuilder, did: &str, fragment: &str, key: &PublicKey, format: KeyFormat, rels: &[Relationship]) {
+    let id = format!("{did}#{fragment}");
+    let method: Value = match format {
+        KeyFormat::Multikey => {
+            b.context(MULTIKEY_CONTEXT_V1);
+            json!({"id": id, "type": "Multikey", "controller": did, "publicKeyMultibase": key.to_multibase()})
+        }
+        KeyFormat::JsonWebKey2020 => {
+            b.context(JWS_2020_CONTEXT);
+            json!({"id": id, "type": "JsonWebKey2020", "controller": did, "publicKeyJwk": key.to_jwk_value()})
+        }
+        KeyFormat::Legacy2018 => {
+            let (ty, ctx) = match key.key_type() {
+                KeyType::X25519 => ("X25519KeyAgreementKey2019", "https://w3id.org/security/suites/x25519-2019/v1"),
+                KeyType::Ed25519 => ("Ed25519VerificationKey2018", "https://w3id.org/security/suites/ed25519-2018/v1"),
+                // P-256 has no 2018 suite; the spec's vectors use JsonWebKey2020 for it.
+                KeyType::P256 => {
+                    b.context(JWS_2020_CONTEXT);
+                    let m = json!({"id": id, "type": "JsonWebKey2020", "controller": did, "publicKeyJwk": key.to_jwk_value()});
+                    b.method(m, rels);
+                    return;
+                }
+            };
+            b.context(ctx);
+            json!({"id": id, "type": ty, "controller": did,
+                   "publicKeyBase58": bs58::encode(key.as_bytes()).into_string()})
+        }
+    };
+    b.method(method, rels);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ed25519_did_key_gets_derived_key_agreement() {
+        let did = "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK";
+        let doc = resolve(did, &did[8..]).unwrap();
+        let ka = doc.relationship(Relationship::KeyAgreement);
+        assert_eq!(ka, vec![format!("{did}#z6LSj72tK8brWgZja8NLRwPigth2T9QRiG1uH9oKZuKjdh9p")]);
+        assert_eq!(doc.relationship(Relationship::AssertionMethod), vec![format!("{did}#{}", &did[8..])]);
+    }
+
+    #[test]
+    fn malformed_did_keys_are_refused() {
+        for msid in ["6MkhaX", "zzzz", "z6Mk", "z"] {
+            assert!(resolve(&format!("did:key:{msid}"), msid).is_err(), "{msid}");
+        }
+    }
+}

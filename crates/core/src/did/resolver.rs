@@ -1,0 +1,163 @@
+//! Resolution: the trait, its result in the DID Resolution / Universal Resolver shape, and
+//! the standard resolver dispatching on the method name.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use super::document::DidDocument;
+use super::web::DidWebFetcher;
+use super::{jwk, key, peer, web};
+
+/// A resolution error, with the DID Resolution error code it maps to.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum ResolveError {
+    #[error("invalid DID: {0}")]
+    InvalidDid(String),
+    #[error("DID method `{0}` is not supported (supported: key, jwk, web, peer)")]
+    MethodNotSupported(String),
+    #[error("DID not found: {0}")]
+    NotFound(String),
+    #[error("invalid public key: {0}")]
+    InvalidPublicKey(String),
+    #[error("invalid DID document: {0}")]
+    InvalidDocument(String),
+    /// The DID's host could not be reached or refused the request (did:web).
+    #[error("could not fetch the DID document: {0}")]
+    Fetch(String),
+}
+
+impl ResolveError {
+    /// The `error` value of `didResolutionMetadata` (DID Resolution §7.1, did:key §4).
+    pub fn code(&self) -> &'static str {
+        match self {
+            ResolveError::InvalidDid(_) => "invalidDid",
+            ResolveError::MethodNotSupported(_) => "methodNotSupported",
+            ResolveError::NotFound(_) => "notFound",
+            ResolveError::InvalidPublicKey(_) => "invalidPublicKey",
+            ResolveError::InvalidDocument(_) => "invalidDidDocument",
+            ResolveError::Fetch(_) => "internalError",
+        }
+    }
+}
+
+/// A resolved DID document with its metadata.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resolution {
+    pub document: DidDocument,
+    /// `didDocumentMetadata` (e.g. `created`, `updated`, `deactivated`).
+    pub document_metadata: Value,
+}
+
+impl Resolution {
+    pub fn new(document: DidDocument) -> Self {
+        Self { document, document_metadata: json!({}) }
+    }
+
+    /// The resolution result as the Universal Resolver's `GET /1.0/identifiers/{did}` returns it.
+    pub fn to_universal_resolver_json(&self) -> Value {
+        json!({
+            "@context": "https://w3id.org/did-resolution/v1",
+            "didDocument": self.document.as_json(),
+            "didResolutionMetadata": {
+                "contentType": "application/did+ld+json",
+                "did": {
+                    "didString": self.document.id(),
+                    "method": self.document.id().split(':').nth(1).unwrap_or_default(),
+                },
+            },
+            "didDocumentMetadata": self.document_metadata,
+        })
+    }
+}
+
+/// Resolves DIDs to documents. Implementations must be cheap to share (`Arc`).
+#[async_trait::async_trait]
+pub trait DidResolver: Send + Sync {
+    async fn resolve(&self, did: &str) -> Result<Resolution, ResolveError>;
+}
+
+#[async_trait::async_trait]
+impl<T: DidResolver + ?Sized> DidResolver for Arc<T> {
+    async fn resolve(&self, did: &str) -> Result<Resolution, ResolveError> {
+        (**self).resolve(did).await
+    }
+}
+
+/// Splits a DID into method name and method-specific id, checking DID Core §3.1 syntax.
+/// DID URLs (with path, query or fragment) are refused: resolution takes a bare DID.
+pub fn parse_did(did: &str) -> Result<(&str, &str), ResolveError> {
+    if did.len() > 8192 {
+        return Err(ResolveError::InvalidDid("longer than 8192 characters".into()));
+    }
+    ssi::dids::DID::new(did).map_err(|_| ResolveError::InvalidDid(format!("`{did}` is not a DID (DID Core §3.1)")))?;
+    let rest = &did[4..];
+    let (method, msid) = rest.split_once(':').ok_or_else(|| ResolveError::InvalidDid(did.to_owned()))?;
+    Ok((method, msid))
+}
+
+/// Resolves `did:key`, `did:jwk` and `did:peer` offline, and `did:web` through a fetcher
+/// when one is configured.
+#[derive(Clone, Default)]
+pub struct StandardResolver {
+    web: Option<Arc<dyn DidWebFetcher>>,
+}
+
+impl StandardResolver {
+    /// Offline methods only; `did:web` answers `methodNotSupported`.
+    pub fn offline() -> Self {
+        Self { web: None }
+    }
+
+    pub fn with_web(fetcher: Arc<dyn DidWebFetcher>) -> Self {
+        Self { web: Some(fetcher) }
+    }
+
+    /// Resolves the offline methods synchronously (no I/O).
+    pub fn resolve_offline(did: &str) -> Result<Resolution, ResolveError> {
+        let (method, msid) = parse_did(did)?;
+        let doc = match method {
+            "key" => key::resolve(did, msid)?,
+            "jwk" => jwk::resolve(did, msid)?,
+            "peer" => peer::resolve(did, msid)?,
+            other => return Err(ResolveError::MethodNotSupported(other.to_owned())),
+        };
+        Ok(Resolution::new(doc))
+    }
+}
+
+#[async_trait::async_trait]
+impl DidResolver for StandardResolver {
+    async fn resolve(&self, did: &str) -> Result<Resolution, ResolveError> {
+        let (method, _) = parse_did(did)?;
+        if method == "web" {
+            let fetcher = self.web.as_ref().ok_or_else(|| ResolveError::MethodNotSupported("web".into()))?;
+            let url = web::did_web_url(did, fetcher.allows_loopback())?;
+            let bytes = fetcher.fetch(&url).await?;
+            return Ok(Resolution::new(web::parse_document(did, &bytes)?));
+        }
+        Self::resolve_offline(did)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malformed_dids_are_invalid_did_errors() {
+        for bad in ["", "did:", "did:key", "key:z6Mk", "did:KEY:abc", "did:key:", "did:key:z6Mk#frag", "did:key:a b"] {
+            let err = parse_did(bad).unwrap_err();
+            assert_eq!(err.code(), "invalidDid", "{bad}");
+        }
+        assert_eq!(parse_did("did:example:123").unwrap(), ("example", "123"));
+    }
+
+    #[tokio::test]
+    async fn unknown_methods_are_not_supported() {
+        let err = StandardResolver::offline().resolve("did:example:123").await.unwrap_err();
+        assert_eq!(err, ResolveError::MethodNotSupported("example".into()));
+        let err = StandardResolver::offline().resolve("did:web:example.com").await.unwrap_err();
+        assert_eq!(err.code(), "methodNotSupported");
+    }
+}

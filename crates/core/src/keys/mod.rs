@@ -1,0 +1,153 @@
+//! Key material: Ed25519 and P-256 signing keys, X25519 key-agreement keys.
+//!
+//! Public keys convert to and from Multikey (`publicKeyMultibase`, W3C Controlled
+//! Identifiers §2.2.2, multicodec + base58btc) and JWK (RFC 7517, RFC 8037 for OKP keys).
+//! Private keys are zeroized on drop, never shown by `Debug`, and stored only sealed
+//! ([`sealed`]) under a key-encryption key.
+
+mod public;
+mod sealed;
+mod secret;
+mod service;
+
+pub use public::PublicKey;
+pub use sealed::Kek;
+pub use secret::SecretKey;
+pub use service::{KeyInfo, KeyService};
+
+use serde::{Deserialize, Serialize};
+
+/// The algorithms Sichat keys use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum KeyType {
+    /// EdDSA signing key (RFC 8032), multicodec `ed25519-pub` (0xed).
+    Ed25519,
+    /// ECDSA P-256 signing key (FIPS 186-4), multicodec `p256-pub` (0x1200).
+    #[serde(rename = "P-256")]
+    P256,
+    /// ECDH key-agreement key (RFC 7748), multicodec `x25519-pub` (0xec).
+    X25519,
+}
+
+impl KeyType {
+    /// Every key type, in the order a new identity gets them.
+    pub const ALL: [KeyType; 3] = [KeyType::Ed25519, KeyType::P256, KeyType::X25519];
+
+    /// The name used in JSON, the database and the CLI (`Ed25519`, `P-256`, `X25519`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyType::Ed25519 => "Ed25519",
+            KeyType::P256 => "P-256",
+            KeyType::X25519 => "X25519",
+        }
+    }
+
+    /// The multicodec code of the public key.
+    pub fn multicodec(self) -> u64 {
+        match self {
+            KeyType::Ed25519 => 0xed,
+            KeyType::P256 => 0x1200,
+            KeyType::X25519 => 0xec,
+        }
+    }
+
+    /// `true` for signing keys, `false` for key-agreement keys.
+    pub fn is_signing(self) -> bool {
+        !matches!(self, KeyType::X25519)
+    }
+
+    fn from_multicodec(code: u64) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.multicodec() == code)
+    }
+}
+
+impl std::fmt::Display for KeyType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for KeyType {
+    type Err = KeyError;
+    fn from_str(s: &str) -> Result<Self, KeyError> {
+        match s {
+            "Ed25519" | "ed25519" => Ok(KeyType::Ed25519),
+            "P-256" | "p-256" | "P256" | "p256" => Ok(KeyType::P256),
+            "X25519" | "x25519" => Ok(KeyType::X25519),
+            other => Err(KeyError::UnsupportedKeyType(other.to_owned())),
+        }
+    }
+}
+
+/// Why key material was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum KeyError {
+    #[error("unsupported key type `{0}` (expected Ed25519, P-256 or X25519)")]
+    UnsupportedKeyType(String),
+    #[error("invalid multibase key: {0}")]
+    InvalidMultibase(String),
+    #[error("invalid JWK: {0}")]
+    InvalidJwk(String),
+    #[error("invalid {0} key bytes")]
+    InvalidKeyBytes(KeyType),
+    #[error("the key-encryption key must be 32 bytes, base64url or hex encoded")]
+    InvalidKek,
+    #[error("a sealed private key could not be opened (wrong master key or corrupted data)")]
+    Unseal,
+    #[error("{0} keys cannot sign")]
+    CannotSign(KeyType),
+}
+
+/// Unsigned LEB128 varint, as used by multicodec prefixes.
+pub(crate) fn varint_encode(mut value: u64, out: &mut Vec<u8>) {
+    loop {
+        let byte = (value & 0x7f) as u8;
+        value >>= 7;
+        if value == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+/// Decodes a varint prefix; returns the value and the remaining bytes.
+pub(crate) fn varint_decode(bytes: &[u8]) -> Option<(u64, &[u8])> {
+    let mut value: u64 = 0;
+    for (i, byte) in bytes.iter().enumerate().take(9) {
+        value |= u64::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            return Some((value, &bytes[i + 1..]));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multicodec_prefixes_match_the_table() {
+        let mut out = Vec::new();
+        varint_encode(0xed, &mut out);
+        assert_eq!(out, [0xed, 0x01]);
+        out.clear();
+        varint_encode(0x1200, &mut out);
+        assert_eq!(out, [0x80, 0x24]);
+        out.clear();
+        varint_encode(0xec, &mut out);
+        assert_eq!(out, [0xec, 0x01]);
+        assert_eq!(varint_decode(&[0x80, 0x24, 7]), Some((0x1200, &[7u8][..])));
+        assert_eq!(varint_decode(&[0x80]), None);
+    }
+
+    #[test]
+    fn key_type_names_round_trip() {
+        for t in KeyType::ALL {
+            assert_eq!(t.as_str().parse::<KeyType>(), Ok(t));
+        }
+        assert!("RSA".parse::<KeyType>().is_err());
+    }
+}

@@ -1,0 +1,216 @@
+//! Public keys: Multikey and JWK encodings, with the point validated on the way in.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use serde_json::{Value, json};
+
+use super::{KeyError, KeyType, varint_decode, varint_encode};
+
+/// A validated public key. P-256 keys are held in SEC1 compressed form (33 bytes).
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct PublicKey {
+    key_type: KeyType,
+    bytes: Vec<u8>,
+}
+
+impl std::fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PublicKey({}, {})", self.key_type, self.to_multibase())
+    }
+}
+
+impl PublicKey {
+    /// Validates raw key bytes: 32-byte Ed25519 (a point on the curve), SEC1 P-256
+    /// (compressed or uncompressed, on the curve), 32-byte X25519.
+    pub fn from_bytes(key_type: KeyType, bytes: &[u8]) -> Result<Self, KeyError> {
+        let invalid = || KeyError::InvalidKeyBytes(key_type);
+        let bytes = match key_type {
+            KeyType::Ed25519 => {
+                let arr: [u8; 32] = bytes.try_into().map_err(|_| invalid())?;
+                ed25519_dalek::VerifyingKey::from_bytes(&arr).map_err(|_| invalid())?;
+                arr.to_vec()
+            }
+            KeyType::P256 => {
+                use p256::elliptic_curve::sec1::ToEncodedPoint;
+                let key = p256::PublicKey::from_sec1_bytes(bytes).map_err(|_| invalid())?;
+                key.to_encoded_point(true).as_bytes().to_vec()
+            }
+            KeyType::X25519 => {
+                let arr: [u8; 32] = bytes.try_into().map_err(|_| invalid())?;
+                arr.to_vec()
+            }
+        };
+        Ok(Self { key_type, bytes })
+    }
+
+    pub fn key_type(&self) -> KeyType {
+        self.key_type
+    }
+
+    /// Raw bytes (P-256: SEC1 compressed).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Multicodec-prefixed bytes, as inside a Multikey or a `did:key`.
+    pub fn to_multicodec(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.bytes.len() + 2);
+        varint_encode(self.key_type.multicodec(), &mut out);
+        out.extend_from_slice(&self.bytes);
+        out
+    }
+
+    /// `z`-prefixed base58btc Multikey value (`publicKeyMultibase`).
+    pub fn to_multibase(&self) -> String {
+        let mut s = String::with_capacity(64);
+        s.push('z');
+        s.push_str(&bs58::encode(self.to_multicodec()).into_string());
+        s
+    }
+
+    /// Parses a `publicKeyMultibase` value (base58btc, multicodec-prefixed).
+    pub fn from_multibase(value: &str) -> Result<Self, KeyError> {
+        let body = value
+            .strip_prefix('z')
+            .ok_or_else(|| KeyError::InvalidMultibase("expected base58btc ('z' prefix)".into()))?;
+        let raw = bs58::decode(body)
+            .into_vec()
+            .map_err(|e| KeyError::InvalidMultibase(e.to_string()))?;
+        Self::from_multicodec(&raw)
+    }
+
+    /// Parses multicodec-prefixed key bytes.
+    pub fn from_multicodec(raw: &[u8]) -> Result<Self, KeyError> {
+        let (code, key) = varint_decode(raw)
+            .ok_or_else(|| KeyError::InvalidMultibase("truncated multicodec prefix".into()))?;
+        let key_type = KeyType::from_multicodec(code).ok_or_else(|| {
+            KeyError::InvalidMultibase(format!("unsupported multicodec 0x{code:x}"))
+        })?;
+        Self::from_bytes(key_type, key)
+    }
+
+    /// The public JWK (RFC 7517; OKP per RFC 8037), as JSON with members in RFC 7638 order.
+    pub fn to_jwk_value(&self) -> Value {
+        match self.key_type {
+            KeyType::Ed25519 | KeyType::X25519 => {
+                json!({"crv": self.key_type.as_str(), "kty": "OKP", "x": B64.encode(&self.bytes)})
+            }
+            KeyType::P256 => {
+                use p256::elliptic_curve::sec1::ToEncodedPoint;
+                // Invariant: bytes were validated as a P-256 point in `from_bytes`.
+                let point = p256::PublicKey::from_sec1_bytes(&self.bytes)
+                    .expect("validated P-256 point")
+                    .to_encoded_point(false);
+                let (x, y) = (point.x().map(|x| B64.encode(x)), point.y().map(|y| B64.encode(y)));
+                json!({"crv": "P-256", "kty": "EC", "x": x, "y": y})
+            }
+        }
+    }
+
+    /// The public key as an `ssi` JWK, for use with ssi's signing and verification.
+    pub fn to_jwk(&self) -> ssi::jwk::JWK {
+        // Invariant: `to_jwk_value` emits a well-formed public JWK.
+        serde_json::from_value(self.to_jwk_value()).expect("well-formed JWK")
+    }
+
+    /// Parses a public JWK (private members, if present, are ignored).
+    pub fn from_jwk_value(jwk: &Value) -> Result<Self, KeyError> {
+        let member = |name: &str| -> Result<Vec<u8>, KeyError> {
+            let s = jwk
+                .get(name)
+                .and_then(Value::as_str)
+                .ok_or_else(|| KeyError::InvalidJwk(format!("missing `{name}`")))?;
+            B64.decode(s)
+                .map_err(|_| KeyError::InvalidJwk(format!("`{name}` is not base64url")))
+        };
+        let kty = jwk.get("kty").and_then(Value::as_str).unwrap_or_default();
+        let crv = jwk.get("crv").and_then(Value::as_str).unwrap_or_default();
+        match (kty, crv) {
+            ("OKP", "Ed25519") => Self::from_bytes(KeyType::Ed25519, &member("x")?),
+            ("OKP", "X25519") => Self::from_bytes(KeyType::X25519, &member("x")?),
+            ("EC", "P-256") => {
+                let (x, y) = (member("x")?, member("y")?);
+                if x.len() != 32 || y.len() != 32 {
+                    return Err(KeyError::InvalidJwk("P-256 coordinates must be 32 bytes".into()));
+                }
+                let mut sec1 = Vec::with_capacity(65);
+                sec1.push(4);
+                sec1.extend_from_slice(&x);
+                sec1.extend_from_slice(&y);
+                Self::from_bytes(KeyType::P256, &sec1)
+            }
+            _ => Err(KeyError::InvalidJwk(format!(
+                "unsupported kty/crv `{kty}`/`{crv}` (expected OKP Ed25519/X25519 or EC P-256)"
+            ))),
+        }
+    }
+
+    /// RFC 7638 JWK thumbprint (SHA-256, base64url).
+    pub fn jwk_thumbprint(&self) -> String {
+        // Invariant: our JWKs always have the members RFC 7638 requires.
+        self.to_jwk().thumbprint().expect("thumbprint of a complete JWK")
+    }
+
+    /// The X25519 key birationally equivalent to an Ed25519 key (RFC 7748 §4.1), as
+    /// `did:key` derives its key-agreement key. `None` for other key types.
+    pub fn to_x25519(&self) -> Option<PublicKey> {
+        if self.key_type != KeyType::Ed25519 {
+            return None;
+        }
+        let arr: [u8; 32] = self.bytes.as_slice().try_into().ok()?;
+        let vk = ed25519_dalek::VerifyingKey::from_bytes(&arr).ok()?;
+        Some(PublicKey {
+            key_type: KeyType::X25519,
+            bytes: vk.to_montgomery().to_bytes().to_vec(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // RFC 8037 A.2: the Ed25519 public key of the appendix.
+    const RFC8037_X: &str = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo";
+
+    #[test]
+    fn rfc8037_public_jwk_round_trips_and_thumbprints() {
+        let jwk = json!({"kty":"OKP","crv":"Ed25519","x": RFC8037_X});
+        let key = PublicKey::from_jwk_value(&jwk).unwrap();
+        assert_eq!(key.to_jwk_value(), json!({"crv":"Ed25519","kty":"OKP","x": RFC8037_X}));
+        // RFC 8037 A.3
+        assert_eq!(key.jwk_thumbprint(), "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k");
+    }
+
+    #[test]
+    fn multibase_round_trip_for_every_type() {
+        for t in KeyType::ALL {
+            let secret = crate::keys::SecretKey::generate(t);
+            let public = secret.public_key();
+            let mb = public.to_multibase();
+            assert_eq!(PublicKey::from_multibase(&mb).unwrap(), public);
+            assert_eq!(PublicKey::from_jwk_value(&public.to_jwk_value()).unwrap(), public);
+        }
+    }
+
+    #[test]
+    fn multikey_prefixes_are_the_published_ones() {
+        let ed = crate::keys::SecretKey::generate(KeyType::Ed25519).public_key();
+        assert!(ed.to_multibase().starts_with("z6Mk"));
+        let p = crate::keys::SecretKey::generate(KeyType::P256).public_key();
+        assert!(p.to_multibase().starts_with("zDn"));
+        let x = crate::keys::SecretKey::generate(KeyType::X25519).public_key();
+        assert!(x.to_multibase().starts_with("z6LS"));
+    }
+
+    #[test]
+    fn bad_keys_are_refused_with_typed_errors() {
+        assert!(PublicKey::from_multibase("6Mkabc").is_err());
+        assert!(PublicKey::from_multibase("z0OIl").is_err());
+        assert!(PublicKey::from_multibase("z").is_err());
+        assert!(PublicKey::from_bytes(KeyType::P256, &[9u8; 33]).is_err());
+        assert!(PublicKey::from_bytes(KeyType::Ed25519, &[1u8; 31]).is_err());
+        assert!(PublicKey::from_jwk_value(&json!({"kty":"RSA"})).is_err());
+        assert!(PublicKey::from_jwk_value(&json!({"kty":"OKP","crv":"Ed25519","x":"!!"})).is_err());
+    }
+}
