@@ -1,0 +1,21 @@
+//! Schema migrations for the Sichat server, shared by SQLite and PostgreSQL. Append-only:
+//! a landed migration is never edited; changes come as new files.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_create_settings;
+mod m20261125_000002_create_keys;
+mod m20261125_000003_create_users;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261125_000001_create_settings::Migration),
+            Box::new(m20261125_000002_create_keys::Migration),
+            Box::new(m20261125_000003_create_users::Migration),
+        ]
+    }
+}

@@ -22,6 +22,9 @@ pub enum ResolveError {
     InvalidPublicKey(String),
     #[error("invalid DID document: {0}")]
     InvalidDocument(String),
+    /// The did:web host is a private, loopback or reserved address (SSRF guard).
+    #[error("refused: {0}")]
+    Refused(String),
     /// The DID's host could not be reached or refused the request (did:web).
     #[error("could not fetch the DID document: {0}")]
     Fetch(String),
@@ -36,6 +39,7 @@ impl ResolveError {
             ResolveError::NotFound(_) => "notFound",
             ResolveError::InvalidPublicKey(_) => "invalidPublicKey",
             ResolveError::InvalidDocument(_) => "invalidDidDocument",
+            ResolveError::Refused(_) => "hostNotAllowed",
             ResolveError::Fetch(_) => "internalError",
         }
     }

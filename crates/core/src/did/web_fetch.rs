@@ -105,7 +105,17 @@ impl GuardedFetcher {
         if let Some(ip) = literal
             && !allowed(ip, self.allow_loopback)
         {
-            return Err(ResolveError::Fetch(format!("refusing to fetch from non-public address {ip}")));
+            return Err(ResolveError::Refused(format!("refusing to fetch from non-public address {ip}")));
+        }
+        if literal.is_none() {
+            // Early, readable refusal; `CheckedDns` enforces the same rule on the connection.
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, 0))
+                .await
+                .map_err(|e| ResolveError::Fetch(format!("cannot resolve `{host}`: {e}")))?
+                .collect();
+            if !addrs.iter().any(|a| allowed(a.ip(), self.allow_loopback)) {
+                return Err(ResolveError::Refused(format!("`{host}` resolves only to non-public addresses")));
+            }
         }
         if url.scheme() != "https" && !(self.allow_loopback && is_loopback_host(host)) {
             return Err(ResolveError::Fetch("did:web documents are fetched over https only".into()));
@@ -175,7 +185,7 @@ mod tests {
         let f = GuardedFetcher::new(false).unwrap();
         for url in ["https://127.0.0.1/.well-known/did.json", "https://[::1]/did.json", "https://169.254.169.254/x/did.json", "https://10.0.0.1/did.json"] {
             let err = f.fetch(&url::Url::parse(url).unwrap()).await.unwrap_err();
-            assert!(matches!(err, ResolveError::Fetch(ref m) if m.contains("non-public")), "{url}: {err}");
+            assert!(matches!(err, ResolveError::Refused(ref m) if m.contains("non-public")), "{url}: {err}");
         }
     }
 
@@ -183,6 +193,6 @@ mod tests {
     async fn names_resolving_to_loopback_are_refused() {
         let f = GuardedFetcher::new(false).unwrap();
         let err = f.fetch(&url::Url::parse("https://localhost/.well-known/did.json").unwrap()).await.unwrap_err();
-        assert!(matches!(err, ResolveError::Fetch(_)), "{err}");
+        assert!(matches!(err, ResolveError::Refused(_)), "{err}");
     }
 }

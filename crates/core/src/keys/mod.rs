@@ -13,7 +13,7 @@ mod service;
 pub use public::PublicKey;
 pub use sealed::Kek;
 pub use secret::SecretKey;
-pub use service::{KeyInfo, KeyService};
+pub use service::{KeyInfo, KeyService, KeyServiceError};
 
 use serde::{Deserialize, Serialize};
 

@@ -1,0 +1,202 @@
+//! Errors of our own REST API as RFC 9457 problem details.
+//!
+//! A handler returns [`ApiError`]; its response carries a [`Problem`] extension and the
+//! [`render_problems`] middleware writes the `application/problem+json` body with the
+//! `type` URI under `<public-url>/problems/` (each documented there, see
+//! `http::problems`). The same middleware turns bare error responses from the framework
+//! (404, 405, 408, 413, 415, panics) into problem details too.
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+use sichat_core::did::ResolveError;
+use sichat_core::keys::KeyError;
+use sichat_core::keys::KeyServiceError;
+use sichat_core::store::StoreError;
+
+/// One kind of problem: its slug (the last segment of its `type` URI), status and title.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProblemKind {
+    pub slug: &'static str,
+    pub status: StatusCode,
+    pub title: &'static str,
+    pub description: &'static str,
+}
+
+macro_rules! kinds {
+    ($($name:ident = ($slug:literal, $status:ident, $title:literal, $desc:literal);)*) => {
+        impl ProblemKind {
+            $(pub const $name: ProblemKind = ProblemKind { slug: $slug, status: StatusCode::$status, title: $title, description: $desc };)*
+            /// Every problem type the server emits.
+            pub const ALL: &'static [ProblemKind] = &[$(ProblemKind::$name),*];
+        }
+    };
+}
+
+kinds! {
+    BAD_REQUEST = ("bad-request", BAD_REQUEST, "Bad request", "The request is malformed: invalid JSON, an invalid path or query parameter.");
+    VALIDATION = ("validation-failed", UNPROCESSABLE_ENTITY, "Validation failed", "The request body is well-formed JSON but a field is missing or invalid; `detail` names the field.");
+    INVALID_DID = ("invalid-did", BAD_REQUEST, "Invalid DID", "The DID does not follow DID Core §3.1 syntax or its method's rules.");
+    METHOD_NOT_SUPPORTED = ("method-not-supported", BAD_REQUEST, "DID method not supported", "This server resolves did:key, did:jwk, did:web and did:peer (numalgo 0 and 2).");
+    INVALID_PUBLIC_KEY = ("invalid-public-key", BAD_REQUEST, "Invalid public key", "The key encoded in the DID or JWK is malformed, of an unsupported type, or not on its curve.");
+    DID_NOT_FOUND = ("did-not-found", NOT_FOUND, "DID not found", "No DID document exists for this DID.");
+    DID_WEB_REFUSED = ("did-web-refused", BAD_REQUEST, "did:web host refused", "The did:web host is a private, loopback or reserved address; the resolver does not fetch from those.");
+    INVALID_DID_DOCUMENT = ("invalid-did-document", BAD_GATEWAY, "Invalid DID document", "The DID's host served a document that is not valid JSON, is over 64 KiB, or whose id is not the DID.");
+    RESOLUTION_FAILED = ("resolution-failed", BAD_GATEWAY, "Resolution failed", "The DID's host could not be reached, timed out, redirected or answered an error.");
+    NOT_FOUND = ("not-found", NOT_FOUND, "Not found", "No resource at this path.");
+    METHOD_NOT_ALLOWED = ("method-not-allowed", METHOD_NOT_ALLOWED, "Method not allowed", "This path does not accept this HTTP method; see the Allow header.");
+    UNAUTHORIZED = ("unauthorized", UNAUTHORIZED, "Unauthorized", "The admin API needs `Authorization: Bearer <admin token>`.");
+    CONFLICT = ("conflict", CONFLICT, "Conflict", "The resource already exists or is not in a state that allows this operation.");
+    PAYLOAD_TOO_LARGE = ("payload-too-large", PAYLOAD_TOO_LARGE, "Payload too large", "The request body is larger than this endpoint accepts.");
+    UNSUPPORTED_MEDIA_TYPE = ("unsupported-media-type", UNSUPPORTED_MEDIA_TYPE, "Unsupported media type", "Send `Content-Type: application/json`.");
+    REQUEST_TIMEOUT = ("request-timeout", REQUEST_TIMEOUT, "Request timeout", "The request took longer than the server's request timeout.");
+    NOT_READY = ("not-ready", SERVICE_UNAVAILABLE, "Not ready", "The server cannot reach its database.");
+    INTERNAL = ("internal", INTERNAL_SERVER_ERROR, "Internal error", "An unexpected error; the server log has the details under this request's id.");
+}
+
+impl ProblemKind {
+    /// The kind the server uses for a bare error status.
+    pub fn for_status(status: StatusCode) -> ProblemKind {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|k| k.status == status && !matches!(k.slug, "validation-failed" | "invalid-did" | "method-not-supported" | "invalid-public-key" | "did-not-found" | "did-web-refused" | "invalid-did-document"))
+            .unwrap_or(if status.is_server_error() { Self::INTERNAL } else { Self::BAD_REQUEST })
+    }
+}
+
+/// The problem a response carries until [`render_problems`] writes it out.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    pub kind: ProblemKind,
+    pub detail: String,
+    pub extensions: Map<String, Value>,
+}
+
+/// An error answered as problem+json.
+#[derive(Debug, Clone)]
+pub struct ApiError(pub Box<Problem>);
+
+impl ApiError {
+    pub fn new(kind: ProblemKind, detail: impl Into<String>) -> Self {
+        Self(Box::new(Problem { kind, detail: detail.into(), extensions: Map::new() }))
+    }
+
+    /// Adds an RFC 9457 extension member.
+    pub fn with(mut self, name: &str, value: Value) -> Self {
+        self.0.extensions.insert(name.to_owned(), value);
+        self
+    }
+
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::new(ProblemKind::BAD_REQUEST, detail)
+    }
+    pub fn validation(detail: impl Into<String>) -> Self {
+        Self::new(ProblemKind::VALIDATION, detail)
+    }
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(ProblemKind::NOT_FOUND, detail)
+    }
+    pub fn internal(err: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %err, "internal error");
+        Self::new(ProblemKind::INTERNAL, "an unexpected error occurred")
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut resp = self.0.kind.status.into_response();
+        if self.0.kind == ProblemKind::UNAUTHORIZED {
+            resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        resp.extensions_mut().insert(*self.0);
+        resp
+    }
+}
+
+impl From<ResolveError> for ApiError {
+    fn from(e: ResolveError) -> Self {
+        let kind = match &e {
+            ResolveError::InvalidDid(_) => ProblemKind::INVALID_DID,
+            ResolveError::MethodNotSupported(_) => ProblemKind::METHOD_NOT_SUPPORTED,
+            ResolveError::NotFound(_) => ProblemKind::DID_NOT_FOUND,
+            ResolveError::InvalidPublicKey(_) => ProblemKind::INVALID_PUBLIC_KEY,
+            ResolveError::InvalidDocument(_) => ProblemKind::INVALID_DID_DOCUMENT,
+            ResolveError::Refused(_) => ProblemKind::DID_WEB_REFUSED,
+            ResolveError::Fetch(_) => ProblemKind::RESOLUTION_FAILED,
+        };
+        ApiError::new(kind, e.to_string()).with("didResolutionMetadata", json!({"error": e.code()}))
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Duplicate(what) => ApiError::new(ProblemKind::CONFLICT, format!("already exists: {what}")),
+            StoreError::Conflict(what) => ApiError::new(ProblemKind::CONFLICT, what),
+            StoreError::NotFound(what) => ApiError::not_found(format!("not found: {what}")),
+            StoreError::Backend(_) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<KeyError> for ApiError {
+    fn from(e: KeyError) -> Self {
+        match e {
+            KeyError::Unseal => ApiError::internal(e),
+            other => ApiError::validation(other.to_string()),
+        }
+    }
+}
+
+impl From<KeyServiceError> for ApiError {
+    fn from(e: KeyServiceError) -> Self {
+        match e {
+            KeyServiceError::Key(k) => k.into(),
+            KeyServiceError::Store(s) => s.into(),
+            KeyServiceError::NotFound(id) => ApiError::not_found(format!("key `{id}` not found")),
+            KeyServiceError::Retired(id) => ApiError::new(ProblemKind::CONFLICT, format!("key `{id}` is retired")),
+        }
+    }
+}
+
+/// Writes problem bodies: the [`Problem`] a handler attached, or one derived from the
+/// status of a bodiless framework error response.
+pub async fn render_problems(State(base): State<std::sync::Arc<str>>, req: Request, next: Next) -> Response {
+    let resp = next.run(req).await;
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    let problem = match parts.extensions.remove::<Problem>() {
+        Some(p) => p,
+        None => {
+            let has_own_body = parts
+                .headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|ct| ct.starts_with("application/json") || ct.starts_with("application/problem+json"));
+            if has_own_body {
+                return Response::from_parts(parts, body);
+            }
+            let kind = ProblemKind::for_status(status);
+            Problem { kind, detail: kind.description.to_owned(), extensions: Map::new() }
+        }
+    };
+    let mut obj = Map::new();
+    obj.insert("type".into(), json!(format!("{base}{}", problem.kind.slug)));
+    obj.insert("title".into(), json!(problem.kind.title));
+    obj.insert("status".into(), json!(status.as_u16()));
+    obj.insert("detail".into(), json!(problem.detail));
+    for (k, v) in problem.extensions {
+        obj.entry(k).or_insert(v);
+    }
+    let bytes = serde_json::to_vec(&Value::Object(obj)).unwrap_or_default();
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(bytes))
+}

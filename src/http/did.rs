@@ -1,0 +1,89 @@
+//! DID documents and resolution: the server's and users' did:web documents (did:web
+//! Method §3.2) and `GET /1.0/identifiers/{did}` (Universal Resolver / DID Resolution
+//! HTTP binding) for did:key, did:jwk, did:web and did:peer.
+
+use axum::extract::{RawPathParams, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+use sichat_core::did::DidResolver;
+
+use super::extract::ApiPath;
+use crate::app::AppState;
+use crate::error::{ApiError, ProblemKind};
+
+fn json_with_type(value: &Value, content_type: &'static str) -> Response {
+    let mut resp = axum::Json(value).into_response();
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    resp
+}
+
+/// `GET /.well-known/did.json` (did:web §3.2): the server's DID document.
+#[utoipa::path(get, path = "/.well-known/did.json", tag = "dids",
+    responses((status = 200, description = "The server's DID document", body = Object, content_type = "application/json")))]
+pub async fn server_did_document(State(s): State<AppState>) -> Result<Response, ApiError> {
+    let resolution = s.identity.server_document().await?;
+    Ok(json_with_type(resolution.document.as_json(), "application/json"))
+}
+
+/// `GET /users/{name}/did.json` (did:web §3.2): a user's DID document.
+#[utoipa::path(get, path = "/users/{name}/did.json", tag = "dids",
+    params(("name" = String, Path, description = "User name")),
+    responses((status = 200, description = "The user's DID document", body = Object, content_type = "application/json"),
+              (status = 404, description = "No such user", body = crate::http::ProblemBody, content_type = "application/problem+json")))]
+pub async fn user_did_document(State(s): State<AppState>, ApiPath(name): ApiPath<String>) -> Result<Response, ApiError> {
+    let resolution = s
+        .identity
+        .user_document(&name)
+        .await?
+        .ok_or_else(|| ApiError::new(ProblemKind::DID_NOT_FOUND, format!("no user `{name}` on this server")))?;
+    Ok(json_with_type(resolution.document.as_json(), "application/json"))
+}
+
+/// Percent-decodes once, for DIDs sent fully encoded (`did%3Aweb%3A…`, as
+/// `encodeURIComponent` makes them). A DID sent as is keeps its own `%3A` (did:web ports).
+fn did_from_raw(raw: &str) -> Result<String, ApiError> {
+    if !raw.to_ascii_lowercase().starts_with("did%3a") {
+        return Ok(raw.to_owned());
+    }
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = raw.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok());
+            out.push(hex.ok_or_else(|| ApiError::new(ProblemKind::INVALID_DID, "bad percent-encoding in the DID"))?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| ApiError::new(ProblemKind::INVALID_DID, "the DID is not UTF-8"))
+}
+
+/// `GET /1.0/identifiers/{did}` (DID Resolution §HTTP(S) binding, Universal Resolver):
+/// the resolution result, or only the document when `Accept` asks for
+/// `application/did+ld+json` / `application/did+json`.
+#[utoipa::path(get, path = "/1.0/identifiers/{did}", tag = "dids",
+    params(("did" = String, Path, description = "The DID to resolve, as is or percent-encoded")),
+    responses(
+        (status = 200, description = "Resolution result (didDocument, didResolutionMetadata, didDocumentMetadata)", body = Object,
+            content_type = "application/ld+json;profile=\"https://w3id.org/did-resolution\""),
+        (status = 400, description = "Malformed DID, unsupported method, invalid key, refused host", body = crate::http::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "DID not found", body = crate::http::ProblemBody, content_type = "application/problem+json"),
+        (status = 502, description = "The did:web host failed or served an invalid document", body = crate::http::ProblemBody, content_type = "application/problem+json")))]
+pub async fn resolve(State(s): State<AppState>, raw: RawPathParams, headers: HeaderMap) -> Result<Response, ApiError> {
+    let raw_did = raw.iter().find(|(k, _)| *k == "did").map(|(_, v)| v).unwrap_or_default();
+    let did = did_from_raw(raw_did)?;
+    let resolution = s.resolver.resolve(&did).await?;
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if accept.contains("application/did+ld+json") || accept.contains("application/did+json") {
+        let ct = if accept.contains("application/did+ld+json") { "application/did+ld+json" } else { "application/did+json" };
+        return Ok(json_with_type(resolution.document.as_json(), ct));
+    }
+    Ok(json_with_type(
+        &resolution.to_universal_resolver_json(),
+        "application/ld+json;profile=\"https://w3id.org/did-resolution\"",
+    ))
+}

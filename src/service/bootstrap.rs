@@ -1,0 +1,167 @@
+//! Opening a data directory: create it, load or create the master key, connect and migrate
+//! the database, check the master key against it, create the admin token and the server's
+//! keys on first start. `sichat serve`, `sichat init` and every admin command go through
+//! here, so each works on a fresh or an existing data dir, even while a server runs.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use sea_orm::DatabaseConnection;
+use sichat_core::keys::{Kek, KeyError, KeyType};
+use sichat_core::store::StoreError;
+use sichat_core::{Clock, SystemClock};
+use zeroize::Zeroizing;
+
+use super::identity::IdentityService;
+use super::{SERVER_OWNER, ServerKeys, admin_token};
+use crate::config::Config;
+use crate::store::{self, keys::SeaKeyStore, settings};
+
+const KEK_CHECK_PLAINTEXT: &[u8] = b"sichat master key check v1";
+const KEY_FILE: &str = "master.key";
+
+/// Why a data dir could not be opened. One line each.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error("data dir {0}: {1}")]
+    DataDir(String, std::io::Error),
+    #[error("SICHAT_MASTER_KEY: {0}")]
+    MasterKeyEnv(KeyError),
+    #[error("master key file {0}: {1}")]
+    MasterKeyFile(String, String),
+    #[error("the master key does not open this database's keys (SICHAT_MASTER_KEY or master.key is not the one it was initialised with)")]
+    WrongMasterKey,
+    #[error("database {0}: {1}")]
+    Database(String, String),
+    #[error("storage: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// What opening the data dir produced.
+pub struct Opened {
+    pub db: DatabaseConnection,
+    pub keys: Arc<ServerKeys>,
+    pub identity: Arc<IdentityService>,
+    /// The admin token, when it was generated just now (to print once).
+    pub new_admin_token: Option<Zeroizing<String>>,
+    /// Whether the admin token came from SICHAT_ADMIN_TOKEN at this first start.
+    pub admin_token_from_env: bool,
+    /// Whether this call initialised the server (first start).
+    pub initialised: bool,
+}
+
+fn redacted_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Loads the KEK from `SICHAT_MASTER_KEY`, else from `<data>/master.key`, creating the
+/// file (mode 0600) when it does not exist.
+fn load_kek(data_dir: &Path, env_key: Option<&str>) -> Result<Kek, InitError> {
+    if let Some(text) = env_key {
+        return Kek::parse(text).map_err(InitError::MasterKeyEnv);
+    }
+    let path = data_dir.join(KEY_FILE);
+    let shown = path.display().to_string();
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Kek::parse(&text).map_err(|e| InitError::MasterKeyFile(shown, e.to_string())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let kek = Kek::generate();
+            write_private_file(&path, kek.to_text().as_bytes()).map_err(|e| InitError::MasterKeyFile(shown, e.to_string()))?;
+            Ok(kek)
+        }
+        Err(e) => Err(InitError::MasterKeyFile(shown, e.to_string())),
+    }
+}
+
+/// Creates a file readable by its owner only; fails if it exists (never overwrites a key).
+fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    f.write_all(contents)?;
+    f.sync_all()
+}
+
+/// Opens (and on first use initialises) the data dir described by `config`.
+/// The public URL in effect is written back into `config`: the one given explicitly, else
+/// the one the data dir was initialised with (so that admin commands run with only
+/// `--data-dir` see the server's real DIDs), else the default.
+pub async fn open(config: &mut Config, env: &dyn Fn(&str) -> Option<String>) -> Result<Opened, InitError> {
+    let dir = &config.data_dir;
+    std::fs::create_dir_all(dir).map_err(|e| InitError::DataDir(dir.display().to_string(), e))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    }
+    let master = env("SICHAT_MASTER_KEY").map(Zeroizing::new);
+    let kek = load_kek(dir, master.as_deref().map(String::as_str))?;
+
+    let db = store::connect(&config.database_url)
+        .await
+        .map_err(|e| InitError::Database(redacted_url(&config.database_url), e.to_string()))?;
+
+    // The master key must be the one the database was initialised with.
+    let check = kek.seal(KEK_CHECK_PLAINTEXT, settings::KEK_CHECK.as_bytes());
+    let first = settings::insert_if_absent(&db, settings::KEK_CHECK, &hex::encode(&check)).await?;
+    if !first {
+        let stored = settings::get(&db, settings::KEK_CHECK).await?.unwrap_or_default();
+        let sealed = hex::decode(stored).map_err(|_| InitError::WrongMasterKey)?;
+        kek.open(&sealed, settings::KEK_CHECK.as_bytes()).map_err(|_| InitError::WrongMasterKey)?;
+    }
+
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let keys = Arc::new(ServerKeys::new(SeaKeyStore::new(db.clone()), kek, clock));
+
+    let env_token = env("SICHAT_ADMIN_TOKEN").map(Zeroizing::new);
+    let candidate = env_token.clone().unwrap_or_else(admin_token::generate);
+    let token_stored = admin_token::store_if_absent(&db, &candidate).await?;
+    let (new_admin_token, admin_token_from_env) = match (token_stored, env_token.is_some()) {
+        (true, false) => (Some(candidate), false),
+        (true, true) => (None, true),
+        (false, _) => (None, false),
+    };
+
+    let given = config.public_url.as_str().trim_end_matches('/').to_owned();
+    if !settings::insert_if_absent(&db, settings::PUBLIC_URL, &given).await? {
+        let stored = settings::get(&db, settings::PUBLIC_URL).await?.unwrap_or_default();
+        if stored != given {
+            if config.public_url_explicit {
+                tracing::warn!(old = %stored, new = %given, "the public URL changed: the server's and users' did:web DIDs change with it");
+                settings::put(&db, settings::PUBLIC_URL, &given).await?;
+            } else if let Ok(url) = crate::config::parse_public_url(&stored) {
+                config.public_url = url;
+            }
+        }
+    }
+    let identity = Arc::new(IdentityService::new(db.clone(), keys.clone(), &config.public_url));
+    let created_keys = ensure_server_keys(&keys).await?;
+    Ok(Opened { db, keys, identity, new_admin_token, admin_token_from_env, initialised: first || created_keys })
+}
+
+/// Creates one active key of each type for the server when it has none of that type.
+async fn ensure_server_keys(keys: &ServerKeys) -> Result<bool, StoreError> {
+    let existing = keys.list(SERVER_OWNER).await.map_err(|e| StoreError::Backend(e.to_string()))?;
+    let mut created = false;
+    for t in KeyType::ALL {
+        if !existing.iter().any(|k| k.key_type == t) {
+            match keys.generate(SERVER_OWNER, t).await {
+                Ok(_) => created = true,
+                Err(e) => return Err(StoreError::Backend(e.to_string())),
+            }
+        }
+    }
+    Ok(created)
+}

@@ -1,0 +1,40 @@
+//! The server's resolver: its own did:web DIDs from the database (no network round trip
+//! to itself), everything else through the cached standard resolver with the guarded
+//! did:web fetcher.
+
+use std::sync::Arc;
+
+use sichat_core::did::web_fetch::GuardedFetcher;
+use sichat_core::did::{CachingResolver, DidResolver, Resolution, ResolveError, StandardResolver};
+use sichat_core::SystemClock;
+
+use super::identity::IdentityService;
+
+pub struct ServerResolver {
+    identity: Arc<IdentityService>,
+    remote: CachingResolver<StandardResolver>,
+}
+
+impl ServerResolver {
+    pub fn new(identity: Arc<IdentityService>, allow_loopback: bool, cache_ttl_secs: u64) -> Result<Self, ResolveError> {
+        let fetcher = GuardedFetcher::new(allow_loopback)?;
+        let ttl = i64::try_from(cache_ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+        let remote = CachingResolver::new(StandardResolver::with_web(Arc::new(fetcher)), Arc::new(SystemClock), ttl, 10_000);
+        Ok(Self { identity, remote })
+    }
+}
+
+#[async_trait::async_trait]
+impl DidResolver for ServerResolver {
+    async fn resolve(&self, did: &str) -> Result<Resolution, ResolveError> {
+        if self.identity.owner_of(did).is_some() {
+            return self
+                .identity
+                .resolve_local(did)
+                .await
+                .map_err(|e| ResolveError::Fetch(format!("local store: {e}")))?
+                .ok_or_else(|| ResolveError::NotFound(did.to_owned()));
+        }
+        self.remote.resolve(did).await
+    }
+}

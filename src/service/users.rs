@@ -1,0 +1,148 @@
+//! Users: each gets an Ed25519, a P-256 and an X25519 key and a did:web under
+//! `/users/<name>`, created in one transaction. Passwords (for the coming login pages) are
+//! hashed with Argon2id off the async runtime.
+
+use std::sync::Arc;
+
+use argon2::password_hash::{PasswordHasher, SaltString};
+use sea_orm::DatabaseConnection;
+use serde::Serialize;
+use sichat_core::keys::{KeyInfo, KeyType, SecretKey};
+use sichat_core::store::StoreError;
+use sichat_core::{Clock, SystemClock};
+use zeroize::Zeroizing;
+
+use super::identity::IdentityService;
+use super::{ServerKeys, user_owner};
+use crate::store::{self, users::UserRow};
+
+/// Why a user operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum UserError {
+    #[error("invalid user name `{0}`: use 1-64 characters a-z, 0-9, '.', '_' or '-', starting with a letter or digit")]
+    InvalidName(String),
+    #[error("password must be 8 to 1024 characters")]
+    InvalidPassword,
+    #[error("user `{0}` already exists")]
+    Exists(String),
+    #[error("user `{0}` not found")]
+    NotFound(String),
+    #[error(transparent)]
+    Store(StoreError),
+    #[error("password hashing failed: {0}")]
+    Hash(String),
+}
+
+impl From<StoreError> for UserError {
+    fn from(e: StoreError) -> Self {
+        UserError::Store(e)
+    }
+}
+
+/// A user as the admin API and CLI show it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserView {
+    pub id: String,
+    pub name: String,
+    pub did: String,
+    pub has_password: bool,
+    pub created_at: String,
+    pub keys: Vec<KeyInfo>,
+}
+
+pub struct UserService {
+    db: DatabaseConnection,
+    keys: Arc<ServerKeys>,
+    identity: Arc<IdentityService>,
+}
+
+/// A name usable as a did:web path segment and URL path segment as is.
+pub fn validate_name(name: &str) -> Result<(), UserError> {
+    let ok = (1..=64).contains(&name.len())
+        && name.bytes().next().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'));
+    if ok { Ok(()) } else { Err(UserError::InvalidName(name.chars().take(80).collect())) }
+}
+
+impl UserService {
+    pub fn new(db: DatabaseConnection, keys: Arc<ServerKeys>, identity: Arc<IdentityService>) -> Self {
+        Self { db, keys, identity }
+    }
+
+    /// Creates a user with fresh keys; all of it is committed in one transaction.
+    pub async fn create(&self, name: &str, password: Option<Zeroizing<String>>) -> Result<UserView, UserError> {
+        validate_name(name)?;
+        let password_hash = match password {
+            Some(p) => {
+                if !(8..=1024).contains(&p.chars().count()) {
+                    return Err(UserError::InvalidPassword);
+                }
+                Some(hash_password(p).await?)
+            }
+            None => None,
+        };
+        let owner = user_owner(name);
+        let records: Vec<_> = KeyType::ALL.iter().map(|t| self.keys.seal_record(&owner, &SecretKey::generate(*t))).collect();
+        let row = UserRow {
+            id: uuid::Uuid::new_v4().to_string(),
+            name: name.to_owned(),
+            password_hash,
+            created_at: SystemClock.now_millis(),
+        };
+        let txn = store::begin_write(&self.db).await.map_err(store::map_err)?;
+        match store::users::insert(&txn, &row).await {
+            Err(StoreError::Duplicate(_)) => return Err(UserError::Exists(name.to_owned())),
+            other => other?,
+        }
+        for r in &records {
+            store::keys::insert(&txn, r).await?;
+        }
+        txn.commit().await.map_err(store::map_err)?;
+        self.view(row).await
+    }
+
+    pub async fn get(&self, name: &str) -> Result<UserView, UserError> {
+        let row = store::users::find_by_name(&self.db, name).await?.ok_or_else(|| UserError::NotFound(name.to_owned()))?;
+        self.view(row).await
+    }
+
+    pub async fn list(&self) -> Result<Vec<UserView>, UserError> {
+        let mut out = Vec::new();
+        for row in store::users::list(&self.db).await? {
+            out.push(self.view(row).await?);
+        }
+        Ok(out)
+    }
+
+    /// Whether `name` exists (owner checks).
+    pub async fn exists(&self, name: &str) -> Result<bool, StoreError> {
+        Ok(store::users::find_by_name(&self.db, name).await?.is_some())
+    }
+
+    async fn view(&self, row: UserRow) -> Result<UserView, UserError> {
+        let keys = self.keys.list(&user_owner(&row.name)).await.map_err(|e| StoreError::Backend(e.to_string()))?;
+        Ok(UserView {
+            did: self.identity.user_did(&row.name),
+            has_password: row.password_hash.is_some(),
+            created_at: chrono::DateTime::from_timestamp_millis(row.created_at)
+                .unwrap_or_default()
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            id: row.id,
+            name: row.name,
+            keys,
+        })
+    }
+}
+
+async fn hash_password(password: Zeroizing<String>) -> Result<String, UserError> {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        argon2::Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| UserError::Hash(e.to_string()))
+    })
+    .await
+    .map_err(|e| UserError::Hash(e.to_string()))?
+}

@@ -1,0 +1,63 @@
+//! Storage: sea-orm entities and repository functions, the only code that touches the
+//! database. SQLite (WAL, `synchronous=FULL`, `busy_timeout`, foreign keys) is the default;
+//! PostgreSQL shares the same migrations.
+
+pub mod keys;
+pub mod settings;
+pub mod users;
+
+use std::time::Duration;
+
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbErr, SqlErr,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+use sichat_core::store::StoreError;
+use sichat_migrations::{Migrator, MigratorTrait};
+
+/// How long a SQLite connection waits for another writer (another process included).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Opens the database and brings its schema up to date.
+pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+    let mut opt = ConnectOptions::new(url.to_owned());
+    opt.sqlx_logging(false).connect_timeout(Duration::from_secs(10)).acquire_timeout(Duration::from_secs(15));
+    if url.starts_with("sqlite:") {
+        opt.max_connections(8).map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Full)
+                .busy_timeout(BUSY_TIMEOUT)
+                .foreign_keys(true)
+                .create_if_missing(true)
+        });
+    } else {
+        opt.max_connections(16);
+    }
+    let db = Database::connect(opt).await?;
+    Migrator::up(&db, None).await?;
+    Ok(db)
+}
+
+/// Starts a write transaction. On SQLite it is `BEGIN IMMEDIATE`: the write lock is taken
+/// up front, where the busy handler can wait for it, instead of on the first write, where
+/// a lock upgrade fails at once with SQLITE_BUSY.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
+}
+
+/// Checks the database answers (readiness).
+pub async fn ping(db: &impl ConnectionTrait) -> Result<(), DbErr> {
+    db.execute_unprepared("SELECT 1").await.map(|_| ())
+}
+
+/// Maps a driver error: unique-key violations become [`StoreError::Duplicate`].
+pub fn map_err(err: DbErr) -> StoreError {
+    match err.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(detail)) => StoreError::Duplicate(detail),
+        _ => StoreError::Backend(err.to_string()),
+    }
+}
