@@ -2,7 +2,7 @@
 //! Method §3.2) and `GET /1.0/identifiers/{did}` (Universal Resolver / DID Resolution
 //! HTTP binding) for did:key, did:jwk, did:web and did:peer.
 
-use axum::extract::{RawPathParams, State};
+use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
@@ -43,6 +43,7 @@ pub async fn user_did_document(State(s): State<AppState>, ApiPath(name): ApiPath
 /// Percent-decodes once, for DIDs sent fully encoded (`did%3Aweb%3A…`, as
 /// `encodeURIComponent` makes them). A DID sent as is keeps its own `%3A` (did:web ports).
 fn did_from_raw(raw: &str) -> Result<String, ApiError> {
+    let invalid = |detail: &str| ApiError::from(sichat_core::did::ResolveError::InvalidDid(detail.to_owned()));
     if !raw.to_ascii_lowercase().starts_with("did%3a") {
         return Ok(raw.to_owned());
     }
@@ -52,14 +53,14 @@ fn did_from_raw(raw: &str) -> Result<String, ApiError> {
     while i < bytes.len() {
         if bytes[i] == b'%' {
             let hex = raw.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok());
-            out.push(hex.ok_or_else(|| ApiError::new(ProblemKind::INVALID_DID, "bad percent-encoding in the DID"))?);
+            out.push(hex.ok_or_else(|| invalid("bad percent-encoding in the DID"))?);
             i += 3;
         } else {
             out.push(bytes[i]);
             i += 1;
         }
     }
-    String::from_utf8(out).map_err(|_| ApiError::new(ProblemKind::INVALID_DID, "the DID is not UTF-8"))
+    String::from_utf8(out).map_err(|_| invalid("the DID is not UTF-8"))
 }
 
 /// `GET /1.0/identifiers/{did}` (DID Resolution §HTTP(S) binding, Universal Resolver):
@@ -73,8 +74,10 @@ fn did_from_raw(raw: &str) -> Result<String, ApiError> {
         (status = 400, description = "Malformed DID, unsupported method, invalid key, refused host", body = crate::http::ProblemBody, content_type = "application/problem+json"),
         (status = 404, description = "DID not found", body = crate::http::ProblemBody, content_type = "application/problem+json"),
         (status = 502, description = "The did:web host failed or served an invalid document", body = crate::http::ProblemBody, content_type = "application/problem+json")))]
-pub async fn resolve(State(s): State<AppState>, raw: RawPathParams, headers: HeaderMap) -> Result<Response, ApiError> {
-    let raw_did = raw.iter().find(|(k, _)| *k == "did").map(|(_, v)| v).unwrap_or_default();
+pub async fn resolve(State(s): State<AppState>, OriginalUri(uri): OriginalUri, headers: HeaderMap) -> Result<Response, ApiError> {
+    // The raw (still percent-encoded) path: axum's path extractors decode `%3A`, which
+    // belongs to a did:web's method-specific id.
+    let raw_did = uri.path().strip_prefix("/1.0/identifiers/").unwrap_or_default();
     let did = did_from_raw(raw_did)?;
     let resolution = s.resolver.resolve(&did).await?;
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default();

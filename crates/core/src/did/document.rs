@@ -177,8 +177,8 @@ impl DidDocument {
         }
         if let Some(b58) = method.get("publicKeyBase58").and_then(Value::as_str) {
             let key_type = match method.get("type").and_then(Value::as_str) {
-                Some("Ed25519VerificationKey2018") => crate::keys::KeyType::Ed25519,
-                Some("X25519KeyAgreementKey2019") => crate::keys::KeyType::X25519,
+                Some("Ed25519VerificationKey2018" | "Ed25519VerificationKey2020") => crate::keys::KeyType::Ed25519,
+                Some("X25519KeyAgreementKey2019" | "X25519KeyAgreementKey2020") => crate::keys::KeyType::X25519,
                 other => return Err(ResolveError::InvalidPublicKey(format!("publicKeyBase58 with type {other:?}"))),
             };
             let raw = bs58::decode(b58).into_vec().map_err(|e| ResolveError::InvalidPublicKey(e.to_string()))?;

@@ -1,0 +1,236 @@
+//! The test harness: databases, in-process servers and the server binary.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::Value;
+use sichat::config::{Config, LogFormat};
+use sichat::service::bootstrap;
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+
+pub const ADMIN_TOKEN: &str = "sat_test-admin-token-0123456789abcdefghijklmnop";
+pub const MASTER_KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+
+/// A fresh, empty database: a SQLite file in `dir`, or a new PostgreSQL database next to
+/// `SICHAT_TEST_DATABASE_URL`.
+pub async fn fresh_database_url(dir: &Path) -> String {
+    match std::env::var("SICHAT_TEST_DATABASE_URL").ok().filter(|v| !v.is_empty()) {
+        Some(admin_url) => {
+            let name = format!("sichat_t_{}", uuid::Uuid::new_v4().simple());
+            let admin = Database::connect(admin_url.as_str()).await.expect("connect to SICHAT_TEST_DATABASE_URL");
+            admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create test database");
+            let mut url = url::Url::parse(&admin_url).expect("SICHAT_TEST_DATABASE_URL is a URL");
+            url.set_path(&format!("/{name}"));
+            url.to_string()
+        }
+        None => format!("sqlite://{}?mode=rwc", dir.join("sichat.db").display()),
+    }
+}
+
+pub fn is_postgres() -> bool {
+    std::env::var("SICHAT_TEST_DATABASE_URL").is_ok_and(|v| !v.is_empty())
+}
+
+pub fn test_env(key: &str) -> Option<String> {
+    match key {
+        "SICHAT_ADMIN_TOKEN" => Some(ADMIN_TOKEN.to_owned()),
+        "SICHAT_MASTER_KEY" => Some(MASTER_KEY.to_owned()),
+        _ => None,
+    }
+}
+
+pub struct TestServer {
+    pub base: String,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub client: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    handle: Option<tokio::task::JoinHandle<()>>,
+    _dir: Option<TempDir>,
+}
+
+pub struct Options {
+    pub allow_loopback: bool,
+}
+
+impl TestServer {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(Options { allow_loopback: false }).await
+    }
+
+    pub async fn spawn_with(opts: Options) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let db = fresh_database_url(dir.path()).await;
+        let mut s = Self::start(dir.path().to_owned(), db, opts).await;
+        s._dir = Some(dir);
+        s
+    }
+
+    /// Starts a server on an existing data dir and database (restart tests).
+    pub async fn start(data_dir: PathBuf, database_url: String, opts: Options) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let base = format!("http://{addr}");
+        let mut config = Config {
+            listen: addr,
+            public_url: url::Url::parse(&base).unwrap(),
+            public_url_explicit: true,
+            data_dir: data_dir.clone(),
+            database_url: database_url.clone(),
+            log_format: LogFormat::Text,
+            log_level: "warn".into(),
+            request_timeout_secs: 30,
+            cors_allowed_origins: vec!["*".into()],
+            did_web_allow_loopback: opts.allow_loopback,
+            resolver_cache_ttl_secs: 60,
+        };
+        let opened = bootstrap::open(&mut config, &test_env).await.expect("open data dir");
+        let state = sichat::app::AppState::new(config, &opened).unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let handle = tokio::spawn(async move {
+            sichat::app::serve(listener, sichat::app::router(state), async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+        });
+        Self {
+            base,
+            data_dir,
+            database_url,
+            client: reqwest::Client::new(),
+            shutdown: Some(tx),
+            handle: Some(handle),
+            _dir: None,
+        }
+    }
+
+    /// Stops the server (graceful) and keeps its data dir for a restart.
+    pub async fn stop(mut self) -> (PathBuf, String, Option<TempDir>) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            let _ = h.await;
+        }
+        (self.data_dir.clone(), self.database_url.clone(), self._dir.take())
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn host_did(&self) -> String {
+        format!("did:web:{}", self.base.trim_start_matches("http://").replace(':', "%3A"))
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn get_json(&self, path: &str) -> (u16, Value) {
+        let resp = self.get(path).await;
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn admin_post(&self, path: &str, body: Value) -> (u16, Value) {
+        let resp = self.client.post(self.url(path)).bearer_auth(ADMIN_TOKEN).json(&body).send().await.unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn admin_get(&self, path: &str) -> (u16, Value) {
+        let resp = self.client.get(self.url(path)).bearer_auth(ADMIN_TOKEN).send().await.unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Asserts an RFC 9457 problem response with the given status and type slug.
+pub async fn assert_problem(resp: reqwest::Response, status: u16, slug: &str) -> Value {
+    assert_eq!(resp.status().as_u16(), status, "status");
+    let ct = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    assert_eq!(ct, "application/problem+json");
+    let body: Value = resp.json().await.unwrap();
+    let ty = body["type"].as_str().unwrap_or_default();
+    assert!(ty.ends_with(&format!("/problems/{slug}")), "type {ty} is not {slug}: {body}");
+    assert_eq!(body["status"], status);
+    assert!(body["title"].is_string() && body["detail"].is_string(), "{body}");
+    body
+}
+
+/// The `sichat` binary as a child process, its output captured to files.
+pub struct ServerProcess {
+    pub child: Child,
+    pub base: String,
+    pub log: PathBuf,
+}
+
+pub fn sichat_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_sichat")
+}
+
+/// `sichat <args> --data-dir <dir> --database-url <db>` with the test secrets.
+pub fn sichat_cmd(data_dir: &Path, database_url: &str) -> Command {
+    let mut cmd = Command::new(sichat_bin());
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("SICHAT_MASTER_KEY", MASTER_KEY)
+        .env("SICHAT_ADMIN_TOKEN", ADMIN_TOKEN)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .arg("--database-url")
+        .arg(database_url);
+    cmd
+}
+
+impl ServerProcess {
+    pub async fn start(data_dir: &Path, database_url: &str, log_level: &str) -> Self {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let base = format!("http://127.0.0.1:{port}");
+        let log = data_dir.join(format!("server-{port}.log"));
+        let out = std::fs::File::create(&log).unwrap();
+        let child = sichat_cmd(data_dir, database_url)
+            .env("SICHAT_LOG_LEVEL", log_level)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--public-url", &base])
+            .stdout(Stdio::from(out.try_clone().unwrap()))
+            .stderr(Stdio::from(out))
+            .spawn()
+            .unwrap();
+        let client = reqwest::Client::new();
+        for _ in 0..200 {
+            if client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
+                return Self { child, base, log };
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("server did not become ready: {}", std::fs::read_to_string(&log).unwrap_or_default());
+    }
+
+    pub fn stop(mut self) -> String {
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = self.child.wait();
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}

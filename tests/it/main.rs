@@ -1,0 +1,14 @@
+//! Integration tests: one binary, a module per area. Each test starts a real server on
+//! 127.0.0.1:0 with its own SQLite file, or its own PostgreSQL database when
+//! `SICHAT_TEST_DATABASE_URL` is set.
+
+mod admin;
+mod cli;
+mod common;
+mod did_documents;
+mod openapi;
+mod problems;
+mod resolution;
+mod secrets;
+mod store_conformance;
+mod vectors;

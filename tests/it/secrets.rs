@@ -1,0 +1,85 @@
+//! Private keys never appear in clear: not in the database, not in the logs.
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+use sea_orm::{ConnectionTrait, Statement};
+use serde_json::json;
+use sichat_core::keys::Kek;
+
+use crate::common::{ADMIN_TOKEN, MASTER_KEY, ServerProcess, fresh_database_url};
+
+fn encodings(raw: &[u8]) -> Vec<Vec<u8>> {
+    let mut forms = vec![raw.to_vec()];
+    for text in [
+        hex::encode(raw),
+        hex::encode_upper(raw),
+        STANDARD.encode(raw),
+        STANDARD_NO_PAD.encode(raw),
+        URL_SAFE.encode(raw),
+        URL_SAFE_NO_PAD.encode(raw),
+        bs58::encode(raw).into_string(),
+    ] {
+        forms.push(text.into_bytes());
+    }
+    forms
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[tokio::test]
+async fn private_keys_are_absent_from_database_files_rows_and_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let db_url = fresh_database_url(dir.path()).await;
+    let server = ServerProcess::start(dir.path(), &db_url, "debug,tower_http=trace").await;
+    let client = reqwest::Client::new();
+    let post = |path: &str, body: serde_json::Value| {
+        client.post(format!("{}{path}", server.base)).bearer_auth(ADMIN_TOKEN).json(&body).send()
+    };
+    assert_eq!(post("/admin/users", json!({"name": "grace", "password": "a fine password"})).await.unwrap().status(), 201);
+    let jwk = json!({"kty":"OKP","crv":"Ed25519","d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"});
+    assert_eq!(post("/admin/keys/import", json!({"jwk": jwk})).await.unwrap().status(), 201);
+    // A bad import echoes nothing of the key either.
+    let mut bad = jwk.clone();
+    bad["x"] = json!("AAAA");
+    assert_eq!(post("/admin/keys/import", json!({"jwk": bad})).await.unwrap().status(), 422);
+    assert_eq!(post("/admin/keys", json!({"type": "X25519"})).await.unwrap().status(), 201);
+    let logs = server.stop();
+    assert!(logs.contains("request"), "debug logs were captured");
+
+    // Unseal every key with the master key to learn the secrets we must not find.
+    let db = sichat::store::connect(&db_url).await.unwrap();
+    let kek = Kek::parse(MASTER_KEY).unwrap();
+    let records = sichat::store::keys::list_all(&db).await.unwrap();
+    assert!(records.len() >= 8);
+    let mut secrets = Vec::new();
+    for r in &records {
+        secrets.push(kek.open(&r.sealed_private, r.id.as_bytes()).unwrap().to_vec());
+    }
+
+    // Everything the database holds, as text, plus the SQLite files themselves.
+    let mut stored = Vec::new();
+    for table in ["keys", "users", "settings"] {
+        let rows = db
+            .query_all_raw(Statement::from_string(db.get_database_backend(), format!("SELECT * FROM {table}")))
+            .await
+            .unwrap();
+        stored.extend(format!("{rows:?}").into_bytes());
+    }
+    if db_url.starts_with("sqlite:") {
+        for name in ["sichat.db", "sichat.db-wal", "sichat.db-shm"] {
+            if let Ok(bytes) = std::fs::read(dir.path().join(name)) {
+                stored.extend(bytes);
+            }
+        }
+    }
+    for secret in &secrets {
+        for form in encodings(secret) {
+            assert!(!contains(&stored, &form), "a private key form is stored in clear");
+            assert!(!contains(logs.as_bytes(), &form), "a private key form is in the logs");
+        }
+    }
+    assert!(!contains(&stored, ADMIN_TOKEN.as_bytes()), "the admin token is stored hashed");
+    assert!(!contains(&stored, b"a fine password"), "passwords are stored hashed");
+}
