@@ -20,11 +20,11 @@ use utoipa_scalar::{Scalar, Servable};
 use crate::config::Config;
 use crate::error::render_problems;
 use crate::metrics::Metrics;
+use crate::service::ServerKeys;
 use crate::service::bootstrap::Opened;
 use crate::service::identity::IdentityService;
 use crate::service::resolver::ServerResolver;
 use crate::service::users::UserService;
-use crate::service::ServerKeys;
 
 /// Shared state of every handler: `Arc`s of the services.
 #[derive(Clone)]
@@ -40,9 +40,17 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(config: Config, opened: &Opened) -> Result<Self, sichat_core::did::ResolveError> {
-        let resolver = ServerResolver::new(opened.identity.clone(), config.did_web_allow_loopback, config.resolver_cache_ttl_secs)?;
+        let resolver = ServerResolver::new(
+            opened.identity.clone(),
+            config.did_web_allow_loopback,
+            config.resolver_cache_ttl_secs,
+        )?;
         Ok(Self {
-            users: Arc::new(UserService::new(opened.db.clone(), opened.keys.clone(), opened.identity.clone())),
+            users: Arc::new(UserService::new(
+                opened.db.clone(),
+                opened.keys.clone(),
+                opened.identity.clone(),
+            )),
             config: Arc::new(config),
             db: opened.db.clone(),
             keys: opened.keys.clone(),
@@ -62,7 +70,10 @@ fn cors(origins: &[String]) -> CorsLayer {
     if origins.iter().any(|o| o == "*") {
         layer.allow_origin(Any)
     } else {
-        let list: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+        let list: Vec<HeaderValue> = origins
+            .iter()
+            .filter_map(|o| HeaderValue::from_str(o).ok())
+            .collect();
         layer.allow_origin(AllowOrigin::list(list))
     }
 }
@@ -99,9 +110,14 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Serves until `shutdown` resolves, then drains in-flight requests.
-pub async fn serve(listener: TcpListener, router: Router, shutdown: impl std::future::Future<Output = ()> + Send + 'static)
-    -> std::io::Result<()> {
-    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

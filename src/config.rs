@@ -82,8 +82,12 @@ struct Source<'a> {
     file: &'a str,
 }
 
-fn pick(flag: Option<&String>, env: &dyn Fn(&str) -> Option<String>, file: Option<String>, s: &Source)
-    -> Option<(String, String)> {
+fn pick(
+    flag: Option<&String>,
+    env: &dyn Fn(&str) -> Option<String>,
+    file: Option<String>,
+    s: &Source,
+) -> Option<(String, String)> {
     if let Some(v) = flag {
         return Some((v.clone(), format!("--{}", s.flag)));
     }
@@ -97,12 +101,16 @@ fn parse_bool(v: &str, from: &str) -> Result<bool, ConfigError> {
     match v.to_ascii_lowercase().as_str() {
         "1" | "true" | "yes" | "on" => Ok(true),
         "0" | "false" | "no" | "off" => Ok(false),
-        _ => Err(ConfigError(format!("{from}: expected true or false, got `{v}`"))),
+        _ => Err(ConfigError(format!(
+            "{from}: expected true or false, got `{v}`"
+        ))),
     }
 }
 
 fn parse_u64(v: &str, from: &str) -> Result<u64, ConfigError> {
-    v.trim().parse().map_err(|_| ConfigError(format!("{from}: expected a whole number, got `{v}`")))
+    v.trim()
+        .parse()
+        .map_err(|_| ConfigError(format!("{from}: expected a whole number, got `{v}`")))
 }
 
 impl Config {
@@ -112,78 +120,191 @@ impl Config {
     }
 
     /// Loads the configuration with an explicit environment (tests).
-    pub fn load_with(flags: &ConfigFlags, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let file_path = flags.config.clone().or_else(|| env("SICHAT_CONFIG").map(PathBuf::from));
+    pub fn load_with(
+        flags: &ConfigFlags,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let file_path = flags
+            .config
+            .clone()
+            .or_else(|| env("SICHAT_CONFIG").map(PathBuf::from));
         let file = match file_path {
             Some(path) => read_file(&path)?,
             None if Path::new("sichat.toml").exists() => read_file(Path::new("sichat.toml"))?,
             None => FileConfig::default(),
         };
 
-        let listen = match pick(flags.listen.as_ref(), env, file.listen.clone(),
-            &Source { flag: "listen", env: "SICHAT_LISTEN", file: "listen" }) {
-            Some((v, from)) => v.parse().map_err(|_| ConfigError(format!("{from}: `{v}` is not an address like 127.0.0.1:8080")))?,
+        let listen = match pick(
+            flags.listen.as_ref(),
+            env,
+            file.listen.clone(),
+            &Source {
+                flag: "listen",
+                env: "SICHAT_LISTEN",
+                file: "listen",
+            },
+        ) {
+            Some((v, from)) => v.parse().map_err(|_| {
+                ConfigError(format!(
+                    "{from}: `{v}` is not an address like 127.0.0.1:8080"
+                ))
+            })?,
             None => SocketAddr::from(([127, 0, 0, 1], 8080)),
         };
-        let data_dir = pick(flags.data_dir.as_ref(), env, file.data_dir.clone(),
-            &Source { flag: "data-dir", env: "SICHAT_DATA_DIR", file: "data_dir" })
-            .map(|(v, _)| PathBuf::from(v))
-            .unwrap_or_else(|| PathBuf::from("sichat-data"));
-        let (public_url, public_url_explicit) = match pick(flags.public_url.as_ref(), env, file.public_url.clone(),
-            &Source { flag: "public-url", env: "SICHAT_PUBLIC_URL", file: "public_url" }) {
-            Some((v, from)) => (parse_public_url(&v).map_err(|e| ConfigError(format!("{from}: {e}")))?, true),
+        let data_dir = pick(
+            flags.data_dir.as_ref(),
+            env,
+            file.data_dir.clone(),
+            &Source {
+                flag: "data-dir",
+                env: "SICHAT_DATA_DIR",
+                file: "data_dir",
+            },
+        )
+        .map(|(v, _)| PathBuf::from(v))
+        .unwrap_or_else(|| PathBuf::from("sichat-data"));
+        let (public_url, public_url_explicit) = match pick(
+            flags.public_url.as_ref(),
+            env,
+            file.public_url.clone(),
+            &Source {
+                flag: "public-url",
+                env: "SICHAT_PUBLIC_URL",
+                file: "public_url",
+            },
+        ) {
+            Some((v, from)) => (
+                parse_public_url(&v).map_err(|e| ConfigError(format!("{from}: {e}")))?,
+                true,
+            ),
             None => (default_public_url(listen), false),
         };
-        let database_url = match pick(flags.database_url.as_ref(), env, file.database_url.clone(),
-            &Source { flag: "database-url", env: "SICHAT_DATABASE_URL", file: "database_url" }) {
+        let database_url = match pick(
+            flags.database_url.as_ref(),
+            env,
+            file.database_url.clone(),
+            &Source {
+                flag: "database-url",
+                env: "SICHAT_DATABASE_URL",
+                file: "database_url",
+            },
+        ) {
             Some((v, from)) => {
-                if !(v.starts_with("sqlite:") || v.starts_with("postgres://") || v.starts_with("postgresql://")) {
-                    return Err(ConfigError(format!("{from}: `{v}` is neither a sqlite: nor a postgres:// URL")));
+                if !(v.starts_with("sqlite:")
+                    || v.starts_with("postgres://")
+                    || v.starts_with("postgresql://"))
+                {
+                    return Err(ConfigError(format!(
+                        "{from}: `{v}` is neither a sqlite: nor a postgres:// URL"
+                    )));
                 }
                 v
             }
             None => format!("sqlite://{}?mode=rwc", data_dir.join("sichat.db").display()),
         };
-        let log_format = match pick(None, env, file.log_format.clone(),
-            &Source { flag: "", env: "SICHAT_LOG_FORMAT", file: "log_format" }) {
+        let log_format = match pick(
+            None,
+            env,
+            file.log_format.clone(),
+            &Source {
+                flag: "",
+                env: "SICHAT_LOG_FORMAT",
+                file: "log_format",
+            },
+        ) {
             Some((v, from)) => match v.as_str() {
                 "text" => LogFormat::Text,
                 "json" => LogFormat::Json,
-                _ => return Err(ConfigError(format!("{from}: expected `text` or `json`, got `{v}`"))),
+                _ => {
+                    return Err(ConfigError(format!(
+                        "{from}: expected `text` or `json`, got `{v}`"
+                    )));
+                }
             },
             None => LogFormat::Text,
         };
-        let log_level = pick(None, env, file.log_level.clone(), &Source { flag: "", env: "SICHAT_LOG_LEVEL", file: "log_level" })
-            .map(|(v, _)| v)
-            .unwrap_or_else(|| "info".into());
-        let request_timeout_secs = match pick(None, env, file.request_timeout_secs.map(|n| n.to_string()),
-            &Source { flag: "", env: "SICHAT_REQUEST_TIMEOUT_SECS", file: "request_timeout_secs" }) {
+        let log_level = pick(
+            None,
+            env,
+            file.log_level.clone(),
+            &Source {
+                flag: "",
+                env: "SICHAT_LOG_LEVEL",
+                file: "log_level",
+            },
+        )
+        .map(|(v, _)| v)
+        .unwrap_or_else(|| "info".into());
+        let request_timeout_secs = match pick(
+            None,
+            env,
+            file.request_timeout_secs.map(|n| n.to_string()),
+            &Source {
+                flag: "",
+                env: "SICHAT_REQUEST_TIMEOUT_SECS",
+                file: "request_timeout_secs",
+            },
+        ) {
             Some((v, from)) => match parse_u64(&v, &from)? {
                 0 => return Err(ConfigError(format!("{from}: must be at least 1"))),
                 n => n,
             },
             None => 30,
         };
-        let cors_allowed_origins = match pick(None, env, file.cors_allowed_origins.clone().map(|v| v.join(",")),
-            &Source { flag: "", env: "SICHAT_CORS_ALLOWED_ORIGINS", file: "cors_allowed_origins" }) {
+        let cors_allowed_origins = match pick(
+            None,
+            env,
+            file.cors_allowed_origins.clone().map(|v| v.join(",")),
+            &Source {
+                flag: "",
+                env: "SICHAT_CORS_ALLOWED_ORIGINS",
+                file: "cors_allowed_origins",
+            },
+        ) {
             Some((v, from)) => {
-                let origins: Vec<String> = v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
+                let origins: Vec<String> = v
+                    .split(',')
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty())
+                    .collect();
                 for o in &origins {
-                    if o != "*" && Url::parse(o).map(|u| u.origin().ascii_serialization() != *o).unwrap_or(true) {
-                        return Err(ConfigError(format!("{from}: `{o}` is not an origin like https://app.example")));
+                    if o != "*"
+                        && Url::parse(o)
+                            .map(|u| u.origin().ascii_serialization() != *o)
+                            .unwrap_or(true)
+                    {
+                        return Err(ConfigError(format!(
+                            "{from}: `{o}` is not an origin like https://app.example"
+                        )));
                     }
                 }
                 origins
             }
             None => vec!["*".into()],
         };
-        let did_web_allow_loopback = match pick(None, env, file.did_web_allow_loopback.map(|b| b.to_string()),
-            &Source { flag: "", env: "SICHAT_DID_WEB_ALLOW_LOOPBACK", file: "did_web_allow_loopback" }) {
+        let did_web_allow_loopback = match pick(
+            None,
+            env,
+            file.did_web_allow_loopback.map(|b| b.to_string()),
+            &Source {
+                flag: "",
+                env: "SICHAT_DID_WEB_ALLOW_LOOPBACK",
+                file: "did_web_allow_loopback",
+            },
+        ) {
             Some((v, from)) => parse_bool(&v, &from)?,
             None => false,
         };
-        let resolver_cache_ttl_secs = match pick(None, env, file.resolver_cache_ttl_secs.map(|n| n.to_string()),
-            &Source { flag: "", env: "SICHAT_RESOLVER_CACHE_TTL_SECS", file: "resolver_cache_ttl_secs" }) {
+        let resolver_cache_ttl_secs = match pick(
+            None,
+            env,
+            file.resolver_cache_ttl_secs.map(|n| n.to_string()),
+            &Source {
+                flag: "",
+                env: "SICHAT_RESOLVER_CACHE_TTL_SECS",
+                file: "resolver_cache_ttl_secs",
+            },
+        ) {
             Some((v, from)) => parse_u64(&v, &from)?,
             None => 300,
         };
@@ -204,7 +325,10 @@ impl Config {
 
     /// The base for RFC 9457 `type` URIs: `<public-url>/problems/`.
     pub fn problem_base(&self) -> String {
-        format!("{}/problems/", self.public_url.as_str().trim_end_matches('/'))
+        format!(
+            "{}/problems/",
+            self.public_url.as_str().trim_end_matches('/')
+        )
     }
 }
 
@@ -224,15 +348,25 @@ pub fn parse_public_url(v: &str) -> Result<Url, String> {
         return Err(format!("`{v}` must be an http(s) URL with a host"));
     }
     if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
-        return Err(format!("`{v}` must not have a query, fragment or credentials"));
+        return Err(format!(
+            "`{v}` must not have a query, fragment or credentials"
+        ));
     }
     let trimmed = url.as_str().trim_end_matches('/').to_owned();
     Url::parse(&trimmed).map_err(|e| e.to_string())
 }
 
 fn default_public_url(listen: SocketAddr) -> Url {
-    let host = if listen.ip().is_unspecified() { "localhost".to_owned() } else { listen.ip().to_string() };
-    let host = if listen.is_ipv6() && host != "localhost" { format!("[{host}]") } else { host };
+    let host = if listen.ip().is_unspecified() {
+        "localhost".to_owned()
+    } else {
+        listen.ip().to_string()
+    };
+    let host = if listen.is_ipv6() && host != "localhost" {
+        format!("[{host}]")
+    } else {
+        host
+    };
     // Invariant: a host and a port always form a valid URL.
     Url::parse(&format!("http://{host}:{}", listen.port())).expect("valid default public URL")
 }
@@ -243,7 +377,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn load(flags: ConfigFlags, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let env: HashMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::load_with(&flags, &|k| env.get(k).cloned())
     }
 
@@ -262,8 +399,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("s.toml");
         std::fs::write(&file, "listen = \"127.0.0.1:1\"\ndata_dir = \"/from-file\"\npublic_url = \"https://file.example\"\n").unwrap();
-        let flags = ConfigFlags { config: Some(file), listen: Some("127.0.0.1:3".into()), ..Default::default() };
-        let c = load(flags, &[("SICHAT_LISTEN", "127.0.0.1:2"), ("SICHAT_DATA_DIR", "/from-env")]).unwrap();
+        let flags = ConfigFlags {
+            config: Some(file),
+            listen: Some("127.0.0.1:3".into()),
+            ..Default::default()
+        };
+        let c = load(
+            flags,
+            &[
+                ("SICHAT_LISTEN", "127.0.0.1:2"),
+                ("SICHAT_DATA_DIR", "/from-env"),
+            ],
+        )
+        .unwrap();
         assert_eq!(c.listen.port(), 3);
         assert_eq!(c.data_dir, PathBuf::from("/from-env"));
         assert_eq!(c.public_url.as_str(), "https://file.example/");
@@ -271,18 +419,49 @@ mod tests {
 
     #[test]
     fn bad_values_name_their_key_in_one_line() {
-        let err = load(ConfigFlags::default(), &[("SICHAT_LISTEN", "nope")]).unwrap_err().to_string();
-        assert!(err.contains("SICHAT_LISTEN") && !err.contains('\n'), "{err}");
-        let err = load(ConfigFlags { public_url: Some("ftp://x".into()), ..Default::default() }, &[]).unwrap_err().to_string();
+        let err = load(ConfigFlags::default(), &[("SICHAT_LISTEN", "nope")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("SICHAT_LISTEN") && !err.contains('\n'),
+            "{err}"
+        );
+        let err = load(
+            ConfigFlags {
+                public_url: Some("ftp://x".into()),
+                ..Default::default()
+            },
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("--public-url"), "{err}");
-        let err = load(ConfigFlags::default(), &[("SICHAT_DATABASE_URL", "mysql://x")]).unwrap_err().to_string();
+        let err = load(
+            ConfigFlags::default(),
+            &[("SICHAT_DATABASE_URL", "mysql://x")],
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("SICHAT_DATABASE_URL"), "{err}");
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("s.toml");
         std::fs::write(&file, "lisen = \"x\"\n").unwrap();
-        let err = load(ConfigFlags { config: Some(file), ..Default::default() }, &[]).unwrap_err().to_string();
+        let err = load(
+            ConfigFlags {
+                config: Some(file),
+                ..Default::default()
+            },
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("lisen") && !err.contains('\n'), "{err}");
-        let err = load(ConfigFlags::default(), &[("SICHAT_DID_WEB_ALLOW_LOOPBACK", "maybe")]).unwrap_err().to_string();
+        let err = load(
+            ConfigFlags::default(),
+            &[("SICHAT_DID_WEB_ALLOW_LOOPBACK", "maybe")],
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("SICHAT_DID_WEB_ALLOW_LOOPBACK"), "{err}");
     }
 
@@ -293,8 +472,10 @@ mod tests {
         let value = serde_json::to_value(&file).unwrap();
         for (key, v) in value.as_object().unwrap() {
             assert!(!v.is_null(), "sichat.example.toml does not set `{key}`");
-            assert!(text.contains(&format!("SICHAT_{}", key.to_uppercase())),
-                "sichat.example.toml does not name the env variable of `{key}`");
+            assert!(
+                text.contains(&format!("SICHAT_{}", key.to_uppercase())),
+                "sichat.example.toml does not name the env variable of `{key}`"
+            );
         }
     }
 }

@@ -63,8 +63,24 @@ impl ProblemKind {
         Self::ALL
             .iter()
             .copied()
-            .find(|k| k.status == status && !matches!(k.slug, "validation-failed" | "invalid-did" | "method-not-supported" | "invalid-public-key" | "did-not-found" | "did-web-refused" | "invalid-did-document"))
-            .unwrap_or(if status.is_server_error() { Self::INTERNAL } else { Self::BAD_REQUEST })
+            .find(|k| {
+                k.status == status
+                    && !matches!(
+                        k.slug,
+                        "validation-failed"
+                            | "invalid-did"
+                            | "method-not-supported"
+                            | "invalid-public-key"
+                            | "did-not-found"
+                            | "did-web-refused"
+                            | "invalid-did-document"
+                    )
+            })
+            .unwrap_or(if status.is_server_error() {
+                Self::INTERNAL
+            } else {
+                Self::BAD_REQUEST
+            })
     }
 }
 
@@ -82,7 +98,11 @@ pub struct ApiError(pub Box<Problem>);
 
 impl ApiError {
     pub fn new(kind: ProblemKind, detail: impl Into<String>) -> Self {
-        Self(Box::new(Problem { kind, detail: detail.into(), extensions: Map::new() }))
+        Self(Box::new(Problem {
+            kind,
+            detail: detail.into(),
+            extensions: Map::new(),
+        }))
     }
 
     /// Adds an RFC 9457 extension member.
@@ -110,7 +130,8 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut resp = self.0.kind.status.into_response();
         if self.0.kind == ProblemKind::UNAUTHORIZED {
-            resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         resp.extensions_mut().insert(*self.0);
         resp
@@ -135,7 +156,9 @@ impl From<ResolveError> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Duplicate(what) => ApiError::new(ProblemKind::CONFLICT, format!("already exists: {what}")),
+            StoreError::Duplicate(what) => {
+                ApiError::new(ProblemKind::CONFLICT, format!("already exists: {what}"))
+            }
             StoreError::Conflict(what) => ApiError::new(ProblemKind::CONFLICT, what),
             StoreError::NotFound(what) => ApiError::not_found(format!("not found: {what}")),
             StoreError::Backend(_) => ApiError::internal(e),
@@ -158,14 +181,20 @@ impl From<KeyServiceError> for ApiError {
             KeyServiceError::Key(k) => k.into(),
             KeyServiceError::Store(s) => s.into(),
             KeyServiceError::NotFound(id) => ApiError::not_found(format!("key `{id}` not found")),
-            KeyServiceError::Retired(id) => ApiError::new(ProblemKind::CONFLICT, format!("key `{id}` is retired")),
+            KeyServiceError::Retired(id) => {
+                ApiError::new(ProblemKind::CONFLICT, format!("key `{id}` is retired"))
+            }
         }
     }
 }
 
 /// Writes problem bodies: the [`Problem`] a handler attached, or one derived from the
 /// status of a bodiless framework error response.
-pub async fn render_problems(State(base): State<std::sync::Arc<str>>, req: Request, next: Next) -> Response {
+pub async fn render_problems(
+    State(base): State<std::sync::Arc<str>>,
+    req: Request,
+    next: Next,
+) -> Response {
     let resp = next.run(req).await;
     let status = resp.status();
     if !(status.is_client_error() || status.is_server_error()) {
@@ -179,12 +208,18 @@ pub async fn render_problems(State(base): State<std::sync::Arc<str>>, req: Reque
                 .headers
                 .get(header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
-                .is_some_and(|ct| ct.starts_with("application/json") || ct.starts_with("application/problem+json"));
+                .is_some_and(|ct| {
+                    ct.starts_with("application/json") || ct.starts_with("application/problem+json")
+                });
             if has_own_body {
                 return Response::from_parts(parts, body);
             }
             let kind = ProblemKind::for_status(status);
-            Problem { kind, detail: kind.description.to_owned(), extensions: Map::new() }
+            Problem {
+                kind,
+                detail: kind.description.to_owned(),
+                extensions: Map::new(),
+            }
         }
     };
     let mut obj = Map::new();
@@ -196,7 +231,10 @@ pub async fn render_problems(State(base): State<std::sync::Arc<str>>, req: Reque
         obj.entry(k).or_insert(v);
     }
     let bytes = serde_json::to_vec(&Value::Object(obj)).unwrap_or_default();
-    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(bytes))
 }

@@ -11,7 +11,11 @@ use sichat_core::keys::KeyType;
 use zeroize::Zeroizing;
 
 #[derive(Parser)]
-#[command(name = "sichat", version, about = "Sichat: your own identity server (DIDs, keys, credentials, OIDC, DIDComm)")]
+#[command(
+    name = "sichat",
+    version,
+    about = "Sichat: your own identity server (DIDs, keys, credentials, OIDC, DIDComm)"
+)]
 struct Cli {
     #[command(flatten)]
     config: ConfigFlags,
@@ -88,9 +92,16 @@ fn env(key: &str) -> Option<String> {
 }
 
 fn init_logging(config: &Config, serving: bool) {
-    let default = if serving { config.log_level.as_str() } else { "warn" };
-    let filter = tracing_subscriber::EnvFilter::try_new(default).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let default = if serving {
+        config.log_level.as_str()
+    } else {
+        "warn"
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(default)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match config.log_format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
@@ -124,31 +135,61 @@ async fn run() -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("cannot listen on {}", config.listen))?;
             print_admin_token(&opened);
-            println!("Sichat listening on {} (public URL {})", listener.local_addr()?, config.public_url.as_str().trim_end_matches('/'));
+            println!(
+                "Sichat listening on {} (public URL {})",
+                listener.local_addr()?,
+                config.public_url.as_str().trim_end_matches('/')
+            );
             println!("Server DID: {}", opened.identity.server_did());
             let state = sichat::app::AppState::new(config, &opened)?;
-            sichat::app::serve(listener, sichat::app::router(state), sichat::app::shutdown_signal()).await?;
+            sichat::app::serve(
+                listener,
+                sichat::app::router(state),
+                sichat::app::shutdown_signal(),
+            )
+            .await?;
         }
         Command::Init => {
-            println!("{} {}", if opened.initialised { "Initialised" } else { "Already initialised:" }, config.data_dir.display());
+            println!(
+                "{} {}",
+                if opened.initialised {
+                    "Initialised"
+                } else {
+                    "Already initialised:"
+                },
+                config.data_dir.display()
+            );
             print_admin_token(&opened);
             println!("Server DID: {}", opened.identity.server_did());
         }
-        Command::User(UserCommand::Add { name, password_stdin }) => {
+        Command::User(UserCommand::Add {
+            name,
+            password_stdin,
+        }) => {
             let password = if password_stdin {
                 let mut buf = Zeroizing::new(String::new());
-                std::io::stdin().read_to_string(&mut buf).context("reading the password from stdin")?;
+                std::io::stdin()
+                    .read_to_string(&mut buf)
+                    .context("reading the password from stdin")?;
                 let line = buf.lines().next().unwrap_or_default().to_owned();
                 Some(Zeroizing::new(line))
             } else {
                 None
             };
-            let users = UserService::new(opened.db.clone(), opened.keys.clone(), opened.identity.clone());
+            let users = UserService::new(
+                opened.db.clone(),
+                opened.keys.clone(),
+                opened.identity.clone(),
+            );
             let user = users.create(&name, password).await?;
             println!("{}", user.did);
         }
         Command::User(UserCommand::List) => {
-            let users = UserService::new(opened.db.clone(), opened.keys.clone(), opened.identity.clone());
+            let users = UserService::new(
+                opened.db.clone(),
+                opened.keys.clone(),
+                opened.identity.clone(),
+            );
             for u in users.list().await? {
                 println!("{}\t{}", u.name, u.did);
             }
@@ -160,7 +201,13 @@ async fn run() -> anyhow::Result<()> {
         }
         Command::Key(KeyCommand::List { owner }) => {
             for k in opened.keys.list(&owner).await? {
-                println!("{}\t{}\t{}\t{}", k.id, k.key_type, k.status.as_str(), k.public_key_multibase);
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    k.id,
+                    k.key_type,
+                    k.status.as_str(),
+                    k.public_key_multibase
+                );
             }
         }
         Command::Key(KeyCommand::Generate { key_type, owner }) => {
@@ -185,7 +232,14 @@ async fn check_owner(opened: &Opened, owner: &str) -> anyhow::Result<()> {
     if owner == SERVER_OWNER {
         return Ok(());
     }
-    let name = owner.strip_prefix("user:").context("--owner: expected `server` or `user:<name>`")?;
-    anyhow::ensure!(sichat::store::users::find_by_name(&opened.db, name).await?.is_some(), "user `{name}` not found");
+    let name = owner
+        .strip_prefix("user:")
+        .context("--owner: expected `server` or `user:<name>`")?;
+    anyhow::ensure!(
+        sichat::store::users::find_by_name(&opened.db, name)
+            .await?
+            .is_some(),
+        "user `{name}` not found"
+    );
     Ok(())
 }

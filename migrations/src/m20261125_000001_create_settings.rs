@@ -20,7 +20,12 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(Settings::Table)
                     .if_not_exists()
-                    .col(ColumnDef::new(Settings::Name).string_len(64).not_null().primary_key())
+                    .col(
+                        ColumnDef::new(Settings::Name)
+                            .string_len(64)
+                            .not_null()
+                            .primary_key(),
+                    )
                     .col(ColumnDef::new(Settings::Value).text().not_null())
                     .to_owned(),
             )
@@ -28,6 +33,8 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.drop_table(Table::drop().table(Settings::Table).to_owned()).await
+        manager
+            .drop_table(Table::drop().table(Settings::Table).to_owned())
+            .await
     }
 }

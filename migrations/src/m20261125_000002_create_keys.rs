@@ -26,10 +26,20 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(Keys::Table)
                     .if_not_exists()
-                    .col(ColumnDef::new(Keys::Id).string_len(64).not_null().primary_key())
+                    .col(
+                        ColumnDef::new(Keys::Id)
+                            .string_len(64)
+                            .not_null()
+                            .primary_key(),
+                    )
                     .col(ColumnDef::new(Keys::Owner).string_len(128).not_null())
                     .col(ColumnDef::new(Keys::KeyType).string_len(16).not_null())
-                    .col(ColumnDef::new(Keys::PublicMultibase).string_len(128).not_null().unique_key())
+                    .col(
+                        ColumnDef::new(Keys::PublicMultibase)
+                            .string_len(128)
+                            .not_null()
+                            .unique_key(),
+                    )
                     .col(ColumnDef::new(Keys::SealedPrivate).blob().not_null())
                     .col(ColumnDef::new(Keys::Status).string_len(16).not_null())
                     .col(ColumnDef::new(Keys::CreatedAt).big_integer().not_null())
@@ -50,6 +60,8 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.drop_table(Table::drop().table(Keys::Table).to_owned()).await
+        manager
+            .drop_table(Table::drop().table(Keys::Table).to_owned())
+            .await
     }
 }

@@ -1,8 +1,8 @@
 //! The admin API (bearer admin token): users, keys and the server's DIDs.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
 use serde::Deserialize;
 use serde_json::Value;
 use sichat_core::keys::{KeyInfo, KeyType};
@@ -18,7 +18,9 @@ use crate::service::{SERVER_OWNER, user_owner};
 impl From<UserError> for ApiError {
     fn from(e: UserError) -> Self {
         match e {
-            UserError::InvalidName(_) | UserError::InvalidPassword => ApiError::validation(e.to_string()),
+            UserError::InvalidName(_) | UserError::InvalidPassword => {
+                ApiError::validation(e.to_string())
+            }
             UserError::Exists(_) => ApiError::new(ProblemKind::CONFLICT, e.to_string()),
             UserError::NotFound(_) => ApiError::not_found(e.to_string()),
             UserError::Store(s) => s.into(),
@@ -43,16 +45,25 @@ pub struct CreateUser {
     responses((status = 201, body = UserView), (status = 401, body = crate::http::ProblemBody, content_type = "application/problem+json"),
               (status = 409, body = crate::http::ProblemBody, content_type = "application/problem+json"),
               (status = 422, body = crate::http::ProblemBody, content_type = "application/problem+json")))]
-pub async fn create_user(State(s): State<AppState>, _: Admin, ApiJson(body): ApiJson<CreateUser>)
-    -> Result<(StatusCode, Json<UserView>), ApiError> {
-    let user = s.users.create(&body.name, body.password.map(Zeroizing::new)).await?;
+pub async fn create_user(
+    State(s): State<AppState>,
+    _: Admin,
+    ApiJson(body): ApiJson<CreateUser>,
+) -> Result<(StatusCode, Json<UserView>), ApiError> {
+    let user = s
+        .users
+        .create(&body.name, body.password.map(Zeroizing::new))
+        .await?;
     Ok((StatusCode::CREATED, Json(user)))
 }
 
 /// `GET /admin/users`: every user.
 #[utoipa::path(get, path = "/admin/users", tag = "admin", security(("admin_token" = [])),
     responses((status = 200, body = [UserView]), (status = 401, body = crate::http::ProblemBody, content_type = "application/problem+json")))]
-pub async fn list_users(State(s): State<AppState>, _: Admin) -> Result<Json<Vec<UserView>>, ApiError> {
+pub async fn list_users(
+    State(s): State<AppState>,
+    _: Admin,
+) -> Result<Json<Vec<UserView>>, ApiError> {
     Ok(Json(s.users.list().await?))
 }
 
@@ -60,7 +71,11 @@ pub async fn list_users(State(s): State<AppState>, _: Admin) -> Result<Json<Vec<
 #[utoipa::path(get, path = "/admin/users/{name}", tag = "admin", security(("admin_token" = [])),
     params(("name" = String, Path)),
     responses((status = 200, body = UserView), (status = 404, body = crate::http::ProblemBody, content_type = "application/problem+json")))]
-pub async fn get_user(State(s): State<AppState>, _: Admin, ApiPath(name): ApiPath<String>) -> Result<Json<UserView>, ApiError> {
+pub async fn get_user(
+    State(s): State<AppState>,
+    _: Admin,
+    ApiPath(name): ApiPath<String>,
+) -> Result<Json<UserView>, ApiError> {
     Ok(Json(s.users.get(&name).await?))
 }
 
@@ -79,14 +94,20 @@ async fn check_owner(s: &AppState, owner: Option<String>) -> Result<String, ApiE
     match owner.strip_prefix("user:") {
         Some(name) if s.users.exists(name).await? => Ok(user_owner(name)),
         Some(name) => Err(ApiError::not_found(format!("user `{name}` not found"))),
-        None => Err(ApiError::validation(format!("owner: expected `server` or `user:<name>`, got `{owner}`"))),
+        None => Err(ApiError::validation(format!(
+            "owner: expected `server` or `user:<name>`, got `{owner}`"
+        ))),
     }
 }
 
 /// `GET /admin/keys?owner=`: the owner's keys, active and retired.
 #[utoipa::path(get, path = "/admin/keys", tag = "admin", security(("admin_token" = [])), params(OwnerQuery),
     responses((status = 200, body = [KeyInfo]), (status = 401, body = crate::http::ProblemBody, content_type = "application/problem+json")))]
-pub async fn list_keys(State(s): State<AppState>, _: Admin, ApiQuery(q): ApiQuery<OwnerQuery>) -> Result<Json<Vec<KeyInfo>>, ApiError> {
+pub async fn list_keys(
+    State(s): State<AppState>,
+    _: Admin,
+    ApiQuery(q): ApiQuery<OwnerQuery>,
+) -> Result<Json<Vec<KeyInfo>>, ApiError> {
     let owner = check_owner(&s, q.owner).await?;
     Ok(Json(s.keys.list(&owner).await?))
 }
@@ -105,10 +126,16 @@ pub struct GenerateKey {
 /// `POST /admin/keys`: generates a key for an owner.
 #[utoipa::path(post, path = "/admin/keys", tag = "admin", security(("admin_token" = [])), request_body = GenerateKey,
     responses((status = 201, body = KeyInfo), (status = 422, body = crate::http::ProblemBody, content_type = "application/problem+json")))]
-pub async fn generate_key(State(s): State<AppState>, _: Admin, ApiJson(body): ApiJson<GenerateKey>)
-    -> Result<(StatusCode, Json<KeyInfo>), ApiError> {
+pub async fn generate_key(
+    State(s): State<AppState>,
+    _: Admin,
+    ApiJson(body): ApiJson<GenerateKey>,
+) -> Result<(StatusCode, Json<KeyInfo>), ApiError> {
     let owner = check_owner(&s, body.owner).await?;
-    Ok((StatusCode::CREATED, Json(s.keys.generate(&owner, body.key_type).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(s.keys.generate(&owner, body.key_type).await?),
+    ))
 }
 
 /// Body of `POST /admin/keys/import`.
@@ -126,8 +153,11 @@ pub struct ImportKey {
 #[utoipa::path(post, path = "/admin/keys/import", tag = "admin", security(("admin_token" = [])), request_body = ImportKey,
     responses((status = 201, body = KeyInfo), (status = 409, body = crate::http::ProblemBody, content_type = "application/problem+json"),
               (status = 422, body = crate::http::ProblemBody, content_type = "application/problem+json")))]
-pub async fn import_key(State(s): State<AppState>, _: Admin, ApiJson(body): ApiJson<ImportKey>)
-    -> Result<(StatusCode, Json<KeyInfo>), ApiError> {
+pub async fn import_key(
+    State(s): State<AppState>,
+    _: Admin,
+    ApiJson(body): ApiJson<ImportKey>,
+) -> Result<(StatusCode, Json<KeyInfo>), ApiError> {
     let owner = check_owner(&s, body.owner).await?;
     let mut jwk = body.jwk;
     let imported = s.keys.import_jwk(&owner, &jwk).await;
@@ -141,7 +171,11 @@ pub async fn import_key(State(s): State<AppState>, _: Admin, ApiJson(body): ApiJ
 /// `GET /admin/keys/{id}`: one key's public view.
 #[utoipa::path(get, path = "/admin/keys/{id}", tag = "admin", security(("admin_token" = [])), params(("id" = String, Path)),
     responses((status = 200, body = KeyInfo), (status = 404, body = crate::http::ProblemBody, content_type = "application/problem+json")))]
-pub async fn get_key(State(s): State<AppState>, _: Admin, ApiPath(id): ApiPath<String>) -> Result<Json<KeyInfo>, ApiError> {
+pub async fn get_key(
+    State(s): State<AppState>,
+    _: Admin,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<KeyInfo>, ApiError> {
     Ok(Json(s.keys.get(&id).await?))
 }
 
@@ -150,13 +184,20 @@ pub async fn get_key(State(s): State<AppState>, _: Admin, ApiPath(id): ApiPath<S
 #[utoipa::path(post, path = "/admin/keys/{id}/rotate", tag = "admin", security(("admin_token" = [])), params(("id" = String, Path)),
     responses((status = 201, body = KeyInfo), (status = 404, body = crate::http::ProblemBody, content_type = "application/problem+json"),
               (status = 409, body = crate::http::ProblemBody, content_type = "application/problem+json")))]
-pub async fn rotate_key(State(s): State<AppState>, _: Admin, ApiPath(id): ApiPath<String>) -> Result<(StatusCode, Json<KeyInfo>), ApiError> {
+pub async fn rotate_key(
+    State(s): State<AppState>,
+    _: Admin,
+    ApiPath(id): ApiPath<String>,
+) -> Result<(StatusCode, Json<KeyInfo>), ApiError> {
     Ok((StatusCode::CREATED, Json(s.keys.rotate(&id).await?)))
 }
 
 /// `GET /admin/dids`: every DID the server controls (did:web and did:key).
 #[utoipa::path(get, path = "/admin/dids", tag = "admin", security(("admin_token" = [])),
     responses((status = 200, body = [DidEntry]), (status = 401, body = crate::http::ProblemBody, content_type = "application/problem+json")))]
-pub async fn list_dids(State(s): State<AppState>, _: Admin) -> Result<Json<Vec<DidEntry>>, ApiError> {
+pub async fn list_dids(
+    State(s): State<AppState>,
+    _: Admin,
+) -> Result<Json<Vec<DidEntry>>, ApiError> {
     Ok(Json(s.identity.all_dids().await?))
 }

@@ -14,7 +14,8 @@ use crate::error::{ApiError, ProblemKind};
 
 fn json_with_type(value: &Value, content_type: &'static str) -> Response {
     let mut resp = axum::Json(value).into_response();
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     resp
 }
 
@@ -23,7 +24,10 @@ fn json_with_type(value: &Value, content_type: &'static str) -> Response {
     responses((status = 200, description = "The server's DID document", body = Object, content_type = "application/json")))]
 pub async fn server_did_document(State(s): State<AppState>) -> Result<Response, ApiError> {
     let resolution = s.identity.server_document().await?;
-    Ok(json_with_type(resolution.document.as_json(), "application/json"))
+    Ok(json_with_type(
+        resolution.document.as_json(),
+        "application/json",
+    ))
 }
 
 /// `GET /users/{name}/did.json` (did:web §3.2): a user's DID document.
@@ -31,19 +35,30 @@ pub async fn server_did_document(State(s): State<AppState>) -> Result<Response, 
     params(("name" = String, Path, description = "User name")),
     responses((status = 200, description = "The user's DID document", body = Object, content_type = "application/json"),
               (status = 404, description = "No such user", body = crate::http::ProblemBody, content_type = "application/problem+json")))]
-pub async fn user_did_document(State(s): State<AppState>, ApiPath(name): ApiPath<String>) -> Result<Response, ApiError> {
-    let resolution = s
-        .identity
-        .user_document(&name)
-        .await?
-        .ok_or_else(|| ApiError::new(ProblemKind::DID_NOT_FOUND, format!("no user `{name}` on this server")))?;
-    Ok(json_with_type(resolution.document.as_json(), "application/json"))
+pub async fn user_did_document(
+    State(s): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+) -> Result<Response, ApiError> {
+    let resolution = s.identity.user_document(&name).await?.ok_or_else(|| {
+        ApiError::new(
+            ProblemKind::DID_NOT_FOUND,
+            format!("no user `{name}` on this server"),
+        )
+    })?;
+    Ok(json_with_type(
+        resolution.document.as_json(),
+        "application/json",
+    ))
 }
 
 /// Percent-decodes once, for DIDs sent fully encoded (`did%3Aweb%3A…`, as
 /// `encodeURIComponent` makes them). A DID sent as is keeps its own `%3A` (did:web ports).
 fn did_from_raw(raw: &str) -> Result<String, ApiError> {
-    let invalid = |detail: &str| ApiError::from(sichat_core::did::ResolveError::InvalidDid(detail.to_owned()));
+    let invalid = |detail: &str| {
+        ApiError::from(sichat_core::did::ResolveError::InvalidDid(
+            detail.to_owned(),
+        ))
+    };
     if !raw.to_ascii_lowercase().starts_with("did%3a") {
         return Ok(raw.to_owned());
     }
@@ -52,7 +67,9 @@ fn did_from_raw(raw: &str) -> Result<String, ApiError> {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
-            let hex = raw.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok());
+            let hex = raw
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok());
             out.push(hex.ok_or_else(|| invalid("bad percent-encoding in the DID"))?);
             i += 3;
         } else {
@@ -74,15 +91,29 @@ fn did_from_raw(raw: &str) -> Result<String, ApiError> {
         (status = 400, description = "Malformed DID, unsupported method, invalid key, refused host", body = crate::http::ProblemBody, content_type = "application/problem+json"),
         (status = 404, description = "DID not found", body = crate::http::ProblemBody, content_type = "application/problem+json"),
         (status = 502, description = "The did:web host failed or served an invalid document", body = crate::http::ProblemBody, content_type = "application/problem+json")))]
-pub async fn resolve(State(s): State<AppState>, OriginalUri(uri): OriginalUri, headers: HeaderMap) -> Result<Response, ApiError> {
+pub async fn resolve(
+    State(s): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     // The raw (still percent-encoded) path: axum's path extractors decode `%3A`, which
     // belongs to a did:web's method-specific id.
-    let raw_did = uri.path().strip_prefix("/1.0/identifiers/").unwrap_or_default();
+    let raw_did = uri
+        .path()
+        .strip_prefix("/1.0/identifiers/")
+        .unwrap_or_default();
     let did = did_from_raw(raw_did)?;
     let resolution = s.resolver.resolve(&did).await?;
-    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
     if accept.contains("application/did+ld+json") || accept.contains("application/did+json") {
-        let ct = if accept.contains("application/did+ld+json") { "application/did+ld+json" } else { "application/did+json" };
+        let ct = if accept.contains("application/did+ld+json") {
+            "application/did+ld+json"
+        } else {
+            "application/did+json"
+        };
         return Ok(json_with_type(resolution.document.as_json(), ct));
     }
     Ok(json_with_type(

@@ -30,10 +30,13 @@ impl From<JsonRejection> for ApiError {
         match r {
             JsonRejection::JsonDataError(e) => ApiError::validation(e.body_text()),
             JsonRejection::JsonSyntaxError(e) => ApiError::bad_request(e.body_text()),
-            JsonRejection::MissingJsonContentType(_) => {
-                ApiError::new(ProblemKind::UNSUPPORTED_MEDIA_TYPE, "expected `Content-Type: application/json`")
-            }
-            JsonRejection::BytesRejection(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+            JsonRejection::MissingJsonContentType(_) => ApiError::new(
+                ProblemKind::UNSUPPORTED_MEDIA_TYPE,
+                "expected `Content-Type: application/json`",
+            ),
+            JsonRejection::BytesRejection(e)
+                if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE =>
+            {
                 ApiError::new(ProblemKind::PAYLOAD_TOO_LARGE, e.body_text())
             }
             other => ApiError::bad_request(other.body_text()),
@@ -64,14 +67,25 @@ impl FromRequestParts<AppState> for Admin {
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .map(str::trim)
             .filter(|t| !t.is_empty())
-            .ok_or_else(|| ApiError::new(ProblemKind::UNAUTHORIZED, "missing `Authorization: Bearer <admin token>`"))?;
+            .ok_or_else(|| {
+                ApiError::new(
+                    ProblemKind::UNAUTHORIZED,
+                    "missing `Authorization: Bearer <admin token>`",
+                )
+            })?;
         if admin_token::verify(&state.db, presented).await? {
             Ok(Admin)
         } else {
-            Err(ApiError::new(ProblemKind::UNAUTHORIZED, "the admin token is not valid"))
+            Err(ApiError::new(
+                ProblemKind::UNAUTHORIZED,
+                "the admin token is not valid",
+            ))
         }
     }
 }

@@ -36,7 +36,12 @@ impl Modify for AdminTokenScheme {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "admin_token",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("The admin token printed by `sichat init`")).build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("The admin token printed by `sichat init`"))
+                    .build(),
+            ),
         );
     }
 }
@@ -73,7 +78,10 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(ops::problem_index))
         .routes(routes!(ops::problem_type))
         .layer(DefaultBodyLimit::max(16 * 1024));
-    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(admin).merge(public).split_for_parts()
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(admin)
+        .merge(public)
+        .split_for_parts()
 }
 
 /// The OpenAPI document as checked in at `openapi/openapi.json`.

@@ -1,9 +1,9 @@
 //! Operations: liveness, readiness, Prometheus metrics, and the problem-type pages.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
-use axum::Json;
 use serde::Serialize;
 
 use super::extract::ApiPath;
@@ -44,7 +44,9 @@ pub async fn metrics(State(s): State<AppState>) -> Response {
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// `GET /problems/{slug}` (RFC 9457 §3.1.1): the documentation of a problem type.
@@ -55,7 +57,12 @@ pub async fn problem_type(ApiPath(slug): ApiPath<String>) -> Result<Html<String>
     let kind = ProblemKind::ALL
         .iter()
         .find(|k| k.slug == slug)
-        .ok_or_else(|| ApiError::not_found(format!("no problem type `{}`", slug.chars().take(64).collect::<String>())))?;
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "no problem type `{}`",
+                slug.chars().take(64).collect::<String>()
+            ))
+        })?;
     Ok(Html(format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>{title}</title></head><body>\
          <h1>{title}</h1><p>HTTP status {status}.</p><p>{desc}</p>\
@@ -72,7 +79,16 @@ pub async fn problem_type(ApiPath(slug): ApiPath<String>) -> Result<Html<String>
 pub async fn problem_index() -> Html<String> {
     let items: String = ProblemKind::ALL
         .iter()
-        .map(|k| format!("<li><a href=\"{0}\">{0}</a> ({1}): {2}</li>", k.slug, k.status.as_u16(), escape(k.title)))
+        .map(|k| {
+            format!(
+                "<li><a href=\"{0}\">{0}</a> ({1}): {2}</li>",
+                k.slug,
+                k.status.as_u16(),
+                escape(k.title)
+            )
+        })
         .collect();
-    Html(format!("<!doctype html><html><head><meta charset=\"utf-8\"><title>Problem types</title></head><body><h1>Problem types</h1><ul>{items}</ul></body></html>"))
+    Html(format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>Problem types</title></head><body><h1>Problem types</h1><ul>{items}</ul></body></html>"
+    ))
 }

@@ -13,7 +13,10 @@ use crate::store::settings;
 
 /// A fresh token: `sat_` + 32 random bytes, base64url.
 pub fn generate() -> Zeroizing<String> {
-    Zeroizing::new(format!("sat_{}", URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())))
+    Zeroizing::new(format!(
+        "sat_{}",
+        URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
+    ))
 }
 
 fn digest(token: &str) -> String {
@@ -35,5 +38,7 @@ pub async fn verify(db: &impl ConnectionTrait, presented: &str) -> Result<bool, 
     let Some(stored) = settings::get(db, settings::ADMIN_TOKEN_SHA256).await? else {
         return Ok(false);
     };
-    Ok(bool::from(digest(presented).as_bytes().ct_eq(stored.as_bytes())))
+    Ok(bool::from(
+        digest(presented).as_bytes().ct_eq(stored.as_bytes()),
+    ))
 }

@@ -29,7 +29,9 @@ pub enum InitError {
     MasterKeyEnv(KeyError),
     #[error("master key file {0}: {1}")]
     MasterKeyFile(String, String),
-    #[error("the master key does not open this database's keys (SICHAT_MASTER_KEY or master.key is not the one it was initialised with)")]
+    #[error(
+        "the master key does not open this database's keys (SICHAT_MASTER_KEY or master.key is not the one it was initialised with)"
+    )]
     WrongMasterKey,
     #[error("database {0}: {1}")]
     Database(String, String),
@@ -72,7 +74,8 @@ fn load_kek(data_dir: &Path, env_key: Option<&str>) -> Result<Kek, InitError> {
         Ok(text) => Kek::parse(&text).map_err(|e| InitError::MasterKeyFile(shown, e.to_string())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let kek = Kek::generate();
-            write_private_file(&path, kek.to_text().as_bytes()).map_err(|e| InitError::MasterKeyFile(shown, e.to_string()))?;
+            write_private_file(&path, kek.to_text().as_bytes())
+                .map_err(|e| InitError::MasterKeyFile(shown, e.to_string()))?;
             Ok(kek)
         }
         Err(e) => Err(InitError::MasterKeyFile(shown, e.to_string())),
@@ -98,7 +101,10 @@ fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
 /// The public URL in effect is written back into `config`: the one given explicitly, else
 /// the one the data dir was initialised with (so that admin commands run with only
 /// `--data-dir` see the server's real DIDs), else the default.
-pub async fn open(config: &mut Config, env: &dyn Fn(&str) -> Option<String>) -> Result<Opened, InitError> {
+pub async fn open(
+    config: &mut Config,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Opened, InitError> {
     let dir = &config.data_dir;
     std::fs::create_dir_all(dir).map_err(|e| InitError::DataDir(dir.display().to_string(), e))?;
     #[cfg(unix)]
@@ -117,9 +123,12 @@ pub async fn open(config: &mut Config, env: &dyn Fn(&str) -> Option<String>) -> 
     let check = kek.seal(KEK_CHECK_PLAINTEXT, settings::KEK_CHECK.as_bytes());
     let first = settings::insert_if_absent(&db, settings::KEK_CHECK, &hex::encode(&check)).await?;
     if !first {
-        let stored = settings::get(&db, settings::KEK_CHECK).await?.unwrap_or_default();
+        let stored = settings::get(&db, settings::KEK_CHECK)
+            .await?
+            .unwrap_or_default();
         let sealed = hex::decode(stored).map_err(|_| InitError::WrongMasterKey)?;
-        kek.open(&sealed, settings::KEK_CHECK.as_bytes()).map_err(|_| InitError::WrongMasterKey)?;
+        kek.open(&sealed, settings::KEK_CHECK.as_bytes())
+            .map_err(|_| InitError::WrongMasterKey)?;
     }
 
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -136,7 +145,9 @@ pub async fn open(config: &mut Config, env: &dyn Fn(&str) -> Option<String>) -> 
 
     let given = config.public_url.as_str().trim_end_matches('/').to_owned();
     if !settings::insert_if_absent(&db, settings::PUBLIC_URL, &given).await? {
-        let stored = settings::get(&db, settings::PUBLIC_URL).await?.unwrap_or_default();
+        let stored = settings::get(&db, settings::PUBLIC_URL)
+            .await?
+            .unwrap_or_default();
         if stored != given {
             if config.public_url_explicit {
                 tracing::warn!(old = %stored, new = %given, "the public URL changed: the server's and users' did:web DIDs change with it");
@@ -146,14 +157,28 @@ pub async fn open(config: &mut Config, env: &dyn Fn(&str) -> Option<String>) -> 
             }
         }
     }
-    let identity = Arc::new(IdentityService::new(db.clone(), keys.clone(), &config.public_url));
+    let identity = Arc::new(IdentityService::new(
+        db.clone(),
+        keys.clone(),
+        &config.public_url,
+    ));
     let created_keys = ensure_server_keys(&keys).await?;
-    Ok(Opened { db, keys, identity, new_admin_token, admin_token_from_env, initialised: first || created_keys })
+    Ok(Opened {
+        db,
+        keys,
+        identity,
+        new_admin_token,
+        admin_token_from_env,
+        initialised: first || created_keys,
+    })
 }
 
 /// Creates one active key of each type for the server when it has none of that type.
 async fn ensure_server_keys(keys: &ServerKeys) -> Result<bool, StoreError> {
-    let existing = keys.list(SERVER_OWNER).await.map_err(|e| StoreError::Backend(e.to_string()))?;
+    let existing = keys
+        .list(SERVER_OWNER)
+        .await
+        .map_err(|e| StoreError::Backend(e.to_string()))?;
     let mut created = false;
     for t in KeyType::ALL {
         if !existing.iter().any(|k| k.key_type == t) {

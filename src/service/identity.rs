@@ -39,7 +39,12 @@ pub struct IdentityService {
 
 impl IdentityService {
     pub fn new(db: DatabaseConnection, keys: Arc<ServerKeys>, public_url: &url::Url) -> Self {
-        Self { server_did: did_web_for(public_url, &[]), db, keys, public_url: public_url.clone() }
+        Self {
+            server_did: did_web_for(public_url, &[]),
+            db,
+            keys,
+            public_url: public_url.clone(),
+        }
     }
 
     pub fn server_did(&self) -> &str {
@@ -59,13 +64,17 @@ impl IdentityService {
         if did == self.server_did {
             return Some(SERVER_OWNER.to_owned());
         }
-        let name = did.strip_prefix(&self.server_did)?.strip_prefix(":users:")?;
+        let name = did
+            .strip_prefix(&self.server_did)?
+            .strip_prefix(":users:")?;
         (!name.is_empty() && !name.contains(':')).then(|| user_owner(name))
     }
 
     /// The DID document of one of this server's did:web DIDs.
     pub async fn resolve_local(&self, did: &str) -> Result<Option<Resolution>, StoreError> {
-        let Some(owner) = self.owner_of(did) else { return Ok(None) };
+        let Some(owner) = self.owner_of(did) else {
+            return Ok(None);
+        };
         if let Some(name) = owner.strip_prefix("user:")
             && store::users::find_by_name(&self.db, name).await?.is_none()
         {
@@ -79,9 +88,9 @@ impl IdentityService {
     }
 
     pub async fn server_document(&self) -> Result<Resolution, StoreError> {
-        self.resolve_local(&self.server_did)
-            .await?
-            .ok_or_else(|| StoreError::NotFound("the server has no keys (run `sichat init`)".into()))
+        self.resolve_local(&self.server_did).await?.ok_or_else(|| {
+            StoreError::NotFound("the server has no keys (run `sichat init`)".into())
+        })
     }
 
     pub async fn user_document(&self, name: &str) -> Result<Option<Resolution>, StoreError> {
@@ -91,12 +100,23 @@ impl IdentityService {
     /// Every DID this server controls: its did:web, each user's, and the did:key of every
     /// active signing key.
     pub async fn all_dids(&self) -> Result<Vec<DidEntry>, StoreError> {
-        let mut out = vec![DidEntry { did: self.server_did.clone(), owner: SERVER_OWNER.into(), method: "did:web".into(), key_id: None }];
+        let mut out = vec![DidEntry {
+            did: self.server_did.clone(),
+            owner: SERVER_OWNER.into(),
+            method: "did:web".into(),
+            key_id: None,
+        }];
         let users = store::users::list(&self.db).await?;
         for u in &users {
-            out.push(DidEntry { did: self.user_did(&u.name), owner: user_owner(&u.name), method: "did:web".into(), key_id: None });
+            out.push(DidEntry {
+                did: self.user_did(&u.name),
+                owner: user_owner(&u.name),
+                method: "did:web".into(),
+                key_id: None,
+            });
         }
-        let owners = std::iter::once(SERVER_OWNER.to_owned()).chain(users.iter().map(|u| user_owner(&u.name)));
+        let owners = std::iter::once(SERVER_OWNER.to_owned())
+            .chain(users.iter().map(|u| user_owner(&u.name)));
         for owner in owners {
             for k in store::keys::list(&self.db, &owner).await? {
                 if k.key_type.is_signing() && k.status == KeyStatus::Active {

@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
+use sichat_core::SystemClock;
 use sichat_core::did::web_fetch::GuardedFetcher;
 use sichat_core::did::{CachingResolver, DidResolver, Resolution, ResolveError, StandardResolver};
-use sichat_core::SystemClock;
 
 use super::identity::IdentityService;
 
@@ -16,10 +16,19 @@ pub struct ServerResolver {
 }
 
 impl ServerResolver {
-    pub fn new(identity: Arc<IdentityService>, allow_loopback: bool, cache_ttl_secs: u64) -> Result<Self, ResolveError> {
+    pub fn new(
+        identity: Arc<IdentityService>,
+        allow_loopback: bool,
+        cache_ttl_secs: u64,
+    ) -> Result<Self, ResolveError> {
         let fetcher = GuardedFetcher::new(allow_loopback)?;
         let ttl = i64::try_from(cache_ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
-        let remote = CachingResolver::new(StandardResolver::with_web(Arc::new(fetcher)), Arc::new(SystemClock), ttl, 10_000);
+        let remote = CachingResolver::new(
+            StandardResolver::with_web(Arc::new(fetcher)),
+            Arc::new(SystemClock),
+            ttl,
+            10_000,
+        );
         Ok(Self { identity, remote })
     }
 }

@@ -19,7 +19,9 @@ use crate::store::{self, users::UserRow};
 /// Why a user operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum UserError {
-    #[error("invalid user name `{0}`: use 1-64 characters a-z, 0-9, '.', '_' or '-', starting with a letter or digit")]
+    #[error(
+        "invalid user name `{0}`: use 1-64 characters a-z, 0-9, '.', '_' or '-', starting with a letter or digit"
+    )]
     InvalidName(String),
     #[error("password must be 8 to 1024 characters")]
     InvalidPassword,
@@ -60,18 +62,35 @@ pub struct UserService {
 /// A name usable as a did:web path segment and URL path segment as is.
 pub fn validate_name(name: &str) -> Result<(), UserError> {
     let ok = (1..=64).contains(&name.len())
-        && name.bytes().next().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'));
-    if ok { Ok(()) } else { Err(UserError::InvalidName(name.chars().take(80).collect())) }
+        && name
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && name.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(UserError::InvalidName(name.chars().take(80).collect()))
+    }
 }
 
 impl UserService {
-    pub fn new(db: DatabaseConnection, keys: Arc<ServerKeys>, identity: Arc<IdentityService>) -> Self {
+    pub fn new(
+        db: DatabaseConnection,
+        keys: Arc<ServerKeys>,
+        identity: Arc<IdentityService>,
+    ) -> Self {
         Self { db, keys, identity }
     }
 
     /// Creates a user with fresh keys; all of it is committed in one transaction.
-    pub async fn create(&self, name: &str, password: Option<Zeroizing<String>>) -> Result<UserView, UserError> {
+    pub async fn create(
+        &self,
+        name: &str,
+        password: Option<Zeroizing<String>>,
+    ) -> Result<UserView, UserError> {
         validate_name(name)?;
         let password_hash = match password {
             Some(p) => {
@@ -83,7 +102,10 @@ impl UserService {
             None => None,
         };
         let owner = user_owner(name);
-        let records: Vec<_> = KeyType::ALL.iter().map(|t| self.keys.seal_record(&owner, &SecretKey::generate(*t))).collect();
+        let records: Vec<_> = KeyType::ALL
+            .iter()
+            .map(|t| self.keys.seal_record(&owner, &SecretKey::generate(*t)))
+            .collect();
         let row = UserRow {
             id: uuid::Uuid::new_v4().to_string(),
             name: name.to_owned(),
@@ -103,7 +125,9 @@ impl UserService {
     }
 
     pub async fn get(&self, name: &str) -> Result<UserView, UserError> {
-        let row = store::users::find_by_name(&self.db, name).await?.ok_or_else(|| UserError::NotFound(name.to_owned()))?;
+        let row = store::users::find_by_name(&self.db, name)
+            .await?
+            .ok_or_else(|| UserError::NotFound(name.to_owned()))?;
         self.view(row).await
     }
 
@@ -121,7 +145,11 @@ impl UserService {
     }
 
     async fn view(&self, row: UserRow) -> Result<UserView, UserError> {
-        let keys = self.keys.list(&user_owner(&row.name)).await.map_err(|e| StoreError::Backend(e.to_string()))?;
+        let keys = self
+            .keys
+            .list(&user_owner(&row.name))
+            .await
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
         Ok(UserView {
             did: self.identity.user_did(&row.name),
             has_password: row.password_hash.is_some(),

@@ -34,7 +34,10 @@ use entity::{ActiveModel, Column, Entity, Model};
 
 fn to_record(m: Model) -> Result<KeyRecord, StoreError> {
     Ok(KeyRecord {
-        key_type: m.key_type.parse::<KeyType>().map_err(|e| StoreError::Backend(e.to_string()))?,
+        key_type: m
+            .key_type
+            .parse::<KeyType>()
+            .map_err(|e| StoreError::Backend(e.to_string()))?,
         status: KeyStatus::parse(&m.status)
             .ok_or_else(|| StoreError::Backend(format!("unknown key status `{}`", m.status)))?,
         id: m.id,
@@ -57,12 +60,20 @@ pub async fn insert(db: &impl ConnectionTrait, r: &KeyRecord) -> Result<(), Stor
         created_at: Set(r.created_at),
         retired_at: Set(r.retired_at),
     };
-    Entity::insert(row).exec_without_returning(db).await.map_err(map_err)?;
+    Entity::insert(row)
+        .exec_without_returning(db)
+        .await
+        .map_err(map_err)?;
     Ok(())
 }
 
 pub async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<KeyRecord>, StoreError> {
-    Entity::find_by_id(id.to_owned()).one(db).await.map_err(map_err)?.map(to_record).transpose()
+    Entity::find_by_id(id.to_owned())
+        .one(db)
+        .await
+        .map_err(map_err)?
+        .map(to_record)
+        .transpose()
 }
 
 pub async fn list(db: &impl ConnectionTrait, owner: &str) -> Result<Vec<KeyRecord>, StoreError> {
@@ -130,7 +141,12 @@ impl KeyStore for SeaKeyStore {
         list(&self.db, owner).await
     }
 
-    async fn rotate_key(&self, old_id: &str, new: &KeyRecord, retired_at: i64) -> Result<(), StoreError> {
+    async fn rotate_key(
+        &self,
+        old_id: &str,
+        new: &KeyRecord,
+        retired_at: i64,
+    ) -> Result<(), StoreError> {
         let txn = super::begin_write(&self.db).await.map_err(map_err)?;
         if !retire(&txn, old_id, retired_at).await? {
             let exists = find(&txn, old_id).await?.is_some();

@@ -1,7 +1,7 @@
 //! The `settings` table: named server-wide values.
 
-use sea_orm::entity::prelude::*;
 use sea_orm::ActiveValue::Set;
+use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::OnConflict;
 use sichat_core::store::StoreError;
 
@@ -34,12 +34,23 @@ pub const KEK_CHECK: &str = "kek_check";
 pub const PUBLIC_URL: &str = "public_url";
 
 pub async fn get(db: &impl ConnectionTrait, name: &str) -> Result<Option<String>, StoreError> {
-    Ok(Entity::find_by_id(name.to_owned()).one(db).await.map_err(map_err)?.map(|m| m.value))
+    Ok(Entity::find_by_id(name.to_owned())
+        .one(db)
+        .await
+        .map_err(map_err)?
+        .map(|m| m.value))
 }
 
 /// Inserts `value` unless `name` is already set; returns whether it was inserted.
-pub async fn insert_if_absent(db: &impl ConnectionTrait, name: &str, value: &str) -> Result<bool, StoreError> {
-    let row = ActiveModel { name: Set(name.to_owned()), value: Set(value.to_owned()) };
+pub async fn insert_if_absent(
+    db: &impl ConnectionTrait,
+    name: &str,
+    value: &str,
+) -> Result<bool, StoreError> {
+    let row = ActiveModel {
+        name: Set(name.to_owned()),
+        value: Set(value.to_owned()),
+    };
     let inserted = Entity::insert(row)
         .on_conflict(OnConflict::column(Column::Name).do_nothing().to_owned())
         .exec_without_returning(db)
@@ -50,9 +61,16 @@ pub async fn insert_if_absent(db: &impl ConnectionTrait, name: &str, value: &str
 
 /// Sets `name` to `value`, replacing any previous value.
 pub async fn put(db: &impl ConnectionTrait, name: &str, value: &str) -> Result<(), StoreError> {
-    let row = ActiveModel { name: Set(name.to_owned()), value: Set(value.to_owned()) };
+    let row = ActiveModel {
+        name: Set(name.to_owned()),
+        value: Set(value.to_owned()),
+    };
     Entity::insert(row)
-        .on_conflict(OnConflict::column(Column::Name).update_column(Column::Value).to_owned())
+        .on_conflict(
+            OnConflict::column(Column::Name)
+                .update_column(Column::Value)
+                .to_owned(),
+        )
         .exec_without_returning(db)
         .await
         .map_err(map_err)?;

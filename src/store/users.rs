@@ -35,17 +35,31 @@ pub async fn insert(db: &impl ConnectionTrait, row: &UserRow) -> Result<(), Stor
         password_hash: Set(row.password_hash.clone()),
         created_at: Set(row.created_at),
     };
-    Entity::insert(am).exec_without_returning(db).await.map_err(|e| match map_err(e) {
-        StoreError::Duplicate(_) => StoreError::Duplicate(format!("user `{}`", row.name)),
-        other => other,
-    })?;
+    Entity::insert(am)
+        .exec_without_returning(db)
+        .await
+        .map_err(|e| match map_err(e) {
+            StoreError::Duplicate(_) => StoreError::Duplicate(format!("user `{}`", row.name)),
+            other => other,
+        })?;
     Ok(())
 }
 
-pub async fn find_by_name(db: &impl ConnectionTrait, name: &str) -> Result<Option<UserRow>, StoreError> {
-    Entity::find().filter(Column::Name.eq(name)).one(db).await.map_err(map_err)
+pub async fn find_by_name(
+    db: &impl ConnectionTrait,
+    name: &str,
+) -> Result<Option<UserRow>, StoreError> {
+    Entity::find()
+        .filter(Column::Name.eq(name))
+        .one(db)
+        .await
+        .map_err(map_err)
 }
 
 pub async fn list(db: &impl ConnectionTrait) -> Result<Vec<UserRow>, StoreError> {
-    Entity::find().order_by_asc(Column::Name).all(db).await.map_err(map_err)
+    Entity::find()
+        .order_by_asc(Column::Name)
+        .all(db)
+        .await
+        .map_err(map_err)
 }

@@ -11,10 +11,22 @@ async fn admin_api_requires_the_admin_token() {
         let resp = server.get(path).await;
         assert_eq!(resp.headers()["www-authenticate"], "Bearer");
         assert_problem(resp, 401, "unauthorized").await;
-        let resp = server.client.get(server.url(path)).bearer_auth("sat_wrong").send().await.unwrap();
+        let resp = server
+            .client
+            .get(server.url(path))
+            .bearer_auth("sat_wrong")
+            .send()
+            .await
+            .unwrap();
         assert_problem(resp, 401, "unauthorized").await;
     }
-    let resp = server.client.post(server.url("/admin/users")).json(&json!({"name": "x"})).send().await.unwrap();
+    let resp = server
+        .client
+        .post(server.url("/admin/users"))
+        .json(&json!({"name": "x"}))
+        .send()
+        .await
+        .unwrap();
     assert_problem(resp, 401, "unauthorized").await;
     let (status, _) = server.admin_get("/admin/users").await;
     assert_eq!(status, 200);
@@ -23,76 +35,224 @@ async fn admin_api_requires_the_admin_token() {
 #[tokio::test]
 async fn user_creation_validates_and_refuses_duplicates() {
     let server = TestServer::spawn().await;
-    let post = |body: serde_json::Value| server.client.post(server.url("/admin/users")).bearer_auth(ADMIN_TOKEN).json(&body).send();
-    assert_problem(post(json!({"name": "Bad Name"})).await.unwrap(), 422, "validation-failed").await;
-    assert_problem(post(json!({"name": ""})).await.unwrap(), 422, "validation-failed").await;
-    assert_problem(post(json!({"name": "../etc"})).await.unwrap(), 422, "validation-failed").await;
-    assert_problem(post(json!({"name": "x".repeat(65)})).await.unwrap(), 422, "validation-failed").await;
-    assert_problem(post(json!({"name": "dave", "password": "short"})).await.unwrap(), 422, "validation-failed").await;
-    assert_problem(post(json!({"nam": "dave"})).await.unwrap(), 422, "validation-failed").await;
-    assert_problem(post(json!({"name": 5})).await.unwrap(), 422, "validation-failed").await;
+    let post = |body: serde_json::Value| {
+        server
+            .client
+            .post(server.url("/admin/users"))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(&body)
+            .send()
+    };
+    assert_problem(
+        post(json!({"name": "Bad Name"})).await.unwrap(),
+        422,
+        "validation-failed",
+    )
+    .await;
+    assert_problem(
+        post(json!({"name": ""})).await.unwrap(),
+        422,
+        "validation-failed",
+    )
+    .await;
+    assert_problem(
+        post(json!({"name": "../etc"})).await.unwrap(),
+        422,
+        "validation-failed",
+    )
+    .await;
+    assert_problem(
+        post(json!({"name": "x".repeat(65)})).await.unwrap(),
+        422,
+        "validation-failed",
+    )
+    .await;
+    assert_problem(
+        post(json!({"name": "dave", "password": "short"}))
+            .await
+            .unwrap(),
+        422,
+        "validation-failed",
+    )
+    .await;
+    assert_problem(
+        post(json!({"nam": "dave"})).await.unwrap(),
+        422,
+        "validation-failed",
+    )
+    .await;
+    assert_problem(
+        post(json!({"name": 5})).await.unwrap(),
+        422,
+        "validation-failed",
+    )
+    .await;
     assert_eq!(post(json!({"name": "dave"})).await.unwrap().status(), 201);
-    let problem = assert_problem(post(json!({"name": "dave"})).await.unwrap(), 409, "conflict").await;
+    let problem = assert_problem(
+        post(json!({"name": "dave"})).await.unwrap(),
+        409,
+        "conflict",
+    )
+    .await;
     assert!(problem["detail"].as_str().unwrap().contains("dave"));
     let (status, users) = server.admin_get("/admin/users").await;
     assert_eq!(status, 200);
-    assert_eq!(users.as_array().unwrap().len(), 1, "failed creations left nothing behind");
+    assert_eq!(
+        users.as_array().unwrap().len(),
+        1,
+        "failed creations left nothing behind"
+    );
     let (status, dave) = server.admin_get("/admin/users/dave").await;
     assert_eq!((status, dave["name"].as_str()), (200, Some("dave")));
-    let resp = server.client.get(server.url("/admin/users/nobody")).bearer_auth(ADMIN_TOKEN).send().await.unwrap();
+    let resp = server
+        .client
+        .get(server.url("/admin/users/nobody"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
     assert_problem(resp, 404, "not-found").await;
 }
 
 #[tokio::test]
 async fn keys_generate_import_and_list_by_owner() {
     let server = TestServer::spawn().await;
-    server.admin_post("/admin/users", json!({"name": "erin"})).await;
-    let (status, key) = server.admin_post("/admin/keys", json!({"type": "P-256", "owner": "user:erin"})).await;
+    server
+        .admin_post("/admin/users", json!({"name": "erin"}))
+        .await;
+    let (status, key) = server
+        .admin_post(
+            "/admin/keys",
+            json!({"type": "P-256", "owner": "user:erin"}),
+        )
+        .await;
     assert_eq!(status, 201, "{key}");
     assert_eq!(key["publicKeyJwk"]["crv"], "P-256");
     assert!(key["didKey"].as_str().unwrap().starts_with("did:key:zDn"));
     let (_, listed) = server.admin_get("/admin/keys?owner=user:erin").await;
     assert_eq!(listed.as_array().unwrap().len(), 4);
-    let (status, one) = server.admin_get(&format!("/admin/keys/{}", key["id"].as_str().unwrap())).await;
+    let (status, one) = server
+        .admin_get(&format!("/admin/keys/{}", key["id"].as_str().unwrap()))
+        .await;
     assert_eq!((status, &one), (200, &key));
 
     // RFC 8037 A.1 key.
     let jwk = json!({"kty":"OKP","crv":"Ed25519","d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"});
-    let (status, imported) = server.admin_post("/admin/keys/import", json!({"jwk": jwk})).await;
+    let (status, imported) = server
+        .admin_post("/admin/keys/import", json!({"jwk": jwk}))
+        .await;
     assert_eq!(status, 201, "{imported}");
-    assert_eq!(imported["publicKeyJwk"]["x"], "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo");
+    assert_eq!(
+        imported["publicKeyJwk"]["x"],
+        "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"
+    );
     assert!(imported.get("d").is_none() && imported["publicKeyJwk"].get("d").is_none());
-    let (status, _) = server.admin_post("/admin/keys/import", json!({"jwk": jwk})).await;
+    let (status, _) = server
+        .admin_post("/admin/keys/import", json!({"jwk": jwk}))
+        .await;
     assert_eq!(status, 409, "the same key twice is a conflict");
 }
 
 #[tokio::test]
 async fn key_endpoints_refuse_bad_input() {
     let server = TestServer::spawn().await;
-    let post = |path: &str, body: serde_json::Value| server.client.post(server.url(path)).bearer_auth(ADMIN_TOKEN).json(&body).send();
-    assert_problem(post("/admin/keys", json!({"type": "RSA"})).await.unwrap(), 422, "validation-failed").await;
-    assert_problem(post("/admin/keys", json!({"type": "Ed25519", "owner": "root"})).await.unwrap(), 422, "validation-failed").await;
-    assert_problem(post("/admin/keys", json!({"type": "Ed25519", "owner": "user:ghost"})).await.unwrap(), 404, "not-found").await;
+    let post = |path: &str, body: serde_json::Value| {
+        server
+            .client
+            .post(server.url(path))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(&body)
+            .send()
+    };
+    assert_problem(
+        post("/admin/keys", json!({"type": "RSA"})).await.unwrap(),
+        422,
+        "validation-failed",
+    )
+    .await;
+    assert_problem(
+        post("/admin/keys", json!({"type": "Ed25519", "owner": "root"}))
+            .await
+            .unwrap(),
+        422,
+        "validation-failed",
+    )
+    .await;
+    assert_problem(
+        post(
+            "/admin/keys",
+            json!({"type": "Ed25519", "owner": "user:ghost"}),
+        )
+        .await
+        .unwrap(),
+        404,
+        "not-found",
+    )
+    .await;
     assert_problem(post("/admin/keys/import", json!({"jwk": {"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}})).await.unwrap(), 422, "validation-failed").await;
-    assert_problem(post("/admin/keys/import", json!({"jwk": {"kty": "oct", "k": "AAAA"}})).await.unwrap(), 422, "validation-failed").await;
+    assert_problem(
+        post(
+            "/admin/keys/import",
+            json!({"jwk": {"kty": "oct", "k": "AAAA"}}),
+        )
+        .await
+        .unwrap(),
+        422,
+        "validation-failed",
+    )
+    .await;
     assert_problem(post("/admin/keys/import", json!({"jwk": {"kty":"OKP","crv":"Ed25519","d":"AAAA","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}})).await.unwrap(), 422, "validation-failed").await;
-    assert_problem(post("/admin/keys/nope/rotate", json!({})).await.unwrap(), 404, "not-found").await;
-    let resp = server.client.get(server.url("/admin/keys/nope")).bearer_auth(ADMIN_TOKEN).send().await.unwrap();
+    assert_problem(
+        post("/admin/keys/nope/rotate", json!({})).await.unwrap(),
+        404,
+        "not-found",
+    )
+    .await;
+    let resp = server
+        .client
+        .get(server.url("/admin/keys/nope"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
     assert_problem(resp, 404, "not-found").await;
-    let resp = server.client.get(server.url("/admin/keys?owner=user:ghost")).bearer_auth(ADMIN_TOKEN).send().await.unwrap();
+    let resp = server
+        .client
+        .get(server.url("/admin/keys?owner=user:ghost"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
     assert_problem(resp, 404, "not-found").await;
-    let resp = server.client.get(server.url("/admin/keys?bogus=1")).bearer_auth(ADMIN_TOKEN).send().await.unwrap();
+    let resp = server
+        .client
+        .get(server.url("/admin/keys?bogus=1"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
     assert_problem(resp, 400, "bad-request").await;
 }
 
 #[tokio::test]
 async fn admin_dids_lists_did_web_and_did_key_identities() {
     let server = TestServer::spawn().await;
-    server.admin_post("/admin/users", json!({"name": "frank"})).await;
+    server
+        .admin_post("/admin/users", json!({"name": "frank"}))
+        .await;
     let (status, dids) = server.admin_get("/admin/dids").await;
     assert_eq!(status, 200);
-    let dids: Vec<&str> = dids.as_array().unwrap().iter().map(|d| d["did"].as_str().unwrap()).collect();
+    let dids: Vec<&str> = dids
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["did"].as_str().unwrap())
+        .collect();
     assert_eq!(dids[0], server.host_did());
     assert!(dids.contains(&format!("{}:users:frank", server.host_did()).as_str()));
-    assert_eq!(dids.iter().filter(|d| d.starts_with("did:key:")).count(), 4, "2 signing keys each for server and frank");
+    assert_eq!(
+        dids.iter().filter(|d| d.starts_with("did:key:")).count(),
+        4,
+        "2 signing keys each for server and frank"
+    );
 }

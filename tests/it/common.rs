@@ -17,11 +17,19 @@ pub const MASTER_KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718
 /// A fresh, empty database: a SQLite file in `dir`, or a new PostgreSQL database next to
 /// `SICHAT_TEST_DATABASE_URL`.
 pub async fn fresh_database_url(dir: &Path) -> String {
-    match std::env::var("SICHAT_TEST_DATABASE_URL").ok().filter(|v| !v.is_empty()) {
+    match std::env::var("SICHAT_TEST_DATABASE_URL")
+        .ok()
+        .filter(|v| !v.is_empty())
+    {
         Some(admin_url) => {
             let name = format!("sichat_t_{}", uuid::Uuid::new_v4().simple());
-            let admin = Database::connect(admin_url.as_str()).await.expect("connect to SICHAT_TEST_DATABASE_URL");
-            admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create test database");
+            let admin = Database::connect(admin_url.as_str())
+                .await
+                .expect("connect to SICHAT_TEST_DATABASE_URL");
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await
+                .expect("create test database");
             let mut url = url::Url::parse(&admin_url).expect("SICHAT_TEST_DATABASE_URL is a URL");
             url.set_path(&format!("/{name}"));
             url.to_string()
@@ -58,7 +66,10 @@ pub struct Options {
 
 impl TestServer {
     pub async fn spawn() -> Self {
-        Self::spawn_with(Options { allow_loopback: false }).await
+        Self::spawn_with(Options {
+            allow_loopback: false,
+        })
+        .await
     }
 
     pub async fn spawn_with(opts: Options) -> Self {
@@ -87,7 +98,9 @@ impl TestServer {
             did_web_allow_loopback: opts.allow_loopback,
             resolver_cache_ttl_secs: 60,
         };
-        let opened = bootstrap::open(&mut config, &test_env).await.expect("open data dir");
+        let opened = bootstrap::open(&mut config, &test_env)
+            .await
+            .expect("open data dir");
         let state = sichat::app::AppState::new(config, &opened).unwrap();
         let (tx, rx) = oneshot::channel::<()>();
         let handle = tokio::spawn(async move {
@@ -116,7 +129,11 @@ impl TestServer {
         if let Some(h) = self.handle.take() {
             let _ = h.await;
         }
-        (self.data_dir.clone(), self.database_url.clone(), self._dir.take())
+        (
+            self.data_dir.clone(),
+            self.database_url.clone(),
+            self._dir.take(),
+        )
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -124,7 +141,10 @@ impl TestServer {
     }
 
     pub fn host_did(&self) -> String {
-        format!("did:web:{}", self.base.trim_start_matches("http://").replace(':', "%3A"))
+        format!(
+            "did:web:{}",
+            self.base.trim_start_matches("http://").replace(':', "%3A")
+        )
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
@@ -138,13 +158,26 @@ impl TestServer {
     }
 
     pub async fn admin_post(&self, path: &str, body: Value) -> (u16, Value) {
-        let resp = self.client.post(self.url(path)).bearer_auth(ADMIN_TOKEN).json(&body).send().await.unwrap();
+        let resp = self
+            .client
+            .post(self.url(path))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         let status = resp.status().as_u16();
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
     pub async fn admin_get(&self, path: &str) -> (u16, Value) {
-        let resp = self.client.get(self.url(path)).bearer_auth(ADMIN_TOKEN).send().await.unwrap();
+        let resp = self
+            .client
+            .get(self.url(path))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
         let status = resp.status().as_u16();
         (status, resp.json().await.unwrap_or(Value::Null))
     }
@@ -161,13 +194,24 @@ impl Drop for TestServer {
 /// Asserts an RFC 9457 problem response with the given status and type slug.
 pub async fn assert_problem(resp: reqwest::Response, status: u16, slug: &str) -> Value {
     assert_eq!(resp.status().as_u16(), status, "status");
-    let ct = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let ct = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
     assert_eq!(ct, "application/problem+json");
     let body: Value = resp.json().await.unwrap();
     let ty = body["type"].as_str().unwrap_or_default();
-    assert!(ty.ends_with(&format!("/problems/{slug}")), "type {ty} is not {slug}: {body}");
+    assert!(
+        ty.ends_with(&format!("/problems/{slug}")),
+        "type {ty} is not {slug}: {body}"
+    );
     assert_eq!(body["status"], status);
-    assert!(body["title"].is_string() && body["detail"].is_string(), "{body}");
+    assert!(
+        body["title"].is_string() && body["detail"].is_string(),
+        "{body}"
+    );
     body
 }
 
@@ -197,6 +241,8 @@ pub fn sichat_cmd(data_dir: &Path, database_url: &str) -> Command {
 }
 
 impl ServerProcess {
+    // The child is owned by the returned value, whose Drop kills and reaps it.
+    #[allow(clippy::zombie_processes)]
     pub async fn start(data_dir: &Path, database_url: &str, log_level: &str) -> Self {
         let port = {
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -207,23 +253,40 @@ impl ServerProcess {
         let out = std::fs::File::create(&log).unwrap();
         let child = sichat_cmd(data_dir, database_url)
             .env("SICHAT_LOG_LEVEL", log_level)
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--public-url", &base])
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--public-url",
+                &base,
+            ])
             .stdout(Stdio::from(out.try_clone().unwrap()))
             .stderr(Stdio::from(out))
             .spawn()
             .unwrap();
         let client = reqwest::Client::new();
         for _ in 0..200 {
-            if client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
+            if client
+                .get(format!("{base}/readyz"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
                 return Self { child, base, log };
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("server did not become ready: {}", std::fs::read_to_string(&log).unwrap_or_default());
+        panic!(
+            "server did not become ready: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
     }
 
     pub fn stop(mut self) -> String {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
         let _ = self.child.wait();
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
@@ -232,5 +295,6 @@ impl ServerProcess {
 impl Drop for ServerProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

@@ -26,12 +26,23 @@ async fn server_did_document_has_signing_and_key_agreement_keys_that_resolve() {
     assert_eq!(assertion.len(), 2, "Ed25519 and P-256 assertion keys");
     let types: Vec<String> = assertion
         .iter()
-        .map(|id| DidDocument::public_key_of(doc.verification_method(id).unwrap()).unwrap().key_type().to_string())
+        .map(|id| {
+            DidDocument::public_key_of(doc.verification_method(id).unwrap())
+                .unwrap()
+                .key_type()
+                .to_string()
+        })
         .collect();
     assert_eq!(types, vec!["Ed25519", "P-256"]);
     let ka = doc.relationship(Relationship::KeyAgreement);
     assert_eq!(ka.len(), 1);
-    assert_eq!(DidDocument::public_key_of(doc.verification_method(ka[0]).unwrap()).unwrap().key_type().to_string(), "X25519");
+    assert_eq!(
+        DidDocument::public_key_of(doc.verification_method(ka[0]).unwrap())
+            .unwrap()
+            .key_type()
+            .to_string(),
+        "X25519"
+    );
     // Each signing key is also the server's did:key, linked by alsoKnownAs, and resolves.
     let aka = doc.as_json()["alsoKnownAs"].as_array().unwrap().clone();
     assert_eq!(aka.len(), 2);
@@ -41,17 +52,32 @@ async fn server_did_document_has_signing_and_key_agreement_keys_that_resolve() {
         assert_eq!(status, 200);
         let key_doc = check_document(alias, body["didDocument"].clone());
         let key_mb = &alias["did:key:".len()..];
-        assert!(doc.verification_method(&format!("{did}#{key_mb}")).is_some());
-        assert!(!key_doc.relationship(Relationship::AssertionMethod).is_empty());
+        assert!(
+            doc.verification_method(&format!("{did}#{key_mb}"))
+                .is_some()
+        );
+        assert!(
+            !key_doc
+                .relationship(Relationship::AssertionMethod)
+                .is_empty()
+        );
     }
     // The did:web maps back to this very URL.
-    assert_eq!(web::did_web_url(&did, true).unwrap().as_str(), server.url("/.well-known/did.json"));
+    assert_eq!(
+        web::did_web_url(&did, true).unwrap().as_str(),
+        server.url("/.well-known/did.json")
+    );
 }
 
 #[tokio::test]
 async fn user_added_over_the_api_has_a_resolvable_did_web() {
     let server = TestServer::spawn().await;
-    let (status, user) = server.admin_post("/admin/users", json!({"name": "alice", "password": "correct horse"})).await;
+    let (status, user) = server
+        .admin_post(
+            "/admin/users",
+            json!({"name": "alice", "password": "correct horse"}),
+        )
+        .await;
     assert_eq!(status, 201, "{user}");
     let did = format!("{}:users:alice", server.host_did());
     assert_eq!(user["did"], did);
@@ -72,12 +98,21 @@ async fn user_added_over_the_api_has_a_resolvable_did_web() {
 #[tokio::test]
 async fn restart_keeps_server_and_user_dids_and_keys() {
     let server = TestServer::spawn().await;
-    server.admin_post("/admin/users", json!({"name": "carol"})).await;
+    server
+        .admin_post("/admin/users", json!({"name": "carol"}))
+        .await;
     let (_, before_server) = server.get_json("/.well-known/did.json").await;
     let (_, before_user) = server.get_json("/users/carol/did.json").await;
     let old_base = server.base.clone();
     let (dir, db, keep) = server.stop().await;
-    let again = TestServer::start(dir, db, Options { allow_loopback: false }).await;
+    let again = TestServer::start(
+        dir,
+        db,
+        Options {
+            allow_loopback: false,
+        },
+    )
+    .await;
     // A new port means a new public URL: the documents carry the same keys under it.
     let (_, after_server) = again.get_json("/.well-known/did.json").await;
     let (_, after_user) = again.get_json("/users/carol/did.json").await;
@@ -85,8 +120,14 @@ async fn restart_keeps_server_and_user_dids_and_keys() {
         let host = |b: &str| b.trim_start_matches("http://").replace(':', "%3A");
         v.to_string().replace(&host(from), "HOST")
     };
-    assert_eq!(rebase(&before_server, &old_base), rebase(&after_server, &again.base));
-    assert_eq!(rebase(&before_user, &old_base), rebase(&after_user, &again.base));
+    assert_eq!(
+        rebase(&before_server, &old_base),
+        rebase(&after_server, &again.base)
+    );
+    assert_eq!(
+        rebase(&before_user, &old_base),
+        rebase(&after_user, &again.base)
+    );
     drop(keep);
 }
 
@@ -94,21 +135,54 @@ async fn restart_keeps_server_and_user_dids_and_keys() {
 async fn rotated_key_stays_published_for_verification() {
     let server = TestServer::spawn().await;
     let (_, keys) = server.admin_get("/admin/keys").await;
-    let ed = keys.as_array().unwrap().iter().find(|k| k["type"] == "Ed25519").unwrap().clone();
-    let (status, new_key) = server.admin_post(&format!("/admin/keys/{}/rotate", ed["id"].as_str().unwrap()), json!({})).await;
+    let ed = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["type"] == "Ed25519")
+        .unwrap()
+        .clone();
+    let (status, new_key) = server
+        .admin_post(
+            &format!("/admin/keys/{}/rotate", ed["id"].as_str().unwrap()),
+            json!({}),
+        )
+        .await;
     assert_eq!(status, 201, "{new_key}");
     let did = server.host_did();
     let (_, doc) = server.get_json("/.well-known/did.json").await;
     let doc = DidDocument::from_json(&did, doc).unwrap();
     let old_id = format!("{did}#{}", ed["publicKeyMultibase"].as_str().unwrap());
     let new_id = format!("{did}#{}", new_key["publicKeyMultibase"].as_str().unwrap());
-    assert!(doc.verification_method(&old_id).is_some(), "retired key still resolvable");
-    assert!(doc.relationship(Relationship::AssertionMethod).contains(&old_id.as_str()));
-    assert!(!doc.relationship(Relationship::Authentication).contains(&old_id.as_str()));
-    assert!(doc.relationship(Relationship::Authentication).contains(&new_id.as_str()));
+    assert!(
+        doc.verification_method(&old_id).is_some(),
+        "retired key still resolvable"
+    );
+    assert!(
+        doc.relationship(Relationship::AssertionMethod)
+            .contains(&old_id.as_str())
+    );
+    assert!(
+        !doc.relationship(Relationship::Authentication)
+            .contains(&old_id.as_str())
+    );
+    assert!(
+        doc.relationship(Relationship::Authentication)
+            .contains(&new_id.as_str())
+    );
     let (_, listed) = server.admin_get("/admin/keys").await;
-    let old = listed.as_array().unwrap().iter().find(|k| k["id"] == ed["id"]).unwrap();
+    let old = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["id"] == ed["id"])
+        .unwrap();
     assert_eq!(old["status"], "retired");
-    let (status, _) = server.admin_post(&format!("/admin/keys/{}/rotate", ed["id"].as_str().unwrap()), json!({})).await;
+    let (status, _) = server
+        .admin_post(
+            &format!("/admin/keys/{}/rotate", ed["id"].as_str().unwrap()),
+            json!({}),
+        )
+        .await;
     assert_eq!(status, 409, "a retired key cannot be rotated again");
 }

@@ -9,19 +9,40 @@ fn checked_in_openapi_matches_the_code() {
         std::fs::write(&path, &generated).unwrap();
     }
     let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(checked_in == generated, "openapi/openapi.json is stale: run `SICHAT_UPDATE_OPENAPI=1 cargo test --test it openapi`");
+    assert!(
+        checked_in == generated,
+        "openapi/openapi.json is stale: run `SICHAT_UPDATE_OPENAPI=1 cargo test --test it openapi`"
+    );
 }
 
 #[test]
 fn every_route_is_documented_with_responses() {
     let spec: serde_json::Value = serde_json::from_str(&sichat::http::openapi_json()).unwrap();
     let paths = spec["paths"].as_object().unwrap();
-    for expected in ["/.well-known/did.json", "/users/{name}/did.json", "/1.0/identifiers/{did}", "/healthz", "/readyz", "/metrics", "/admin/users", "/admin/keys", "/admin/keys/{id}/rotate", "/admin/keys/import", "/admin/dids"] {
-        assert!(paths.contains_key(expected), "{expected} is not in the OpenAPI document");
+    for expected in [
+        "/.well-known/did.json",
+        "/users/{name}/did.json",
+        "/1.0/identifiers/{did}",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/admin/users",
+        "/admin/keys",
+        "/admin/keys/{id}/rotate",
+        "/admin/keys/import",
+        "/admin/dids",
+    ] {
+        assert!(
+            paths.contains_key(expected),
+            "{expected} is not in the OpenAPI document"
+        );
     }
     for (path, ops) in paths {
         for (method, op) in ops.as_object().unwrap() {
-            assert!(op["responses"].as_object().is_some_and(|r| !r.is_empty()), "{method} {path} has no responses");
+            assert!(
+                op["responses"].as_object().is_some_and(|r| !r.is_empty()),
+                "{method} {path} has no responses"
+            );
         }
     }
 }

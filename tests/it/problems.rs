@@ -6,7 +6,12 @@ use crate::common::{ADMIN_TOKEN, TestServer, assert_problem};
 async fn unknown_paths_methods_bodies_and_media_types_are_problems() {
     let server = TestServer::spawn().await;
     assert_problem(server.get("/nope").await, 404, "not-found").await;
-    let resp = server.client.delete(server.url("/healthz")).send().await.unwrap();
+    let resp = server
+        .client
+        .delete(server.url("/healthz"))
+        .send()
+        .await
+        .unwrap();
     assert!(resp.headers().contains_key("allow"));
     assert_problem(resp, 405, "method-not-allowed").await;
     let big = "x".repeat(200 * 1024);
@@ -20,7 +25,14 @@ async fn unknown_paths_methods_bodies_and_media_types_are_problems() {
         .await
         .unwrap();
     assert_problem(resp, 413, "payload-too-large").await;
-    let resp = server.client.post(server.url("/admin/users")).bearer_auth(ADMIN_TOKEN).body("{\"name\":\"x\"}").send().await.unwrap();
+    let resp = server
+        .client
+        .post(server.url("/admin/users"))
+        .bearer_auth(ADMIN_TOKEN)
+        .body("{\"name\":\"x\"}")
+        .send()
+        .await
+        .unwrap();
     assert_problem(resp, 415, "unsupported-media-type").await;
     let resp = server
         .client
@@ -32,7 +44,15 @@ async fn unknown_paths_methods_bodies_and_media_types_are_problems() {
         .await
         .unwrap();
     assert_problem(resp, 400, "bad-request").await;
-    let resp = server.client.post(server.url("/admin/users")).bearer_auth(ADMIN_TOKEN).header("content-type", "application/json").body("[]").send().await.unwrap();
+    let resp = server
+        .client
+        .post(server.url("/admin/users"))
+        .bearer_auth(ADMIN_TOKEN)
+        .header("content-type", "application/json")
+        .body("[]")
+        .send()
+        .await
+        .unwrap();
     assert_problem(resp, 422, "validation-failed").await;
 }
 
@@ -54,14 +74,38 @@ async fn health_readiness_metrics_and_request_ids() {
     let resp = server.get("/healthz").await;
     assert_eq!(resp.status(), 200);
     assert!(resp.headers().contains_key("x-request-id"));
-    let resp = server.client.get(server.url("/readyz")).header("x-request-id", "abc-123").send().await.unwrap();
-    assert_eq!(resp.headers()["x-request-id"], "abc-123", "a caller's request id is propagated");
+    let resp = server
+        .client
+        .get(server.url("/readyz"))
+        .header("x-request-id", "abc-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.headers()["x-request-id"],
+        "abc-123",
+        "a caller's request id is propagated"
+    );
     assert_eq!(resp.status(), 200);
     let metrics = server.get("/metrics").await.text().await.unwrap();
-    assert!(metrics.contains("sichat_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 1"), "{metrics}");
+    assert!(
+        metrics.contains(
+            "sichat_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 1"
+        ),
+        "{metrics}"
+    );
     assert!(metrics.contains("sichat_http_request_duration_seconds_bucket"));
-    let resp = server.client.request(reqwest::Method::OPTIONS, server.url("/.well-known/did.json"))
-        .header("origin", "https://app.example").header("access-control-request-method", "GET").send().await.unwrap();
+    let resp = server
+        .client
+        .request(
+            reqwest::Method::OPTIONS,
+            server.url("/.well-known/did.json"),
+        )
+        .header("origin", "https://app.example")
+        .header("access-control-request-method", "GET")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.headers()["access-control-allow-origin"], "*");
     let docs = server.get("/docs").await;
     assert_eq!(docs.status(), 200);

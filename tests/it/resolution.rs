@@ -15,11 +15,17 @@ async fn offline_methods_resolve_in_universal_resolver_shape() {
     for did in [DID_KEY, DID_JWK, DID_PEER_0, DID_PEER_2] {
         let resp = server.get(&format!("/1.0/identifiers/{did}")).await;
         assert_eq!(resp.status(), 200, "{did}");
-        assert_eq!(resp.headers()["content-type"], "application/ld+json;profile=\"https://w3id.org/did-resolution\"");
+        assert_eq!(
+            resp.headers()["content-type"],
+            "application/ld+json;profile=\"https://w3id.org/did-resolution\""
+        );
         let body: Value = resp.json().await.unwrap();
         assert_eq!(body["@context"], "https://w3id.org/did-resolution/v1");
         assert_eq!(body["didDocument"]["id"], did);
-        assert_eq!(body["didResolutionMetadata"]["contentType"], "application/did+ld+json");
+        assert_eq!(
+            body["didResolutionMetadata"]["contentType"],
+            "application/did+ld+json"
+        );
         assert!(body["didDocumentMetadata"].is_object());
     }
 }
@@ -38,24 +44,36 @@ async fn accept_did_json_returns_the_bare_document_and_encoded_dids_work() {
     let doc: Value = resp.json().await.unwrap();
     assert_eq!(doc["id"], DID_KEY);
     // encodeURIComponent form, with the did:web port's %3A encoded again.
-    let encoded = format!("{}:users:nobody", server.host_did()).replace('%', "%25").replace(':', "%3A");
+    let encoded = format!("{}:users:nobody", server.host_did())
+        .replace('%', "%25")
+        .replace(':', "%3A");
     let resp = server.get(&format!("/1.0/identifiers/{encoded}")).await;
     assert_problem(resp, 404, "did-not-found").await;
-    let resp = server.get(&format!("/1.0/identifiers/{}", server.host_did().replace('%', "%25").replace(':', "%3A"))).await;
+    let resp = server
+        .get(&format!(
+            "/1.0/identifiers/{}",
+            server.host_did().replace('%', "%25").replace(':', "%3A")
+        ))
+        .await;
     assert_eq!(resp.status(), 200);
 }
 
 #[tokio::test]
 async fn did_web_of_another_server_is_fetched_over_the_network_when_loopback_is_allowed() {
     let other = TestServer::spawn().await;
-    let resolver = TestServer::spawn_with(Options { allow_loopback: true }).await;
+    let resolver = TestServer::spawn_with(Options {
+        allow_loopback: true,
+    })
+    .await;
     let did = other.host_did();
     let (status, body) = resolver.get_json(&format!("/1.0/identifiers/{did}")).await;
     assert_eq!(status, 200, "{body}");
     let (_, served) = other.get_json("/.well-known/did.json").await;
     assert_eq!(body["didDocument"], served);
     // Unknown path on that host: its 404 problem becomes notFound.
-    let resp = resolver.get(&format!("/1.0/identifiers/{did}:users:ghost")).await;
+    let resp = resolver
+        .get(&format!("/1.0/identifiers/{did}:users:ghost"))
+        .await;
     let problem = assert_problem(resp, 404, "did-not-found").await;
     assert_eq!(problem["didResolutionMetadata"]["error"], "notFound");
 }
@@ -64,10 +82,18 @@ async fn did_web_of_another_server_is_fetched_over_the_network_when_loopback_is_
 async fn did_web_to_loopback_or_private_hosts_is_refused_by_default() {
     let other = TestServer::spawn().await;
     let server = TestServer::spawn().await;
-    for did in [other.host_did(), "did:web:10.0.0.1".to_owned(), "did:web:169.254.169.254".to_owned(), "did:web:localhost%3A1".to_owned()] {
+    for did in [
+        other.host_did(),
+        "did:web:10.0.0.1".to_owned(),
+        "did:web:169.254.169.254".to_owned(),
+        "did:web:localhost%3A1".to_owned(),
+    ] {
         let resp = server.get(&format!("/1.0/identifiers/{did}")).await;
         let problem = assert_problem(resp, 400, "did-web-refused").await;
-        assert_eq!(problem["didResolutionMetadata"]["error"], "hostNotAllowed", "{did}");
+        assert_eq!(
+            problem["didResolutionMetadata"]["error"], "hostNotAllowed",
+            "{did}"
+        );
     }
 }
 
@@ -79,10 +105,18 @@ async fn malformed_and_unsupported_dids_are_problem_4xx() {
         ("did:key:abc", "invalid-did", "invalidDid"),
         ("did:key:z6MkBAD", "invalid-public-key", "invalidPublicKey"),
         ("did:jwk:notbase64!", "invalid-did", "invalidDid"),
-        ("did:jwk:eyJrdHkiOiJSU0EifQ", "invalid-public-key", "invalidPublicKey"),
+        (
+            "did:jwk:eyJrdHkiOiJSU0EifQ",
+            "invalid-public-key",
+            "invalidPublicKey",
+        ),
         ("did:peer:2.Xabc", "invalid-did", "invalidDid"),
         ("did:peer:9abc", "invalid-did", "invalidDid"),
-        ("did:example:123", "method-not-supported", "methodNotSupported"),
+        (
+            "did:example:123",
+            "method-not-supported",
+            "methodNotSupported",
+        ),
         ("did:web:a.com:..:x", "invalid-did", "invalidDid"),
         ("did%3Akey%3Az%ZZ", "invalid-did", "invalidDid"),
     ];

@@ -35,16 +35,47 @@ async fn private_keys_are_absent_from_database_files_rows_and_logs() {
     let server = ServerProcess::start(dir.path(), &db_url, "debug,tower_http=trace").await;
     let client = reqwest::Client::new();
     let post = |path: &str, body: serde_json::Value| {
-        client.post(format!("{}{path}", server.base)).bearer_auth(ADMIN_TOKEN).json(&body).send()
+        client
+            .post(format!("{}{path}", server.base))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(&body)
+            .send()
     };
-    assert_eq!(post("/admin/users", json!({"name": "grace", "password": "a fine password"})).await.unwrap().status(), 201);
+    assert_eq!(
+        post(
+            "/admin/users",
+            json!({"name": "grace", "password": "a fine password"})
+        )
+        .await
+        .unwrap()
+        .status(),
+        201
+    );
     let jwk = json!({"kty":"OKP","crv":"Ed25519","d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"});
-    assert_eq!(post("/admin/keys/import", json!({"jwk": jwk})).await.unwrap().status(), 201);
+    assert_eq!(
+        post("/admin/keys/import", json!({"jwk": jwk}))
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
     // A bad import echoes nothing of the key either.
     let mut bad = jwk.clone();
     bad["x"] = json!("AAAA");
-    assert_eq!(post("/admin/keys/import", json!({"jwk": bad})).await.unwrap().status(), 422);
-    assert_eq!(post("/admin/keys", json!({"type": "X25519"})).await.unwrap().status(), 201);
+    assert_eq!(
+        post("/admin/keys/import", json!({"jwk": bad}))
+            .await
+            .unwrap()
+            .status(),
+        422
+    );
+    assert_eq!(
+        post("/admin/keys", json!({"type": "X25519"}))
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
     let logs = server.stop();
     assert!(logs.contains("request"), "debug logs were captured");
 
@@ -55,14 +86,21 @@ async fn private_keys_are_absent_from_database_files_rows_and_logs() {
     assert!(records.len() >= 8);
     let mut secrets = Vec::new();
     for r in &records {
-        secrets.push(kek.open(&r.sealed_private, r.id.as_bytes()).unwrap().to_vec());
+        secrets.push(
+            kek.open(&r.sealed_private, r.id.as_bytes())
+                .unwrap()
+                .to_vec(),
+        );
     }
 
     // Everything the database holds, as text, plus the SQLite files themselves.
     let mut stored = Vec::new();
     for table in ["keys", "users", "settings"] {
         let rows = db
-            .query_all_raw(Statement::from_string(db.get_database_backend(), format!("SELECT * FROM {table}")))
+            .query_all_raw(Statement::from_string(
+                db.get_database_backend(),
+                format!("SELECT * FROM {table}"),
+            ))
             .await
             .unwrap();
         stored.extend(format!("{rows:?}").into_bytes());
@@ -76,10 +114,22 @@ async fn private_keys_are_absent_from_database_files_rows_and_logs() {
     }
     for secret in &secrets {
         for form in encodings(secret) {
-            assert!(!contains(&stored, &form), "a private key form is stored in clear");
-            assert!(!contains(logs.as_bytes(), &form), "a private key form is in the logs");
+            assert!(
+                !contains(&stored, &form),
+                "a private key form is stored in clear"
+            );
+            assert!(
+                !contains(logs.as_bytes(), &form),
+                "a private key form is in the logs"
+            );
         }
     }
-    assert!(!contains(&stored, ADMIN_TOKEN.as_bytes()), "the admin token is stored hashed");
-    assert!(!contains(&stored, b"a fine password"), "passwords are stored hashed");
+    assert!(
+        !contains(&stored, ADMIN_TOKEN.as_bytes()),
+        "the admin token is stored hashed"
+    );
+    assert!(
+        !contains(&stored, b"a fine password"),
+        "passwords are stored hashed"
+    );
 }

@@ -19,7 +19,12 @@ impl KeyStore for HeldStore {
     async fn list_keys(&self, owner: &str) -> Result<Vec<KeyRecord>, StoreError> {
         self.0.list_keys(owner).await
     }
-    async fn rotate_key(&self, old_id: &str, new: &KeyRecord, retired_at: i64) -> Result<(), StoreError> {
+    async fn rotate_key(
+        &self,
+        old_id: &str,
+        new: &KeyRecord,
+        retired_at: i64,
+    ) -> Result<(), StoreError> {
         self.0.rotate_key(old_id, new, retired_at).await
     }
 }

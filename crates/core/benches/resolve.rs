@@ -20,7 +20,9 @@ fn resolve(c: &mut Criterion) {
         ("did_peer_0", DID_PEER_0),
         ("did_peer_2", DID_PEER_2),
     ] {
-        group.bench_function(name, |b| b.iter(|| StandardResolver::resolve_offline(black_box(did)).unwrap()));
+        group.bench_function(name, |b| {
+            b.iter(|| StandardResolver::resolve_offline(black_box(did)).unwrap())
+        });
     }
     group.finish();
 }

@@ -17,7 +17,13 @@ pub struct CachingResolver<R> {
 
 impl<R: DidResolver> CachingResolver<R> {
     pub fn new(inner: R, clock: Arc<dyn Clock>, ttl_millis: i64, capacity: usize) -> Self {
-        Self { inner, clock, ttl_millis, capacity: capacity.max(1), entries: Mutex::new(HashMap::new()) }
+        Self {
+            inner,
+            clock,
+            ttl_millis,
+            capacity: capacity.max(1),
+            entries: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Drops every cached entry (e.g. after a local DID document changed).
@@ -51,7 +57,11 @@ impl<R: DidResolver> DidResolver for CachingResolver<R> {
                 entries.retain(|_, (expires, _)| *expires > now);
                 if entries.len() >= self.capacity {
                     // Still full of live entries: evict the one closest to expiry.
-                    if let Some(oldest) = entries.iter().min_by_key(|(_, (e, _))| *e).map(|(k, _)| k.clone()) {
+                    if let Some(oldest) = entries
+                        .iter()
+                        .min_by_key(|(_, (e, _))| *e)
+                        .map(|(k, _)| k.clone())
+                    {
                         entries.remove(&oldest);
                     }
                 }
@@ -101,7 +111,9 @@ mod tests {
         let clock = Arc::new(ManualClock::new(0));
         let cache = CachingResolver::new(Counting(AtomicUsize::new(0)), clock, 1000, 2);
         for _ in 0..3 {
-            let did = crate::did::key::did_key(&crate::keys::SecretKey::generate(crate::keys::KeyType::Ed25519).public_key());
+            let did = crate::did::key::did_key(
+                &crate::keys::SecretKey::generate(crate::keys::KeyType::Ed25519).public_key(),
+            );
             cache.resolve(&did).await.unwrap();
         }
         assert_eq!(cache.entries.lock().unwrap().len(), 2);

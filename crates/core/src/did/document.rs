@@ -64,7 +64,9 @@ impl DidDocument {
         match obj.get("id").and_then(Value::as_str) {
             Some(id) if id == did => {}
             Some(id) => {
-                return Err(ResolveError::InvalidDocument(format!("`id` is `{id}`, expected `{did}`")));
+                return Err(ResolveError::InvalidDocument(format!(
+                    "`id` is `{id}`, expected `{did}`"
+                )));
             }
             None => return Err(ResolveError::InvalidDocument("missing `id`".into())),
         }
@@ -77,7 +79,9 @@ impl DidDocument {
         };
         if let Some(vms) = obj.get_mut("verificationMethod") {
             let Value::Array(vms) = vms else {
-                return Err(ResolveError::InvalidDocument("`verificationMethod` is not an array".into()));
+                return Err(ResolveError::InvalidDocument(
+                    "`verificationMethod` is not an array".into(),
+                ));
             };
             for vm in vms.iter_mut() {
                 check_method(vm)?;
@@ -87,9 +91,14 @@ impl DidDocument {
             }
         }
         for rel in Relationship::ALL {
-            let Some(entries) = obj.get_mut(rel.property()) else { continue };
+            let Some(entries) = obj.get_mut(rel.property()) else {
+                continue;
+            };
             let Value::Array(entries) = entries else {
-                return Err(ResolveError::InvalidDocument(format!("`{}` is not an array", rel.property())));
+                return Err(ResolveError::InvalidDocument(format!(
+                    "`{}` is not an array",
+                    rel.property()
+                )));
             };
             for entry in entries.iter_mut() {
                 match entry {
@@ -134,7 +143,12 @@ impl DidDocument {
     /// All verification methods: `verificationMethod` entries and methods embedded in
     /// relationships.
     pub fn verification_methods(&self) -> impl Iterator<Item = &Value> {
-        let listed = self.0.get("verificationMethod").and_then(Value::as_array).into_iter().flatten();
+        let listed = self
+            .0
+            .get("verificationMethod")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten();
         let embedded = Relationship::ALL
             .into_iter()
             .filter_map(|r| self.0.get(r.property()).and_then(Value::as_array))
@@ -146,11 +160,18 @@ impl DidDocument {
     /// Finds a verification method by DID URL (absolute, or a `#fragment`). For `did:peer:2`
     /// both key-id conventions resolve to the same key (see [`super::peer`]).
     pub fn verification_method(&self, did_url: &str) -> Option<&Value> {
-        let wanted = if did_url.starts_with('#') { format!("{}{did_url}", self.id()) } else { did_url.to_owned() };
-        let found = self.verification_methods().find(|vm| vm.get("id").and_then(Value::as_str) == Some(&wanted));
+        let wanted = if did_url.starts_with('#') {
+            format!("{}{did_url}", self.id())
+        } else {
+            did_url.to_owned()
+        };
+        let found = self
+            .verification_methods()
+            .find(|vm| vm.get("id").and_then(Value::as_str) == Some(&wanted));
         found.or_else(|| {
             let alias = super::peer::alias_key_id(self, &wanted)?;
-            self.verification_methods().find(|vm| vm.get("id").and_then(Value::as_str) == Some(&alias))
+            self.verification_methods()
+                .find(|vm| vm.get("id").and_then(Value::as_str) == Some(&alias))
         })
     }
 
@@ -177,21 +198,35 @@ impl DidDocument {
         }
         if let Some(b58) = method.get("publicKeyBase58").and_then(Value::as_str) {
             let key_type = match method.get("type").and_then(Value::as_str) {
-                Some("Ed25519VerificationKey2018" | "Ed25519VerificationKey2020") => crate::keys::KeyType::Ed25519,
-                Some("X25519KeyAgreementKey2019" | "X25519KeyAgreementKey2020") => crate::keys::KeyType::X25519,
-                other => return Err(ResolveError::InvalidPublicKey(format!("publicKeyBase58 with type {other:?}"))),
+                Some("Ed25519VerificationKey2018" | "Ed25519VerificationKey2020") => {
+                    crate::keys::KeyType::Ed25519
+                }
+                Some("X25519KeyAgreementKey2019" | "X25519KeyAgreementKey2020") => {
+                    crate::keys::KeyType::X25519
+                }
+                other => {
+                    return Err(ResolveError::InvalidPublicKey(format!(
+                        "publicKeyBase58 with type {other:?}"
+                    )));
+                }
             };
-            let raw = bs58::decode(b58).into_vec().map_err(|e| ResolveError::InvalidPublicKey(e.to_string()))?;
+            let raw = bs58::decode(b58)
+                .into_vec()
+                .map_err(|e| ResolveError::InvalidPublicKey(e.to_string()))?;
             return PublicKey::from_bytes(key_type, &raw).map_err(bad);
         }
-        Err(ResolveError::InvalidPublicKey("no supported public key property".into()))
+        Err(ResolveError::InvalidPublicKey(
+            "no supported public key property".into(),
+        ))
     }
 }
 
 fn check_method(vm: &Value) -> Result<(), ResolveError> {
     for member in ["id", "type", "controller"] {
         if vm.get(member).and_then(Value::as_str).is_none() {
-            return Err(ResolveError::InvalidDocument(format!("verification method without string `{member}`")));
+            return Err(ResolveError::InvalidDocument(format!(
+                "verification method without string `{member}`"
+            )));
         }
     }
     Ok(())
@@ -229,8 +264,15 @@ impl DocumentBuilder {
 
     /// Adds a verification method object as is (its id must be absolute).
     pub fn method(&mut self, method: Value, relationships: &[Relationship]) -> &mut Self {
-        let id = method.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
-        let known = self.methods.iter().any(|m| m.get("id").and_then(Value::as_str) == Some(&id));
+        let id = method
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let known = self
+            .methods
+            .iter()
+            .any(|m| m.get("id").and_then(Value::as_str) == Some(&id));
         if !known {
             self.methods.push(method);
         }
@@ -243,7 +285,12 @@ impl DocumentBuilder {
     }
 
     /// Adds a `Multikey` verification method for `key` with the given fragment.
-    pub fn multikey(&mut self, fragment: &str, key: &PublicKey, relationships: &[Relationship]) -> &mut Self {
+    pub fn multikey(
+        &mut self,
+        fragment: &str,
+        key: &PublicKey,
+        relationships: &[Relationship],
+    ) -> &mut Self {
         self.context(MULTIKEY_CONTEXT_V1);
         let method = json!({
             "id": format!("{}#{fragment}", self.id),
@@ -273,9 +320,17 @@ impl DocumentBuilder {
         if !self.also_known_as.is_empty() {
             obj.insert("alsoKnownAs".into(), json!(self.also_known_as));
         }
-        obj.insert("verificationMethod".into(), Value::Array(self.methods.clone()));
+        obj.insert(
+            "verificationMethod".into(),
+            Value::Array(self.methods.clone()),
+        );
         for rel in Relationship::ALL {
-            let ids: Vec<&String> = self.relationships.iter().filter(|(r, _)| *r == rel).map(|(_, id)| id).collect();
+            let ids: Vec<&String> = self
+                .relationships
+                .iter()
+                .filter(|(r, _)| *r == rel)
+                .map(|(_, id)| id)
+                .collect();
             if !ids.is_empty() {
                 obj.insert(rel.property().into(), json!(ids));
             }
@@ -300,18 +355,40 @@ mod tests {
               "assertionMethod":["#k1"]}),
         )
         .unwrap();
-        assert_eq!(doc.relationship(Relationship::AssertionMethod), vec!["did:web:example.com#k1"]);
+        assert_eq!(
+            doc.relationship(Relationship::AssertionMethod),
+            vec!["did:web:example.com#k1"]
+        );
         let vm = doc.verification_method("#k1").unwrap();
         assert!(DidDocument::public_key_of(vm).is_ok());
     }
 
     #[test]
     fn documents_for_another_did_or_malformed_are_refused() {
-        let err = DidDocument::from_json("did:web:a.com", json!({"id":"did:web:b.com"})).unwrap_err();
+        let err =
+            DidDocument::from_json("did:web:a.com", json!({"id":"did:web:b.com"})).unwrap_err();
         assert_eq!(err.code(), "invalidDidDocument");
         assert!(DidDocument::from_json("did:web:a.com", json!([1])).is_err());
-        assert!(DidDocument::from_json("did:web:a.com", json!({"id":"did:web:a.com","verificationMethod":{}})).is_err());
-        assert!(DidDocument::from_json("did:web:a.com", json!({"id":"did:web:a.com","verificationMethod":[{"id":"#x"}]})).is_err());
-        assert!(DidDocument::from_json("did:web:a.com", json!({"id":"did:web:a.com","authentication":[3]})).is_err());
+        assert!(
+            DidDocument::from_json(
+                "did:web:a.com",
+                json!({"id":"did:web:a.com","verificationMethod":{}})
+            )
+            .is_err()
+        );
+        assert!(
+            DidDocument::from_json(
+                "did:web:a.com",
+                json!({"id":"did:web:a.com","verificationMethod":[{"id":"#x"}]})
+            )
+            .is_err()
+        );
+        assert!(
+            DidDocument::from_json(
+                "did:web:a.com",
+                json!({"id":"did:web:a.com","authentication":[3]})
+            )
+            .is_err()
+        );
     }
 }

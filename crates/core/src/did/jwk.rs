@@ -19,13 +19,17 @@ pub fn resolve(did: &str, msid: &str) -> Result<DidDocument, ResolveError> {
     let raw = B64
         .decode(msid)
         .map_err(|_| ResolveError::InvalidDid("did:jwk identifier is not base64url".into()))?;
-    let jwk: Value =
-        serde_json::from_slice(&raw).map_err(|_| ResolveError::InvalidDid("did:jwk identifier is not a JSON JWK".into()))?;
+    let jwk: Value = serde_json::from_slice(&raw)
+        .map_err(|_| ResolveError::InvalidDid("did:jwk identifier is not a JSON JWK".into()))?;
     if !jwk.is_object() {
-        return Err(ResolveError::InvalidDid("did:jwk identifier is not a JSON object".into()));
+        return Err(ResolveError::InvalidDid(
+            "did:jwk identifier is not a JSON object".into(),
+        ));
     }
     if jwk.get("d").is_some() {
-        return Err(ResolveError::InvalidDid("did:jwk must not carry a private key".into()));
+        return Err(ResolveError::InvalidDid(
+            "did:jwk must not carry a private key".into(),
+        ));
     }
     PublicKey::from_jwk_value(&jwk).map_err(|e| ResolveError::InvalidPublicKey(e.to_string()))?;
     // §3.2: `use: "sig"` excludes keyAgreement; `use: "enc"` includes only keyAgreement.

@@ -36,31 +36,58 @@ pub fn resolve(did: &str, msid: &str) -> Result<DidDocument, ResolveError> {
 /// Decodes the Multikey of a `did:key` / `did:peer:0` method-specific id.
 pub(crate) fn decode_multikey(msid: &str) -> Result<PublicKey, ResolveError> {
     if !msid.starts_with('z') {
-        return Err(ResolveError::InvalidDid("the key must be base58btc multibase ('z')".into()));
+        return Err(ResolveError::InvalidDid(
+            "the key must be base58btc multibase ('z')".into(),
+        ));
     }
     PublicKey::from_multibase(msid).map_err(|e| ResolveError::InvalidPublicKey(e.to_string()))
 }
 
 /// Resolves a `did:key` with the given verification-method format (§3.1.1).
-pub fn resolve_with_format(did: &str, msid: &str, format: KeyFormat) -> Result<DidDocument, ResolveError> {
+pub fn resolve_with_format(
+    did: &str,
+    msid: &str,
+    format: KeyFormat,
+) -> Result<DidDocument, ResolveError> {
     let key = decode_multikey(msid)?;
     let mut builder = DocumentBuilder::new(did);
     let mb = key.to_multibase();
     if key.key_type() == KeyType::X25519 {
-        add(&mut builder, did, &mb, &key, format, &[Relationship::KeyAgreement]);
+        add(
+            &mut builder,
+            did,
+            &mb,
+            &key,
+            format,
+            &[Relationship::KeyAgreement],
+        );
     } else if key.key_type() == KeyType::P256 {
         // NIST-curve keys serve key agreement (ECDH-ES) themselves: all five relationships.
         add(&mut builder, did, &mb, &key, format, &Relationship::ALL);
     } else {
         add(&mut builder, did, &mb, &key, format, &Relationship::SIGNING);
         if let Some(x) = key.to_x25519() {
-            add(&mut builder, did, &x.to_multibase(), &x, format, &[Relationship::KeyAgreement]);
+            add(
+                &mut builder,
+                did,
+                &x.to_multibase(),
+                &x,
+                format,
+                &[Relationship::KeyAgreement],
+            );
         }
     }
     Ok(builder.build())
 }
 
-fn add(b: &mut DocumentBuilder, did: &str, fragment: &str, key: &PublicKey, format: KeyFormat, rels: &[Relationship]) {
+fn add(
+    b: &mut DocumentBuilder,
+    did: &str,
+    fragment: &str,
+    key: &PublicKey,
+    format: KeyFormat,
+    rels: &[Relationship],
+) {
     let id = format!("{did}#{fragment}");
     let method: Value = match format {
         KeyFormat::Multikey => {
@@ -73,8 +100,14 @@ fn add(b: &mut DocumentBuilder, did: &str, fragment: &str, key: &PublicKey, form
         }
         KeyFormat::Legacy2018 => {
             let (ty, ctx) = match key.key_type() {
-                KeyType::X25519 => ("X25519KeyAgreementKey2019", "https://w3id.org/security/suites/x25519-2019/v1"),
-                KeyType::Ed25519 => ("Ed25519VerificationKey2018", "https://w3id.org/security/suites/ed25519-2018/v1"),
+                KeyType::X25519 => (
+                    "X25519KeyAgreementKey2019",
+                    "https://w3id.org/security/suites/x25519-2019/v1",
+                ),
+                KeyType::Ed25519 => (
+                    "Ed25519VerificationKey2018",
+                    "https://w3id.org/security/suites/ed25519-2018/v1",
+                ),
                 // P-256 has no 2018 suite; the spec's vectors use JsonWebKey2020 for it.
                 KeyType::P256 => {
                     b.context(JWS_2020_CONTEXT);
@@ -100,8 +133,16 @@ mod tests {
         let did = "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK";
         let doc = resolve(did, &did[8..]).unwrap();
         let ka = doc.relationship(Relationship::KeyAgreement);
-        assert_eq!(ka, vec![format!("{did}#z6LSj72tK8brWgZja8NLRwPigth2T9QRiG1uH9oKZuKjdh9p")]);
-        assert_eq!(doc.relationship(Relationship::AssertionMethod), vec![format!("{did}#{}", &did[8..])]);
+        assert_eq!(
+            ka,
+            vec![format!(
+                "{did}#z6LSj72tK8brWgZja8NLRwPigth2T9QRiG1uH9oKZuKjdh9p"
+            )]
+        );
+        assert_eq!(
+            doc.relationship(Relationship::AssertionMethod),
+            vec![format!("{did}#{}", &did[8..])]
+        );
     }
 
     #[test]

@@ -11,7 +11,8 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use super::document::{
-    DidDocument, DocumentBuilder, ED25519_2020_CONTEXT, MULTIKEY_CONTEXT_V1, Relationship, X25519_2020_CONTEXT,
+    DidDocument, DocumentBuilder, ED25519_2020_CONTEXT, MULTIKEY_CONTEXT_V1, Relationship,
+    X25519_2020_CONTEXT,
 };
 use super::key::decode_multikey;
 use super::resolver::ResolveError;
@@ -113,7 +114,14 @@ fn short_id(mb: &str) -> String {
     mb.chars().skip(1).take(8).collect()
 }
 
-fn add_key(b: &mut DocumentBuilder, did: &str, fragment: &str, key: &PublicKey, style: PeerStyle, rels: &[Relationship]) {
+fn add_key(
+    b: &mut DocumentBuilder,
+    did: &str,
+    fragment: &str,
+    key: &PublicKey,
+    style: PeerStyle,
+    rels: &[Relationship],
+) {
     let ty = match (style, key.key_type()) {
         (PeerStyle::Spec, _) => {
             b.context(MULTIKEY_CONTEXT_V1);
@@ -139,40 +147,62 @@ fn add_key(b: &mut DocumentBuilder, did: &str, fragment: &str, key: &PublicKey, 
 }
 
 /// Resolves numalgo 0 or 2 in the given style.
-pub fn resolve_with_style(did: &str, msid: &str, style: PeerStyle) -> Result<DidDocument, ResolveError> {
+pub fn resolve_with_style(
+    did: &str,
+    msid: &str,
+    style: PeerStyle,
+) -> Result<DidDocument, ResolveError> {
     let mut b = DocumentBuilder::new(did);
     if let Some(mb) = msid.strip_prefix('0') {
         let key = decode_multikey(mb)?;
-        let rels: &[Relationship] =
-            if key.key_type() == KeyType::X25519 { &[Relationship::KeyAgreement] } else { &Relationship::SIGNING };
+        let rels: &[Relationship] = if key.key_type() == KeyType::X25519 {
+            &[Relationship::KeyAgreement]
+        } else {
+            &Relationship::SIGNING
+        };
         add_key(&mut b, did, &short_id(mb), &key, style, rels);
         return Ok(b.build());
     }
     let Some(elements) = msid.strip_prefix("2.") else {
-        return Err(ResolveError::InvalidDid("only did:peer numalgo 0 and 2 are supported".into()));
+        return Err(ResolveError::InvalidDid(
+            "only did:peer numalgo 0 and 2 are supported".into(),
+        ));
     };
     let mut key_count = 0;
     let mut services = Vec::new();
     for element in elements.split('.') {
         let mut chars = element.chars();
-        let code = chars.next().ok_or_else(|| ResolveError::InvalidDid("empty did:peer:2 element".into()))?;
+        let code = chars
+            .next()
+            .ok_or_else(|| ResolveError::InvalidDid("empty did:peer:2 element".into()))?;
         let body = chars.as_str();
         if code == 'S' {
             services.push(decode_service(body)?);
             continue;
         }
-        let purpose = Purpose::from_code(code)
-            .ok_or_else(|| ResolveError::InvalidDid(format!("unknown did:peer:2 purpose code `{code}`")))?;
+        let purpose = Purpose::from_code(code).ok_or_else(|| {
+            ResolveError::InvalidDid(format!("unknown did:peer:2 purpose code `{code}`"))
+        })?;
         let key = decode_multikey(body)?;
         if (purpose == Purpose::Encryption) != (key.key_type() == KeyType::X25519) {
-            return Err(ResolveError::InvalidPublicKey(format!("{} key used for purpose `{code}`", key.key_type())));
+            return Err(ResolveError::InvalidPublicKey(format!(
+                "{} key used for purpose `{code}`",
+                key.key_type()
+            )));
         }
         key_count += 1;
         let fragment = match style {
             PeerStyle::Sicpa => short_id(body),
             PeerStyle::Spec => format!("key-{key_count}"),
         };
-        add_key(&mut b, did, &fragment, &key, style, purpose.relationships(style));
+        add_key(
+            &mut b,
+            did,
+            &fragment,
+            &key,
+            style,
+            purpose.relationships(style),
+        );
     }
     if key_count == 0 {
         return Err(ResolveError::InvalidDid("did:peer:2 without keys".into()));
@@ -183,14 +213,29 @@ pub fn resolve_with_style(did: &str, msid: &str, style: PeerStyle) -> Result<Did
             if let Value::Object(obj) = &mut s {
                 let default_id = match style {
                     PeerStyle::Sicpa => {
-                        let ty = obj.get("type").and_then(Value::as_str).unwrap_or("service").to_lowercase();
+                        let ty = obj
+                            .get("type")
+                            .and_then(Value::as_str)
+                            .unwrap_or("service")
+                            .to_lowercase();
                         format!("#{ty}-{n}")
                     }
                     PeerStyle::Spec if n == 0 => "#service".to_owned(),
                     PeerStyle::Spec => format!("#service-{n}"),
                 };
-                let id = obj.get("id").and_then(Value::as_str).map(str::to_owned).unwrap_or(default_id);
-                obj.insert("id".into(), Value::String(if id.starts_with('#') { format!("{did}{id}") } else { id }));
+                let id = obj
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+                    .unwrap_or(default_id);
+                obj.insert(
+                    "id".into(),
+                    Value::String(if id.starts_with('#') {
+                        format!("{did}{id}")
+                    } else {
+                        id
+                    }),
+                );
             }
             b.service(s);
             n += 1;
@@ -215,16 +260,26 @@ fn decode_service(body: &str) -> Result<Value, ResolveError> {
     let raw = B64
         .decode(body.trim_end_matches('='))
         .map_err(|_| ResolveError::InvalidDid("did:peer:2 service is not base64url".into()))?;
-    let value: Value =
-        serde_json::from_slice(&raw).map_err(|_| ResolveError::InvalidDid("did:peer:2 service is not JSON".into()))?;
-    if !(value.is_object() || value.as_array().is_some_and(|a| a.iter().all(Value::is_object))) {
-        return Err(ResolveError::InvalidDid("did:peer:2 service must be an object".into()));
+    let value: Value = serde_json::from_slice(&raw)
+        .map_err(|_| ResolveError::InvalidDid("did:peer:2 service is not JSON".into()))?;
+    if !(value.is_object()
+        || value
+            .as_array()
+            .is_some_and(|a| a.iter().all(Value::is_object)))
+    {
+        return Err(ResolveError::InvalidDid(
+            "did:peer:2 service must be an object".into(),
+        ));
     }
     Ok(expand(value))
 }
 
-const ABBREVIATIONS: [(&str, &str); 4] =
-    [("t", "type"), ("s", "serviceEndpoint"), ("r", "routingKeys"), ("a", "accept")];
+const ABBREVIATIONS: [(&str, &str); 4] = [
+    ("t", "type"),
+    ("s", "serviceEndpoint"),
+    ("r", "routingKeys"),
+    ("a", "accept"),
+];
 
 /// Renames object keys recursively (`to_long` picks the direction), and the type value
 /// `dm` ↔ `DIDCommMessaging`.
@@ -239,15 +294,21 @@ fn rename(v: Value, to_long: bool) -> Value {
                     .map(|(short, long)| if to_long { *long } else { *short });
                 let key = renamed.map(str::to_owned).unwrap_or(k);
                 let val = match (key.as_str(), val) {
-                    ("type", Value::String(t)) if to_long && t == "dm" => Value::String("DIDCommMessaging".into()),
-                    ("t", Value::String(t)) if !to_long && t == "DIDCommMessaging" => Value::String("dm".into()),
+                    ("type", Value::String(t)) if to_long && t == "dm" => {
+                        Value::String("DIDCommMessaging".into())
+                    }
+                    ("t", Value::String(t)) if !to_long && t == "DIDCommMessaging" => {
+                        Value::String("dm".into())
+                    }
                     (_, other) => rename(other, to_long),
                 };
                 out.insert(key, val);
             }
             Value::Object(out)
         }
-        Value::Array(items) => Value::Array(items.into_iter().map(|i| rename(i, to_long)).collect()),
+        Value::Array(items) => {
+            Value::Array(items.into_iter().map(|i| rename(i, to_long)).collect())
+        }
         other => other,
     }
 }
@@ -270,8 +331,15 @@ pub fn alias_key_id(doc: &DidDocument, did_url: &str) -> Option<String> {
     if did != doc.id() {
         return None;
     }
-    let keys: Vec<&str> = elements.split('.').filter(|e| !e.starts_with('S')).map(|e| &e[1..]).collect();
-    if let Some(n) = fragment.strip_prefix("key-").and_then(|n| n.parse::<usize>().ok()) {
+    let keys: Vec<&str> = elements
+        .split('.')
+        .filter(|e| !e.starts_with('S'))
+        .map(|e| &e[1..])
+        .collect();
+    if let Some(n) = fragment
+        .strip_prefix("key-")
+        .and_then(|n| n.parse::<usize>().ok())
+    {
         let mb = keys.get(n.checked_sub(1)?)?;
         return Some(format!("{did}#{}", short_id(mb)));
     }
@@ -288,7 +356,10 @@ mod tests {
         let sig = crate::keys::SecretKey::generate(KeyType::Ed25519).public_key();
         let enc = crate::keys::SecretKey::generate(KeyType::X25519).public_key();
         let service = json!({"type":"DIDCommMessaging","serviceEndpoint":{"uri":"https://example.com/didcomm","accept":["didcomm/v2"],"routingKeys":[]}});
-        let did = create_peer2(&[(Purpose::Verification, &sig), (Purpose::Encryption, &enc)], std::slice::from_ref(&service));
+        let did = create_peer2(
+            &[(Purpose::Verification, &sig), (Purpose::Encryption, &enc)],
+            std::slice::from_ref(&service),
+        );
         let doc = resolve(&did, &did[9..]).unwrap();
         let ka = doc.relationship(Relationship::KeyAgreement);
         assert_eq!(ka, vec![format!("{did}#{}", short_id(&enc.to_multibase()))]);
@@ -302,8 +373,19 @@ mod tests {
 
     #[test]
     fn malformed_peer_dids_are_refused() {
-        for msid in ["1abc", "2", "2.", "2.Xz6Mk", "2.Vz6LSbysY2xFMRpGMhb7tFTLMpeuPRaqaWM1yECx2AtzE3KCc", "2.S!!", "2.SeyJ4Ijox"] {
-            assert!(resolve(&format!("did:peer:{msid}"), msid).is_err(), "{msid}");
+        for msid in [
+            "1abc",
+            "2",
+            "2.",
+            "2.Xz6Mk",
+            "2.Vz6LSbysY2xFMRpGMhb7tFTLMpeuPRaqaWM1yECx2AtzE3KCc",
+            "2.S!!",
+            "2.SeyJ4Ijox",
+        ] {
+            assert!(
+                resolve(&format!("did:peer:{msid}"), msid).is_err(),
+                "{msid}"
+            );
         }
     }
 }

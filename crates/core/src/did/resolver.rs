@@ -55,7 +55,10 @@ pub struct Resolution {
 
 impl Resolution {
     pub fn new(document: DidDocument) -> Self {
-        Self { document, document_metadata: json!({}) }
+        Self {
+            document,
+            document_metadata: json!({}),
+        }
     }
 
     /// The resolution result as the Universal Resolver's `GET /1.0/identifiers/{did}` returns it.
@@ -92,11 +95,16 @@ impl<T: DidResolver + ?Sized> DidResolver for Arc<T> {
 /// DID URLs (with path, query or fragment) are refused: resolution takes a bare DID.
 pub fn parse_did(did: &str) -> Result<(&str, &str), ResolveError> {
     if did.len() > 8192 {
-        return Err(ResolveError::InvalidDid("longer than 8192 characters".into()));
+        return Err(ResolveError::InvalidDid(
+            "longer than 8192 characters".into(),
+        ));
     }
-    ssi::dids::DID::new(did).map_err(|_| ResolveError::InvalidDid(format!("`{did}` is not a DID (DID Core §3.1)")))?;
+    ssi::dids::DID::new(did)
+        .map_err(|_| ResolveError::InvalidDid(format!("`{did}` is not a DID (DID Core §3.1)")))?;
     let rest = &did[4..];
-    let (method, msid) = rest.split_once(':').ok_or_else(|| ResolveError::InvalidDid(did.to_owned()))?;
+    let (method, msid) = rest
+        .split_once(':')
+        .ok_or_else(|| ResolveError::InvalidDid(did.to_owned()))?;
     Ok((method, msid))
 }
 
@@ -135,7 +143,10 @@ impl DidResolver for StandardResolver {
     async fn resolve(&self, did: &str) -> Result<Resolution, ResolveError> {
         let (method, _) = parse_did(did)?;
         if method == "web" {
-            let fetcher = self.web.as_ref().ok_or_else(|| ResolveError::MethodNotSupported("web".into()))?;
+            let fetcher = self
+                .web
+                .as_ref()
+                .ok_or_else(|| ResolveError::MethodNotSupported("web".into()))?;
             let url = web::did_web_url(did, fetcher.allows_loopback())?;
             let bytes = fetcher.fetch(&url).await?;
             return Ok(Resolution::new(web::parse_document(did, &bytes)?));
@@ -150,7 +161,16 @@ mod tests {
 
     #[test]
     fn malformed_dids_are_invalid_did_errors() {
-        for bad in ["", "did:", "did:key", "key:z6Mk", "did:KEY:abc", "did:key:", "did:key:z6Mk#frag", "did:key:a b"] {
+        for bad in [
+            "",
+            "did:",
+            "did:key",
+            "key:z6Mk",
+            "did:KEY:abc",
+            "did:key:",
+            "did:key:z6Mk#frag",
+            "did:key:a b",
+        ] {
             let err = parse_did(bad).unwrap_err();
             assert_eq!(err.code(), "invalidDid", "{bad}");
         }
@@ -159,9 +179,15 @@ mod tests {
 
     #[tokio::test]
     async fn unknown_methods_are_not_supported() {
-        let err = StandardResolver::offline().resolve("did:example:123").await.unwrap_err();
+        let err = StandardResolver::offline()
+            .resolve("did:example:123")
+            .await
+            .unwrap_err();
         assert_eq!(err, ResolveError::MethodNotSupported("example".into()));
-        let err = StandardResolver::offline().resolve("did:web:example.com").await.unwrap_err();
+        let err = StandardResolver::offline()
+            .resolve("did:web:example.com")
+            .await
+            .unwrap_err();
         assert_eq!(err.code(), "methodNotSupported");
     }
 }

@@ -1,8 +1,8 @@
 //! Lets ssi resolve through Sichat's resolvers: ssi's verifiers take an
 //! `ssi::dids::DIDResolver`; [`SsiResolver`] serves them the documents this module builds.
 
-use ssi::dids::resolution::{self, DIDResolver, Output};
 use ssi::dids::DID;
+use ssi::dids::resolution::{self, DIDResolver, Output};
 
 use super::resolver::{DidResolver, ResolveError};
 
@@ -22,7 +22,11 @@ impl<R: DidResolver> DIDResolver for SsiResolver<R> {
             ResolveError::InvalidDid(m) => resolution::Error::InvalidMethodSpecificId(m),
             other => resolution::Error::Internal(other.to_string()),
         })?;
-        let bytes = serde_json::to_vec(resolved.document.as_json()).map_err(resolution::Error::internal)?;
-        Ok(Output::from_content(bytes, Some("application/did+ld+json".to_owned())))
+        let bytes =
+            serde_json::to_vec(resolved.document.as_json()).map_err(resolution::Error::internal)?;
+        Ok(Output::from_content(
+            bytes,
+            Some("application/did+ld+json".to_owned()),
+        ))
     }
 }

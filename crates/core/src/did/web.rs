@@ -25,21 +25,30 @@ fn percent_decode(s: &str) -> Result<String, ResolveError> {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
-            let hex = s.get(i + 1..i + 3).ok_or_else(|| ResolveError::InvalidDid("bad percent-encoding".into()))?;
-            out.push(u8::from_str_radix(hex, 16).map_err(|_| ResolveError::InvalidDid("bad percent-encoding".into()))?);
+            let hex = s
+                .get(i + 1..i + 3)
+                .ok_or_else(|| ResolveError::InvalidDid("bad percent-encoding".into()))?;
+            out.push(
+                u8::from_str_radix(hex, 16)
+                    .map_err(|_| ResolveError::InvalidDid("bad percent-encoding".into()))?,
+            );
             i += 3;
         } else {
             out.push(bytes[i]);
             i += 1;
         }
     }
-    String::from_utf8(out).map_err(|_| ResolveError::InvalidDid("percent-encoding is not UTF-8".into()))
+    String::from_utf8(out)
+        .map_err(|_| ResolveError::InvalidDid("percent-encoding is not UTF-8".into()))
 }
 
 /// The host of a `did:web` DID's authority is a loopback name or address.
 pub fn is_loopback_host(host: &str) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');
-    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// §3.2.1: `did:web:example.com%3A8443:user:alice` → `https://example.com:8443/user/alice/did.json`.
@@ -47,30 +56,56 @@ pub fn is_loopback_host(host: &str) -> bool {
 pub fn did_web_url(did: &str, allow_loopback_http: bool) -> Result<url::Url, ResolveError> {
     let (method, msid) = parse_did(did)?;
     if method != "web" {
-        return Err(ResolveError::InvalidDid(format!("`{did}` is not a did:web")));
+        return Err(ResolveError::InvalidDid(format!(
+            "`{did}` is not a did:web"
+        )));
     }
     let mut parts = msid.split(':');
     let authority = percent_decode(parts.next().unwrap_or_default())?;
     if authority.is_empty() || authority.contains(['/', '@', '?', '#']) {
-        return Err(ResolveError::InvalidDid(format!("bad did:web host `{authority}`")));
+        return Err(ResolveError::InvalidDid(format!(
+            "bad did:web host `{authority}`"
+        )));
     }
     let mut path = Vec::new();
     for segment in parts {
         let segment = percent_decode(segment)?;
-        if segment.is_empty() || segment == "." || segment == ".." || segment.contains(['/', '?', '#', '\\']) {
-            return Err(ResolveError::InvalidDid(format!("bad did:web path segment `{segment}`")));
+        if segment.is_empty()
+            || segment == "."
+            || segment == ".."
+            || segment.contains(['/', '?', '#', '\\'])
+        {
+            return Err(ResolveError::InvalidDid(format!(
+                "bad did:web path segment `{segment}`"
+            )));
         }
         path.push(segment);
     }
-    let host = authority.rsplit_once(':').map_or(authority.as_str(), |(h, p)| {
-        if p.bytes().all(|b| b.is_ascii_digit()) && !h.ends_with(':') { h } else { authority.as_str() }
-    });
-    let scheme = if allow_loopback_http && is_loopback_host(host) { "http" } else { "https" };
-    let path = if path.is_empty() { ".well-known".to_owned() } else { path.join("/") };
+    let host = authority
+        .rsplit_once(':')
+        .map_or(authority.as_str(), |(h, p)| {
+            if p.bytes().all(|b| b.is_ascii_digit()) && !h.ends_with(':') {
+                h
+            } else {
+                authority.as_str()
+            }
+        });
+    let scheme = if allow_loopback_http && is_loopback_host(host) {
+        "http"
+    } else {
+        "https"
+    };
+    let path = if path.is_empty() {
+        ".well-known".to_owned()
+    } else {
+        path.join("/")
+    };
     let url = url::Url::parse(&format!("{scheme}://{authority}/{path}/did.json"))
         .map_err(|e| ResolveError::InvalidDid(format!("did:web does not map to a URL: {e}")))?;
     if url.host_str().is_none() || url.query().is_some() || url.username() != "" {
-        return Err(ResolveError::InvalidDid("did:web does not map to a plain https URL".into()));
+        return Err(ResolveError::InvalidDid(
+            "did:web does not map to a plain https URL".into(),
+        ));
     }
     Ok(url)
 }
@@ -80,7 +115,8 @@ pub fn parse_document(did: &str, bytes: &[u8]) -> Result<DidDocument, ResolveErr
     if bytes.len() > MAX_DOCUMENT_BYTES {
         return Err(ResolveError::InvalidDocument("larger than 64 KiB".into()));
     }
-    let value = serde_json::from_slice(bytes).map_err(|e| ResolveError::InvalidDocument(format!("not JSON: {e}")))?;
+    let value = serde_json::from_slice(bytes)
+        .map_err(|e| ResolveError::InvalidDocument(format!("not JSON: {e}")))?;
     DidDocument::from_json(did, value)
 }
 
@@ -91,7 +127,13 @@ pub fn did_web_for(base: &url::Url, segments: &[&str]) -> String {
     if let Some(port) = base.port() {
         did.push_str(&format!("%3A{port}"));
     }
-    for s in base.path_segments().into_iter().flatten().filter(|s| !s.is_empty()).chain(segments.iter().copied()) {
+    for s in base
+        .path_segments()
+        .into_iter()
+        .flatten()
+        .filter(|s| !s.is_empty())
+        .chain(segments.iter().copied())
+    {
         did.push(':');
         did.push_str(s);
     }
@@ -106,20 +148,47 @@ mod tests {
     fn spec_examples_map_to_urls() {
         // did:web spec §3.2.1 examples.
         let cases = [
-            ("did:web:w3c-ccg.github.io", "https://w3c-ccg.github.io/.well-known/did.json"),
-            ("did:web:w3c-ccg.github.io:user:alice", "https://w3c-ccg.github.io/user/alice/did.json"),
-            ("did:web:example.com%3A3000:user:alice", "https://example.com:3000/user/alice/did.json"),
+            (
+                "did:web:w3c-ccg.github.io",
+                "https://w3c-ccg.github.io/.well-known/did.json",
+            ),
+            (
+                "did:web:w3c-ccg.github.io:user:alice",
+                "https://w3c-ccg.github.io/user/alice/did.json",
+            ),
+            (
+                "did:web:example.com%3A3000:user:alice",
+                "https://example.com:3000/user/alice/did.json",
+            ),
         ];
         for (did, url) in cases {
             assert_eq!(did_web_url(did, false).unwrap().as_str(), url);
         }
-        assert_eq!(did_web_url("did:web:127.0.0.1%3A8080", false).unwrap().scheme(), "https");
-        assert_eq!(did_web_url("did:web:127.0.0.1%3A8080", true).unwrap().as_str(), "http://127.0.0.1:8080/.well-known/did.json");
+        assert_eq!(
+            did_web_url("did:web:127.0.0.1%3A8080", false)
+                .unwrap()
+                .scheme(),
+            "https"
+        );
+        assert_eq!(
+            did_web_url("did:web:127.0.0.1%3A8080", true)
+                .unwrap()
+                .as_str(),
+            "http://127.0.0.1:8080/.well-known/did.json"
+        );
     }
 
     #[test]
     fn hostile_did_webs_are_invalid() {
-        for bad in ["did:web:", "did:web:a.com:..:x", "did:web:a.com%2Fx", "did:web:a.com%40b.com", "did:web:a.com::x", "did:web:%zz", "did:key:z6Mk"] {
+        for bad in [
+            "did:web:",
+            "did:web:a.com:..:x",
+            "did:web:a.com%2Fx",
+            "did:web:a.com%40b.com",
+            "did:web:a.com::x",
+            "did:web:%zz",
+            "did:key:z6Mk",
+        ] {
             assert!(did_web_url(bad, false).is_err(), "{bad}");
         }
     }
@@ -128,7 +197,10 @@ mod tests {
     fn base_url_round_trips_to_did() {
         let base = url::Url::parse("http://127.0.0.1:8080").unwrap();
         assert_eq!(did_web_for(&base, &[]), "did:web:127.0.0.1%3A8080");
-        assert_eq!(did_web_for(&base, &["users", "alice"]), "did:web:127.0.0.1%3A8080:users:alice");
+        assert_eq!(
+            did_web_for(&base, &["users", "alice"]),
+            "did:web:127.0.0.1%3A8080:users:alice"
+        );
         let url = did_web_url(&did_web_for(&base, &["users", "alice"]), true).unwrap();
         assert_eq!(url.as_str(), "http://127.0.0.1:8080/users/alice/did.json");
     }

@@ -64,11 +64,16 @@ impl reqwest::dns::Resolve for CheckedDns {
         let allow_loopback = self.allow_loopback;
         Box::pin(async move {
             let host = name.as_str().to_owned();
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let ok: Vec<SocketAddr> = addrs.into_iter().filter(|a| allowed(a.ip(), allow_loopback)).collect();
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let ok: Vec<SocketAddr> = addrs
+                .into_iter()
+                .filter(|a| allowed(a.ip(), allow_loopback))
+                .collect();
             if ok.is_empty() {
                 let err: Box<dyn std::error::Error + Send + Sync> =
-                    format!("`{host}` resolves only to private, loopback or reserved addresses").into();
+                    format!("`{host}` resolves only to private, loopback or reserved addresses")
+                        .into();
                 return Err(err);
             }
             Ok(Box::new(ok.into_iter()) as reqwest::dns::Addrs)
@@ -96,16 +101,25 @@ impl GuardedFetcher {
             .user_agent(concat!("sichat/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ResolveError::Fetch(format!("HTTP client: {e}")))?;
-        Ok(Self { client, allow_loopback })
+        Ok(Self {
+            client,
+            allow_loopback,
+        })
     }
 
     async fn fetch_inner(&self, url: &url::Url) -> Result<Vec<u8>, ResolveError> {
         let host = url.host_str().unwrap_or_default();
-        let literal = host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().ok();
+        let literal = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+            .ok();
         if let Some(ip) = literal
             && !allowed(ip, self.allow_loopback)
         {
-            return Err(ResolveError::Refused(format!("refusing to fetch from non-public address {ip}")));
+            return Err(ResolveError::Refused(format!(
+                "refusing to fetch from non-public address {ip}"
+            )));
         }
         if literal.is_none() {
             // Early, readable refusal; `CheckedDns` enforces the same rule on the connection.
@@ -114,16 +128,23 @@ impl GuardedFetcher {
                 .map_err(|e| ResolveError::Fetch(format!("cannot resolve `{host}`: {e}")))?
                 .collect();
             if !addrs.iter().any(|a| allowed(a.ip(), self.allow_loopback)) {
-                return Err(ResolveError::Refused(format!("`{host}` resolves only to non-public addresses")));
+                return Err(ResolveError::Refused(format!(
+                    "`{host}` resolves only to non-public addresses"
+                )));
             }
         }
         if url.scheme() != "https" && !(self.allow_loopback && is_loopback_host(host)) {
-            return Err(ResolveError::Fetch("did:web documents are fetched over https only".into()));
+            return Err(ResolveError::Fetch(
+                "did:web documents are fetched over https only".into(),
+            ));
         }
         let mut response = self
             .client
             .get(url.clone())
-            .header(reqwest::header::ACCEPT, "application/did+json, application/json")
+            .header(
+                reqwest::header::ACCEPT,
+                "application/did+json, application/json",
+            )
             .send()
             .await
             .map_err(|e| ResolveError::Fetch(format!("{url}: {e}")))?;
@@ -132,16 +153,25 @@ impl GuardedFetcher {
             return Err(ResolveError::NotFound(url.to_string()));
         }
         if status.is_redirection() {
-            return Err(ResolveError::Fetch(format!("{url} answered a redirect ({status}); redirects are not followed")));
+            return Err(ResolveError::Fetch(format!(
+                "{url} answered a redirect ({status}); redirects are not followed"
+            )));
         }
         if !status.is_success() {
             return Err(ResolveError::Fetch(format!("{url} answered {status}")));
         }
-        if response.content_length().is_some_and(|n| n > MAX_DOCUMENT_BYTES as u64) {
+        if response
+            .content_length()
+            .is_some_and(|n| n > MAX_DOCUMENT_BYTES as u64)
+        {
             return Err(ResolveError::InvalidDocument("larger than 64 KiB".into()));
         }
         let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| ResolveError::Fetch(format!("{url}: {e}")))? {
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| ResolveError::Fetch(format!("{url}: {e}")))?
+        {
             if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
                 return Err(ResolveError::InvalidDocument("larger than 64 KiB".into()));
             }
@@ -170,9 +200,23 @@ mod tests {
 
     #[test]
     fn private_and_reserved_addresses_are_not_public() {
-        for ip in ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "0.0.0.0", "100.64.0.1",
-            "::1", "fe80::1", "fd00::1", "::ffff:10.0.0.1", "::ffff:127.0.0.1", "255.255.255.255", "224.0.0.1", "::"]
-        {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "::1",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:10.0.0.1",
+            "::ffff:127.0.0.1",
+            "255.255.255.255",
+            "224.0.0.1",
+            "::",
+        ] {
             assert!(!is_public_ip(ip.parse().unwrap()), "{ip}");
         }
         for ip in ["93.184.216.34", "1.1.1.1", "2606:4700::1111"] {
@@ -183,16 +227,27 @@ mod tests {
     #[tokio::test]
     async fn literal_private_addresses_are_refused_before_connecting() {
         let f = GuardedFetcher::new(false).unwrap();
-        for url in ["https://127.0.0.1/.well-known/did.json", "https://[::1]/did.json", "https://169.254.169.254/x/did.json", "https://10.0.0.1/did.json"] {
+        for url in [
+            "https://127.0.0.1/.well-known/did.json",
+            "https://[::1]/did.json",
+            "https://169.254.169.254/x/did.json",
+            "https://10.0.0.1/did.json",
+        ] {
             let err = f.fetch(&url::Url::parse(url).unwrap()).await.unwrap_err();
-            assert!(matches!(err, ResolveError::Refused(ref m) if m.contains("non-public")), "{url}: {err}");
+            assert!(
+                matches!(err, ResolveError::Refused(ref m) if m.contains("non-public")),
+                "{url}: {err}"
+            );
         }
     }
 
     #[tokio::test]
     async fn names_resolving_to_loopback_are_refused() {
         let f = GuardedFetcher::new(false).unwrap();
-        let err = f.fetch(&url::Url::parse("https://localhost/.well-known/did.json").unwrap()).await.unwrap_err();
+        let err = f
+            .fetch(&url::Url::parse("https://localhost/.well-known/did.json").unwrap())
+            .await
+            .unwrap_err();
         assert!(matches!(err, ResolveError::Refused(_)), "{err}");
     }
 }

@@ -101,7 +101,10 @@ impl PublicKey {
                 let point = p256::PublicKey::from_sec1_bytes(&self.bytes)
                     .expect("validated P-256 point")
                     .to_encoded_point(false);
-                let (x, y) = (point.x().map(|x| B64.encode(x)), point.y().map(|y| B64.encode(y)));
+                let (x, y) = (
+                    point.x().map(|x| B64.encode(x)),
+                    point.y().map(|y| B64.encode(y)),
+                );
                 json!({"crv": "P-256", "kty": "EC", "x": x, "y": y})
             }
         }
@@ -131,7 +134,9 @@ impl PublicKey {
             ("EC", "P-256") => {
                 let (x, y) = (member("x")?, member("y")?);
                 if x.len() != 32 || y.len() != 32 {
-                    return Err(KeyError::InvalidJwk("P-256 coordinates must be 32 bytes".into()));
+                    return Err(KeyError::InvalidJwk(
+                        "P-256 coordinates must be 32 bytes".into(),
+                    ));
                 }
                 let mut sec1 = Vec::with_capacity(65);
                 sec1.push(4);
@@ -148,7 +153,9 @@ impl PublicKey {
     /// RFC 7638 JWK thumbprint (SHA-256, base64url).
     pub fn jwk_thumbprint(&self) -> String {
         // Invariant: our JWKs always have the members RFC 7638 requires.
-        self.to_jwk().thumbprint().expect("thumbprint of a complete JWK")
+        self.to_jwk()
+            .thumbprint()
+            .expect("thumbprint of a complete JWK")
     }
 
     /// The X25519 key birationally equivalent to an Ed25519 key (RFC 7748 §4.1), as
@@ -177,9 +184,15 @@ mod tests {
     fn rfc8037_public_jwk_round_trips_and_thumbprints() {
         let jwk = json!({"kty":"OKP","crv":"Ed25519","x": RFC8037_X});
         let key = PublicKey::from_jwk_value(&jwk).unwrap();
-        assert_eq!(key.to_jwk_value(), json!({"crv":"Ed25519","kty":"OKP","x": RFC8037_X}));
+        assert_eq!(
+            key.to_jwk_value(),
+            json!({"crv":"Ed25519","kty":"OKP","x": RFC8037_X})
+        );
         // RFC 8037 A.3
-        assert_eq!(key.jwk_thumbprint(), "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k");
+        assert_eq!(
+            key.jwk_thumbprint(),
+            "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
+        );
     }
 
     #[test]
@@ -189,7 +202,10 @@ mod tests {
             let public = secret.public_key();
             let mb = public.to_multibase();
             assert_eq!(PublicKey::from_multibase(&mb).unwrap(), public);
-            assert_eq!(PublicKey::from_jwk_value(&public.to_jwk_value()).unwrap(), public);
+            assert_eq!(
+                PublicKey::from_jwk_value(&public.to_jwk_value()).unwrap(),
+                public
+            );
         }
     }
 

@@ -41,17 +41,19 @@ impl Kek {
     /// Parses the textual form: 32 bytes as base64url (padded or not) or as 64 hex digits.
     pub fn parse(text: &str) -> Result<Self, KeyError> {
         let text = text.trim();
-        let bytes = Zeroizing::new(if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
-            (0..32)
-                .map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16))
-                .collect::<Result<Vec<u8>, _>>()
-                .map_err(|_| KeyError::InvalidKek)?
-        } else {
-            URL_SAFE_NO_PAD
-                .decode(text)
-                .or_else(|_| URL_SAFE.decode(text))
-                .map_err(|_| KeyError::InvalidKek)?
-        });
+        let bytes = Zeroizing::new(
+            if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+                (0..32)
+                    .map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16))
+                    .collect::<Result<Vec<u8>, _>>()
+                    .map_err(|_| KeyError::InvalidKek)?
+            } else {
+                URL_SAFE_NO_PAD
+                    .decode(text)
+                    .or_else(|_| URL_SAFE.decode(text))
+                    .map_err(|_| KeyError::InvalidKek)?
+            },
+        );
         Self::from_bytes(&bytes)
     }
 
@@ -65,7 +67,13 @@ impl Kek {
         let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
         // Invariant: XChaCha20-Poly1305 encryption only fails for plaintexts over 256 GiB.
         let ct = cipher
-            .encrypt(&nonce, Payload { msg: plaintext, aad })
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: plaintext,
+                    aad,
+                },
+            )
             .expect("plaintext within AEAD limits");
         let mut out = Vec::with_capacity(1 + NONCE_LEN + ct.len());
         out.push(VERSION);
@@ -81,7 +89,13 @@ impl Kek {
         let cipher = XChaCha20Poly1305::new((&*self.0).into());
         let nonce = XNonce::from_slice(&sealed[1..1 + NONCE_LEN]);
         cipher
-            .decrypt(nonce, Payload { msg: &sealed[1 + NONCE_LEN..], aad })
+            .decrypt(
+                nonce,
+                Payload {
+                    msg: &sealed[1 + NONCE_LEN..],
+                    aad,
+                },
+            )
             .map(Zeroizing::new)
             .map_err(|_| KeyError::Unseal)
     }
@@ -97,7 +111,10 @@ mod tests {
         let sealed = kek.seal(b"secret", b"key-1");
         assert_eq!(kek.open(&sealed, b"key-1").unwrap().as_slice(), b"secret");
         assert_eq!(kek.open(&sealed, b"key-2"), Err(KeyError::Unseal));
-        assert_eq!(Kek::generate().open(&sealed, b"key-1"), Err(KeyError::Unseal));
+        assert_eq!(
+            Kek::generate().open(&sealed, b"key-1"),
+            Err(KeyError::Unseal)
+        );
         assert_eq!(kek.open(&sealed[..10], b"key-1"), Err(KeyError::Unseal));
         assert!(!sealed.windows(6).any(|w| w == b"secret"));
     }

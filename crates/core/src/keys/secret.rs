@@ -18,7 +18,12 @@ pub enum SecretKey {
 
 impl std::fmt::Debug for SecretKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "SecretKey({}, public {}, private <redacted>)", self.key_type(), self.public_key().to_multibase())
+        write!(
+            f,
+            "SecretKey({}, public {}, private <redacted>)",
+            self.key_type(),
+            self.public_key().to_multibase()
+        )
     }
 }
 
@@ -46,7 +51,9 @@ impl SecretKey {
         let arr: Zeroizing<[u8; 32]> = Zeroizing::new(bytes.try_into().map_err(|_| invalid())?);
         Ok(match key_type {
             KeyType::Ed25519 => Self::Ed25519(ed25519_dalek::SigningKey::from_bytes(&arr)),
-            KeyType::P256 => Self::P256(p256::SecretKey::from_slice(&arr[..]).map_err(|_| invalid())?),
+            KeyType::P256 => {
+                Self::P256(p256::SecretKey::from_slice(&arr[..]).map_err(|_| invalid())?)
+            }
             KeyType::X25519 => Self::X25519(x25519_dalek::StaticSecret::from(*arr)),
         })
     }
@@ -65,9 +72,15 @@ impl SecretKey {
             Self::Ed25519(k) => (KeyType::Ed25519, k.verifying_key().to_bytes().to_vec()),
             Self::P256(k) => {
                 use p256::elliptic_curve::sec1::ToEncodedPoint;
-                (KeyType::P256, k.public_key().to_encoded_point(true).as_bytes().to_vec())
+                (
+                    KeyType::P256,
+                    k.public_key().to_encoded_point(true).as_bytes().to_vec(),
+                )
             }
-            Self::X25519(k) => (KeyType::X25519, x25519_dalek::PublicKey::from(k).to_bytes().to_vec()),
+            Self::X25519(k) => (
+                KeyType::X25519,
+                x25519_dalek::PublicKey::from(k).to_bytes().to_vec(),
+            ),
         };
         // Invariant: a public key derived from a valid private key is valid.
         PublicKey::from_bytes(key_type, &bytes).expect("derived public key is valid")
@@ -82,11 +95,14 @@ impl SecretKey {
             .and_then(Value::as_str)
             .ok_or_else(|| KeyError::InvalidJwk("missing private member `d`".into()))?;
         let d = Zeroizing::new(
-            B64.decode(d).map_err(|_| KeyError::InvalidJwk("`d` is not base64url".into()))?,
+            B64.decode(d)
+                .map_err(|_| KeyError::InvalidJwk("`d` is not base64url".into()))?,
         );
         let secret = Self::from_bytes(public.key_type(), &d)?;
         if secret.public_key() != public {
-            return Err(KeyError::InvalidJwk("`d` does not match the public key".into()));
+            return Err(KeyError::InvalidJwk(
+                "`d` does not match the public key".into(),
+            ));
         }
         Ok(secret)
     }
@@ -146,7 +162,10 @@ mod tests {
         let mut jwk = a.public_key().to_jwk_value();
         jwk["d"] = json!(B64.encode(b.to_bytes().as_slice()));
         assert!(SecretKey::from_jwk_value(&jwk).is_err());
-        assert_eq!(SecretKey::generate(KeyType::X25519).sign(b"x"), Err(KeyError::CannotSign(KeyType::X25519)));
+        assert_eq!(
+            SecretKey::generate(KeyType::X25519).sign(b"x"),
+            Err(KeyError::CannotSign(KeyType::X25519))
+        );
     }
 
     #[test]

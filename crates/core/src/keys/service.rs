@@ -110,7 +110,11 @@ impl<S: KeyStore> KeyService<S> {
     }
 
     /// Generates and stores a new key.
-    pub async fn generate(&self, owner: &str, key_type: KeyType) -> Result<KeyInfo, KeyServiceError> {
+    pub async fn generate(
+        &self,
+        owner: &str,
+        key_type: KeyType,
+    ) -> Result<KeyInfo, KeyServiceError> {
         let record = self.seal_record(owner, &SecretKey::generate(key_type));
         self.store.insert_key(&record).await?;
         Ok(KeyInfo::from_record(&record)?)
@@ -126,7 +130,10 @@ impl<S: KeyStore> KeyService<S> {
 
     pub async fn list(&self, owner: &str) -> Result<Vec<KeyInfo>, KeyServiceError> {
         let records = self.store.list_keys(owner).await?;
-        records.iter().map(|r| KeyInfo::from_record(r).map_err(Into::into)).collect()
+        records
+            .iter()
+            .map(|r| KeyInfo::from_record(r).map_err(Into::into))
+            .collect()
     }
 
     pub async fn get(&self, id: &str) -> Result<KeyInfo, KeyServiceError> {
@@ -135,7 +142,10 @@ impl<S: KeyStore> KeyService<S> {
     }
 
     async fn record(&self, id: &str) -> Result<KeyRecord, KeyServiceError> {
-        self.store.get_key(id).await?.ok_or_else(|| KeyServiceError::NotFound(id.to_owned()))
+        self.store
+            .get_key(id)
+            .await?
+            .ok_or_else(|| KeyServiceError::NotFound(id.to_owned()))
     }
 
     /// Replaces an active key by a new one of the same type and owner. The old key is kept,
@@ -143,7 +153,9 @@ impl<S: KeyStore> KeyService<S> {
     pub async fn rotate(&self, id: &str) -> Result<KeyInfo, KeyServiceError> {
         let old = self.record(id).await?;
         let new = self.seal_record(&old.owner, &SecretKey::generate(old.key_type));
-        self.store.rotate_key(id, &new, self.clock.now_millis()).await?;
+        self.store
+            .rotate_key(id, &new, self.clock.now_millis())
+            .await?;
         Ok(KeyInfo::from_record(&new)?)
     }
 
@@ -153,14 +165,17 @@ impl<S: KeyStore> KeyService<S> {
         if record.status != KeyStatus::Active {
             return Err(KeyServiceError::Retired(id.to_owned()));
         }
-        let bytes = self.kek.open(&record.sealed_private, record.id.as_bytes())?;
+        let bytes = self
+            .kek
+            .open(&record.sealed_private, record.id.as_bytes())?;
         Ok(SecretKey::from_bytes(record.key_type, &bytes)?)
     }
 
     /// Checks that the KEK opens every key of `owner` (detects a wrong master key early).
     pub async fn verify_kek(&self, owner: &str) -> Result<(), KeyServiceError> {
         for record in self.store.list_keys(owner).await? {
-            self.kek.open(&record.sealed_private, record.id.as_bytes())?;
+            self.kek
+                .open(&record.sealed_private, record.id.as_bytes())?;
         }
         Ok(())
     }
@@ -174,7 +189,10 @@ mod tests {
 
     fn service() -> (KeyService<MemoryKeyStore>, Arc<ManualClock>) {
         let clock = Arc::new(ManualClock::new(1_700_000_000_000));
-        (KeyService::new(MemoryKeyStore::new(), Kek::generate(), clock.clone()), clock)
+        (
+            KeyService::new(MemoryKeyStore::new(), Kek::generate(), clock.clone()),
+            clock,
+        )
     }
 
     #[tokio::test]
@@ -184,7 +202,10 @@ mod tests {
             let info = svc.generate("server", t).await.unwrap();
             assert_eq!(info.key_type, t);
             let secret = svc.secret(&info.id).await.unwrap();
-            assert_eq!(secret.public_key().to_multibase(), info.public_key_multibase);
+            assert_eq!(
+                secret.public_key().to_multibase(),
+                info.public_key_multibase
+            );
         }
         assert_eq!(svc.list("server").await.unwrap().len(), 3);
     }
@@ -199,22 +220,44 @@ mod tests {
         let listed = svc.list("server").await.unwrap();
         assert_eq!(listed.len(), 2);
         assert_eq!(listed[0].status, KeyStatus::Retired);
-        assert_eq!(listed[0].retired_at.as_deref(), Some("2023-11-14T22:13:21.000Z"));
-        assert!(matches!(svc.secret(&old.id).await, Err(KeyServiceError::Retired(_))));
+        assert_eq!(
+            listed[0].retired_at.as_deref(),
+            Some("2023-11-14T22:13:21.000Z")
+        );
+        assert!(matches!(
+            svc.secret(&old.id).await,
+            Err(KeyServiceError::Retired(_))
+        ));
         assert!(svc.secret(&new.id).await.is_ok());
-        assert!(matches!(svc.rotate(&old.id).await, Err(KeyServiceError::Store(StoreError::Conflict(_)))));
+        assert!(matches!(
+            svc.rotate(&old.id).await,
+            Err(KeyServiceError::Store(StoreError::Conflict(_)))
+        ));
     }
 
     #[tokio::test]
     async fn import_refuses_bad_jwk_and_duplicates() {
         let (svc, _) = service();
-        assert!(matches!(svc.import_jwk("server", &serde_json::json!({"kty":"oct"})).await, Err(KeyServiceError::Key(_))));
+        assert!(matches!(
+            svc.import_jwk("server", &serde_json::json!({"kty":"oct"}))
+                .await,
+            Err(KeyServiceError::Key(_))
+        ));
         let jwk = serde_json::json!({"kty":"OKP","crv":"Ed25519",
             "d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A",
             "x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"});
         let info = svc.import_jwk("server", &jwk).await.unwrap();
-        assert_eq!(info.public_key_jwk["x"], "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo");
-        assert!(matches!(svc.import_jwk("server", &jwk).await, Err(KeyServiceError::Store(StoreError::Duplicate(_)))));
-        assert!(matches!(svc.get("nope").await, Err(KeyServiceError::NotFound(_))));
+        assert_eq!(
+            info.public_key_jwk["x"],
+            "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"
+        );
+        assert!(matches!(
+            svc.import_jwk("server", &jwk).await,
+            Err(KeyServiceError::Store(StoreError::Duplicate(_)))
+        ));
+        assert!(matches!(
+            svc.get("nope").await,
+            Err(KeyServiceError::NotFound(_))
+        ));
     }
 }

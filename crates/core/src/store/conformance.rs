@@ -30,10 +30,22 @@ pub async fn insert_then_get_round_trips(store: &impl KeyStore) {
 pub async fn duplicate_id_or_public_key_is_a_typed_error(store: &impl KeyStore) {
     let rec = sample_record("server", 1);
     store.insert_key(&rec).await.unwrap();
-    let same_id = KeyRecord { public_multibase: sample_record("x", 0).public_multibase, ..rec.clone() };
-    assert!(matches!(store.insert_key(&same_id).await, Err(StoreError::Duplicate(_))));
-    let same_key = KeyRecord { id: "another-id".into(), ..rec.clone() };
-    assert!(matches!(store.insert_key(&same_key).await, Err(StoreError::Duplicate(_))));
+    let same_id = KeyRecord {
+        public_multibase: sample_record("x", 0).public_multibase,
+        ..rec.clone()
+    };
+    assert!(matches!(
+        store.insert_key(&same_id).await,
+        Err(StoreError::Duplicate(_))
+    ));
+    let same_key = KeyRecord {
+        id: "another-id".into(),
+        ..rec.clone()
+    };
+    assert!(matches!(
+        store.insert_key(&same_key).await,
+        Err(StoreError::Duplicate(_))
+    ));
 }
 
 pub async fn list_is_per_owner_and_oldest_first(store: &impl KeyStore) {
@@ -43,7 +55,13 @@ pub async fn list_is_per_owner_and_oldest_first(store: &impl KeyStore) {
     for r in [&b, &a, &other] {
         store.insert_key(r).await.unwrap();
     }
-    let ids: Vec<String> = store.list_keys("user:alice").await.unwrap().into_iter().map(|k| k.id).collect();
+    let ids: Vec<String> = store
+        .list_keys("user:alice")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.id)
+        .collect();
     assert_eq!(ids, vec![a.id, b.id]);
     assert!(store.list_keys("nobody").await.unwrap().is_empty());
 }
@@ -52,23 +70,42 @@ pub async fn rotation_retires_old_key_and_keeps_it(store: &impl KeyStore) {
     let old = sample_record("server", 1);
     store.insert_key(&old).await.unwrap();
     let new = sample_record("server", 2);
-    store.rotate_key(&old.id, &new, 1_800_000_000_000).await.unwrap();
+    store
+        .rotate_key(&old.id, &new, 1_800_000_000_000)
+        .await
+        .unwrap();
     let old_now = store.get_key(&old.id).await.unwrap().unwrap();
     assert_eq!(old_now.status, KeyStatus::Retired);
     assert_eq!(old_now.retired_at, Some(1_800_000_000_000));
-    assert_eq!(store.get_key(&new.id).await.unwrap().unwrap().status, KeyStatus::Active);
+    assert_eq!(
+        store.get_key(&new.id).await.unwrap().unwrap().status,
+        KeyStatus::Active
+    );
     assert_eq!(store.list_keys("server").await.unwrap().len(), 2);
 }
 
 pub async fn rotating_twice_or_missing_key_fails_without_side_effects(store: &impl KeyStore) {
     let old = sample_record("server", 1);
     store.insert_key(&old).await.unwrap();
-    store.rotate_key(&old.id, &sample_record("server", 2), 5).await.unwrap();
+    store
+        .rotate_key(&old.id, &sample_record("server", 2), 5)
+        .await
+        .unwrap();
     let again = sample_record("server", 3);
-    assert!(matches!(store.rotate_key(&old.id, &again, 6).await, Err(StoreError::Conflict(_))));
-    assert_eq!(store.get_key(&again.id).await.unwrap(), None, "failed rotation must not insert");
+    assert!(matches!(
+        store.rotate_key(&old.id, &again, 6).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store.get_key(&again.id).await.unwrap(),
+        None,
+        "failed rotation must not insert"
+    );
     let orphan = sample_record("server", 4);
-    assert!(matches!(store.rotate_key("missing", &orphan, 7).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(
+        store.rotate_key("missing", &orphan, 7).await,
+        Err(StoreError::NotFound(_))
+    ));
     assert_eq!(store.get_key(&orphan.id).await.unwrap(), None);
 }
 

@@ -16,7 +16,9 @@ impl MemoryKeyStore {
     }
 
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, BTreeMap<String, KeyRecord>>, StoreError> {
-        self.keys.lock().map_err(|_| StoreError::Backend("memory store lock poisoned".into()))
+        self.keys
+            .lock()
+            .map_err(|_| StoreError::Backend("memory store lock poisoned".into()))
     }
 }
 
@@ -24,8 +26,14 @@ fn check_unique(keys: &BTreeMap<String, KeyRecord>, record: &KeyRecord) -> Resul
     if keys.contains_key(&record.id) {
         return Err(StoreError::Duplicate(format!("key {}", record.id)));
     }
-    if keys.values().any(|k| k.public_multibase == record.public_multibase) {
-        return Err(StoreError::Duplicate(format!("public key {}", record.public_multibase)));
+    if keys
+        .values()
+        .any(|k| k.public_multibase == record.public_multibase)
+    {
+        return Err(StoreError::Duplicate(format!(
+            "public key {}",
+            record.public_multibase
+        )));
     }
     Ok(())
 }
@@ -44,16 +52,30 @@ impl KeyStore for MemoryKeyStore {
     }
 
     async fn list_keys(&self, owner: &str) -> Result<Vec<KeyRecord>, StoreError> {
-        let mut out: Vec<KeyRecord> = self.lock()?.values().filter(|k| k.owner == owner).cloned().collect();
+        let mut out: Vec<KeyRecord> = self
+            .lock()?
+            .values()
+            .filter(|k| k.owner == owner)
+            .cloned()
+            .collect();
         out.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
         Ok(out)
     }
 
-    async fn rotate_key(&self, old_id: &str, new: &KeyRecord, retired_at: i64) -> Result<(), StoreError> {
+    async fn rotate_key(
+        &self,
+        old_id: &str,
+        new: &KeyRecord,
+        retired_at: i64,
+    ) -> Result<(), StoreError> {
         let mut keys = self.lock()?;
-        let old = keys.get(old_id).ok_or_else(|| StoreError::NotFound(format!("key {old_id}")))?;
+        let old = keys
+            .get(old_id)
+            .ok_or_else(|| StoreError::NotFound(format!("key {old_id}")))?;
         if old.status != KeyStatus::Active {
-            return Err(StoreError::Conflict(format!("key {old_id} is already retired")));
+            return Err(StoreError::Conflict(format!(
+                "key {old_id} is already retired"
+            )));
         }
         check_unique(&keys, new)?;
         if let Some(old) = keys.get_mut(old_id) {

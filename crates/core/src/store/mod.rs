@@ -90,7 +90,12 @@ pub trait KeyStore: Send + Sync {
     /// The owner's keys, oldest first.
     async fn list_keys(&self, owner: &str) -> Result<Vec<KeyRecord>, StoreError>;
     /// Atomically retires `old_id` (which must be active) and inserts `new`.
-    async fn rotate_key(&self, old_id: &str, new: &KeyRecord, retired_at: i64) -> Result<(), StoreError>;
+    async fn rotate_key(
+        &self,
+        old_id: &str,
+        new: &KeyRecord,
+        retired_at: i64,
+    ) -> Result<(), StoreError>;
 }
 
 #[async_trait::async_trait]
@@ -104,7 +109,12 @@ impl<T: KeyStore + ?Sized> KeyStore for std::sync::Arc<T> {
     async fn list_keys(&self, owner: &str) -> Result<Vec<KeyRecord>, StoreError> {
         (**self).list_keys(owner).await
     }
-    async fn rotate_key(&self, old_id: &str, new: &KeyRecord, retired_at: i64) -> Result<(), StoreError> {
+    async fn rotate_key(
+        &self,
+        old_id: &str,
+        new: &KeyRecord,
+        retired_at: i64,
+    ) -> Result<(), StoreError> {
         (**self).rotate_key(old_id, new, retired_at).await
     }
 }
