@@ -43,13 +43,32 @@ pub(crate) fn decode_multikey(msid: &str) -> Result<PublicKey, ResolveError> {
     PublicKey::from_multibase(msid).map_err(|e| ResolveError::InvalidPublicKey(e.to_string()))
 }
 
+/// Like [`decode_multikey`], with the derived X25519 key of an Ed25519 key (§3.1.2), from
+/// a single point decompression.
+fn decode_with_derived(msid: &str) -> Result<(PublicKey, Option<PublicKey>), ResolveError> {
+    let Some(body) = msid.strip_prefix("z6Mk") .map(|_| &msid[1..]) else {
+        return Ok((decode_multikey(msid)?, None));
+    };
+    let raw = bs58::decode(body)
+        .into_vec()
+        .map_err(|e| ResolveError::InvalidPublicKey(e.to_string()))?;
+    match raw.as_slice() {
+        [0xed, 0x01, key @ ..] => {
+            let (ed, x) = PublicKey::ed25519_with_x25519(key)
+                .map_err(|e| ResolveError::InvalidPublicKey(e.to_string()))?;
+            Ok((ed, Some(x)))
+        }
+        _ => Ok((decode_multikey(msid)?, None)),
+    }
+}
+
 /// Resolves a `did:key` with the given verification-method format (§3.1.1).
 pub fn resolve_with_format(
     did: &str,
     msid: &str,
     format: KeyFormat,
 ) -> Result<DidDocument, ResolveError> {
-    let key = decode_multikey(msid)?;
+    let (key, derived) = decode_with_derived(msid)?;
     let mut builder = DocumentBuilder::new(did);
     let mb = key.to_multibase();
     if key.key_type() == KeyType::X25519 {
@@ -66,7 +85,7 @@ pub fn resolve_with_format(
         add(&mut builder, did, &mb, &key, format, &Relationship::ALL);
     } else {
         add(&mut builder, did, &mb, &key, format, &Relationship::SIGNING);
-        if let Some(x) = key.to_x25519() {
+        if let Some(x) = derived {
             add(
                 &mut builder,
                 did,

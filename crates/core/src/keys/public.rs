@@ -158,6 +158,18 @@ impl PublicKey {
             .expect("thumbprint of a complete JWK")
     }
 
+    /// An Ed25519 key and its X25519 equivalent from one point decompression (the
+    /// decompression is also the validation): `did:key` resolution's hot path.
+    pub(crate) fn ed25519_with_x25519(bytes: &[u8]) -> Result<(PublicKey, PublicKey), KeyError> {
+        let invalid = || KeyError::InvalidKeyBytes(KeyType::Ed25519);
+        let arr: [u8; 32] = bytes.try_into().map_err(|_| invalid())?;
+        let vk = ed25519_dalek::VerifyingKey::from_bytes(&arr).map_err(|_| invalid())?;
+        Ok((
+            PublicKey { key_type: KeyType::Ed25519, bytes: arr.to_vec() },
+            PublicKey { key_type: KeyType::X25519, bytes: vk.to_montgomery().to_bytes().to_vec() },
+        ))
+    }
+
     /// The X25519 key birationally equivalent to an Ed25519 key (RFC 7748 §4.1), as
     /// `did:key` derives its key-agreement key. `None` for other key types.
     pub fn to_x25519(&self) -> Option<PublicKey> {

@@ -107,6 +107,13 @@ impl SecretKey {
         Ok(secret)
     }
 
+    /// The private JWK (with `d`), for an explicit export to a file its owner alone reads.
+    pub fn to_private_jwk_value(&self) -> Value {
+        let mut jwk = self.public_key().to_jwk_value();
+        jwk["d"] = Value::String(B64.encode(self.to_bytes().as_slice()));
+        jwk
+    }
+
     /// Signs `message`: Ed25519 (RFC 8032) or ECDSA P-256 with SHA-256, fixed-size `r||s`
     /// (the JWS `ES256` form).
     pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {

@@ -1,0 +1,81 @@
+//! Identities a client creates by itself: a `did:key` (one Ed25519 key) or a `did:peer:2`
+//! (an Ed25519 signing key and an X25519 key-agreement key, optionally a DIDComm service).
+
+use serde_json::{Value, json};
+use sichat_core::did::key::did_key;
+use sichat_core::did::peer::{Purpose, create_peer2};
+use sichat_core::keys::{KeyType, SecretKey};
+
+/// The DID method of a new local identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Method {
+    Key,
+    Peer,
+}
+
+/// A DID with its private keys.
+pub struct LocalIdentity {
+    pub did: String,
+    /// `(verification method id, key)`.
+    pub keys: Vec<(String, SecretKey)>,
+}
+
+impl std::fmt::Debug for LocalIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalIdentity").field("did", &self.did).field("keys", &self.keys.len()).finish()
+    }
+}
+
+/// Creates a fresh identity. `endpoint` adds a DIDComm service to a did:peer:2.
+pub fn create(method: Method, endpoint: Option<&str>) -> LocalIdentity {
+    let signing = SecretKey::generate(KeyType::Ed25519);
+    match method {
+        Method::Key => {
+            let did = did_key(&signing.public_key());
+            let vm = format!("{did}#{}", signing.public_key().to_multibase());
+            LocalIdentity { did, keys: vec![(vm, signing)] }
+        }
+        Method::Peer => {
+            let agreement = SecretKey::generate(KeyType::X25519);
+            let services: Vec<Value> = endpoint
+                .map(|uri| json!({"type": "DIDCommMessaging", "serviceEndpoint": {"uri": uri, "accept": ["didcomm/v2"], "routingKeys": []}}))
+                .into_iter()
+                .collect();
+            let (sp, ap) = (signing.public_key(), agreement.public_key());
+            let did = create_peer2(&[(Purpose::Verification, &sp), (Purpose::Encryption, &ap)], &services);
+            // SICPA-style ids: '#' + the first 8 characters after 'z'.
+            let short = |mb: String| mb.chars().skip(1).take(8).collect::<String>();
+            let keys = vec![
+                (format!("{did}#{}", short(ap.to_multibase())), agreement),
+                (format!("{did}#{}", short(sp.to_multibase())), signing),
+            ];
+            LocalIdentity { did, keys }
+        }
+    }
+}
+
+impl LocalIdentity {
+    /// The identity as JSON with private JWKs, for a file only its owner can read.
+    pub fn to_private_json(&self) -> Value {
+        let keys: Vec<Value> = self.keys.iter().map(|(id, k)| json!({"id": id, "privateKeyJwk": k.to_private_jwk_value()})).collect();
+        json!({"did": self.did, "keys": keys})
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sichat_core::did::StandardResolver;
+
+    #[test]
+    fn created_identities_resolve_offline_with_their_keys() {
+        for method in [Method::Key, Method::Peer] {
+            let id = create(method, Some("https://mediator.example/didcomm"));
+            let doc = StandardResolver::resolve_offline(&id.did).unwrap().document;
+            for (vm, key) in &id.keys {
+                let found = doc.verification_method(vm).unwrap_or_else(|| panic!("{vm} in {}", id.did));
+                assert_eq!(sichat_core::did::DidDocument::public_key_of(found).unwrap(), key.public_key());
+            }
+        }
+    }
+}
