@@ -15,7 +15,10 @@ fn main() -> anyhow::Result<()> {
     };
     for did in dids {
         let resolution = StandardResolver::resolve_offline(&did)?;
-        println!("{}", serde_json::to_string_pretty(&resolution.to_universal_resolver_json())?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&resolution.to_universal_resolver_json())?
+        );
     }
     Ok(())
 }

@@ -129,3 +129,66 @@ async fn malformed_and_unsupported_dids_are_problem_4xx() {
     let resp = server.get(&format!("/1.0/identifiers/{long}")).await;
     assert!(resp.status().is_client_error(), "{}", resp.status());
 }
+
+/// A hostile did:web host on loopback: oversized, redirecting, lying and slow documents.
+async fn hostile_host() -> (String, tokio::task::JoinHandle<()>) {
+    use axum::routing::get;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let did = format!("did:web:127.0.0.1%3A{port}");
+    let own = did.clone();
+    let app = axum::Router::new()
+        .route(
+            "/big/did.json",
+            get(move || async move {
+                format!("{{\"id\":\"x\",\"pad\":\"{}\"}}", "a".repeat(70 * 1024))
+            }),
+        )
+        .route(
+            "/redirect/did.json",
+            get(|| async { axum::response::Redirect::temporary("/.well-known/did.json") }),
+        )
+        .route(
+            "/liar/did.json",
+            get(|| async { axum::Json(serde_json::json!({"id": "did:web:someone.else"})) }),
+        )
+        .route("/junk/did.json", get(|| async { "not json" }))
+        .route(
+            "/slow/did.json",
+            get(|| async {
+                tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+                "{}"
+            }),
+        )
+        .route(
+            "/.well-known/did.json",
+            get(move || async move { axum::Json(serde_json::json!({"id": own})) }),
+        );
+    let handle = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    (did, handle)
+}
+
+#[tokio::test]
+async fn did_web_fetch_refuses_oversized_redirected_lying_and_slow_documents() {
+    let (did, host) = hostile_host().await;
+    let server = TestServer::spawn_with(Options {
+        allow_loopback: true,
+    })
+    .await;
+    let (status, body) = server.get_json(&format!("/1.0/identifiers/{did}")).await;
+    assert_eq!(status, 200, "the well-behaved document resolves: {body}");
+    for (path, slug) in [
+        ("big", "invalid-did-document"),
+        ("redirect", "resolution-failed"),
+        ("liar", "invalid-did-document"),
+        ("junk", "invalid-did-document"),
+        ("slow", "resolution-failed"),
+    ] {
+        let resp = server.get(&format!("/1.0/identifiers/{did}:{path}")).await;
+        let problem = assert_problem(resp, 502, slug).await;
+        assert!(problem["detail"].is_string(), "{path}");
+    }
+    host.abort();
+}

@@ -22,7 +22,10 @@ pub struct LocalIdentity {
 
 impl std::fmt::Debug for LocalIdentity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LocalIdentity").field("did", &self.did).field("keys", &self.keys.len()).finish()
+        f.debug_struct("LocalIdentity")
+            .field("did", &self.did)
+            .field("keys", &self.keys.len())
+            .finish()
     }
 }
 
@@ -33,7 +36,10 @@ pub fn create(method: Method, endpoint: Option<&str>) -> LocalIdentity {
         Method::Key => {
             let did = did_key(&signing.public_key());
             let vm = format!("{did}#{}", signing.public_key().to_multibase());
-            LocalIdentity { did, keys: vec![(vm, signing)] }
+            LocalIdentity {
+                did,
+                keys: vec![(vm, signing)],
+            }
         }
         Method::Peer => {
             let agreement = SecretKey::generate(KeyType::X25519);
@@ -42,7 +48,10 @@ pub fn create(method: Method, endpoint: Option<&str>) -> LocalIdentity {
                 .into_iter()
                 .collect();
             let (sp, ap) = (signing.public_key(), agreement.public_key());
-            let did = create_peer2(&[(Purpose::Verification, &sp), (Purpose::Encryption, &ap)], &services);
+            let did = create_peer2(
+                &[(Purpose::Verification, &sp), (Purpose::Encryption, &ap)],
+                &services,
+            );
             // SICPA-style ids: '#' + the first 8 characters after 'z'.
             let short = |mb: String| mb.chars().skip(1).take(8).collect::<String>();
             let keys = vec![
@@ -57,7 +66,11 @@ pub fn create(method: Method, endpoint: Option<&str>) -> LocalIdentity {
 impl LocalIdentity {
     /// The identity as JSON with private JWKs, for a file only its owner can read.
     pub fn to_private_json(&self) -> Value {
-        let keys: Vec<Value> = self.keys.iter().map(|(id, k)| json!({"id": id, "privateKeyJwk": k.to_private_jwk_value()})).collect();
+        let keys: Vec<Value> = self
+            .keys
+            .iter()
+            .map(|(id, k)| json!({"id": id, "privateKeyJwk": k.to_private_jwk_value()}))
+            .collect();
         json!({"did": self.did, "keys": keys})
     }
 }
@@ -73,8 +86,13 @@ mod tests {
             let id = create(method, Some("https://mediator.example/didcomm"));
             let doc = StandardResolver::resolve_offline(&id.did).unwrap().document;
             for (vm, key) in &id.keys {
-                let found = doc.verification_method(vm).unwrap_or_else(|| panic!("{vm} in {}", id.did));
-                assert_eq!(sichat_core::did::DidDocument::public_key_of(found).unwrap(), key.public_key());
+                let found = doc
+                    .verification_method(vm)
+                    .unwrap_or_else(|| panic!("{vm} in {}", id.did));
+                assert_eq!(
+                    sichat_core::did::DidDocument::public_key_of(found).unwrap(),
+                    key.public_key()
+                );
             }
         }
     }

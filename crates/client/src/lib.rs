@@ -19,7 +19,12 @@ use sichat_core::did::{CachingResolver, DidResolver, Resolution, ResolveError, S
 pub fn local_resolver(ttl_secs: u64) -> Result<impl DidResolver, ResolveError> {
     let fetcher = GuardedFetcher::new(false)?;
     let ttl = i64::try_from(ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
-    Ok(CachingResolver::new(StandardResolver::with_web(Arc::new(fetcher)), Arc::new(SystemClock), ttl, 1024))
+    Ok(CachingResolver::new(
+        StandardResolver::with_web(Arc::new(fetcher)),
+        Arc::new(SystemClock),
+        ttl,
+        1024,
+    ))
 }
 
 /// Resolves a DID locally (no Sichat server involved).

@@ -10,7 +10,11 @@ use sichat_client::server::ServerClient;
 use sichat_core::did::DidResolver;
 
 #[derive(Parser)]
-#[command(name = "sichat-client", version, about = "Sichat client: your identity without (or with) a server")]
+#[command(
+    name = "sichat-client",
+    version,
+    about = "Sichat client: your identity without (or with) a server"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -50,13 +54,23 @@ async fn run() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Resolve { did, server: None } => {
             let resolution = sichat_client::local_resolver(300)?.resolve(&did).await?;
-            println!("{}", serde_json::to_string_pretty(&resolution.to_universal_resolver_json())?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&resolution.to_universal_resolver_json())?
+            );
         }
-        Command::Resolve { did, server: Some(base) } => {
+        Command::Resolve {
+            did,
+            server: Some(base),
+        } => {
             let result = ServerClient::new(base)?.resolve(&did).await?;
             println!("{}", serde_json::to_string_pretty(&result)?);
         }
-        Command::New { method, endpoint, out } => {
+        Command::New {
+            method,
+            endpoint,
+            out,
+        } => {
             let id = identity::create(method, endpoint.as_deref());
             let mut opts = std::fs::OpenOptions::new();
             opts.write(true).create_new(true);
@@ -65,7 +79,9 @@ async fn run() -> anyhow::Result<()> {
                 use std::os::unix::fs::OpenOptionsExt;
                 opts.mode(0o600);
             }
-            let mut file = opts.open(&out).with_context(|| format!("cannot create {}", out.display()))?;
+            let mut file = opts
+                .open(&out)
+                .with_context(|| format!("cannot create {}", out.display()))?;
             file.write_all(serde_json::to_string_pretty(&id.to_private_json())?.as_bytes())?;
             println!("{}", id.did);
         }

@@ -10,7 +10,11 @@ pub enum ServerError {
     Http(#[from] reqwest::Error),
     /// The server answered a problem (RFC 9457): its title and detail.
     #[error("{status} {title}: {detail}")]
-    Problem { status: u16, title: String, detail: String },
+    Problem {
+        status: u16,
+        title: String,
+        detail: String,
+    },
 }
 
 /// A client of one Sichat server.
@@ -22,7 +26,9 @@ pub struct ServerClient {
 
 impl ServerClient {
     pub fn new(base: url::Url) -> Result<Self, ServerError> {
-        let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(15)).build()?;
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(15))
+            .build()?;
         Ok(Self { base, http })
     }
 
@@ -51,7 +57,17 @@ impl ServerClient {
 
     /// Resolution through the server's resolver (Universal Resolver shape).
     pub async fn resolve(&self, did: &str) -> Result<Value, ServerError> {
-        let encoded: String = did.chars().map(|c| if c == '%' { "%25".to_owned() } else { c.to_string() }).collect();
-        self.get_json(&paths::RESOLVE.replace("{did}", &encoded.replace(':', "%3A"))).await
+        let encoded: String = did
+            .chars()
+            .map(|c| {
+                if c == '%' {
+                    "%25".to_owned()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect();
+        self.get_json(&paths::RESOLVE.replace("{did}", &encoded.replace(':', "%3A")))
+            .await
     }
 }

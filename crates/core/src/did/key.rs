@@ -46,7 +46,7 @@ pub(crate) fn decode_multikey(msid: &str) -> Result<PublicKey, ResolveError> {
 /// Like [`decode_multikey`], with the derived X25519 key of an Ed25519 key (§3.1.2), from
 /// a single point decompression.
 fn decode_with_derived(msid: &str) -> Result<(PublicKey, Option<PublicKey>), ResolveError> {
-    let Some(body) = msid.strip_prefix("z6Mk") .map(|_| &msid[1..]) else {
+    let Some(body) = msid.strip_prefix("z6Mk").map(|_| &msid[1..]) else {
         return Ok((decode_multikey(msid)?, None));
     };
     let raw = bs58::decode(body)

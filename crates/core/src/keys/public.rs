@@ -165,8 +165,14 @@ impl PublicKey {
         let arr: [u8; 32] = bytes.try_into().map_err(|_| invalid())?;
         let vk = ed25519_dalek::VerifyingKey::from_bytes(&arr).map_err(|_| invalid())?;
         Ok((
-            PublicKey { key_type: KeyType::Ed25519, bytes: arr.to_vec() },
-            PublicKey { key_type: KeyType::X25519, bytes: vk.to_montgomery().to_bytes().to_vec() },
+            PublicKey {
+                key_type: KeyType::Ed25519,
+                bytes: arr.to_vec(),
+            },
+            PublicKey {
+                key_type: KeyType::X25519,
+                bytes: vk.to_montgomery().to_bytes().to_vec(),
+            },
         ))
     }
 
