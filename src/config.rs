@@ -195,7 +195,13 @@ impl Config {
                     || v.starts_with("postgresql://"))
                 {
                     return Err(ConfigError(format!(
-                        "{from}: `{v}` is neither a sqlite: nor a postgres:// URL"
+                        "{from}: expected a sqlite: or postgres:// URL (scheme `{}`)",
+                        v.split(':')
+                            .next()
+                            .unwrap_or_default()
+                            .chars()
+                            .take(20)
+                            .collect::<String>()
                     )));
                 }
                 v
@@ -337,7 +343,18 @@ fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
         .map_err(|e| ConfigError(format!("cannot read config file {}: {e}", path.display())))?;
     toml::from_str(&text).map_err(|e| {
         let msg = e.message().replace('\n', " ");
-        ConfigError(format!("{}: {msg}", path.display()))
+        // Name the line and the key it holds: toml's message alone does not for type errors.
+        let at = e.span().map(|span| {
+            let line_no = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            let line = text.lines().nth(line_no - 1).unwrap_or_default();
+            let key = line.split('=').next().unwrap_or_default().trim();
+            format!(" line {line_no} (`{key}`)")
+        });
+        ConfigError(format!(
+            "{}{}: {msg}",
+            path.display(),
+            at.unwrap_or_default()
+        ))
     })
 }
 
@@ -350,6 +367,13 @@ pub fn parse_public_url(v: &str) -> Result<Url, String> {
     if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
         return Err(format!(
             "`{v}` must not have a query, fragment or credentials"
+        ));
+    }
+    if !url.path().trim_end_matches('/').is_empty() {
+        // did:web maps a path to `<path>/did.json`, not `/.well-known/did.json`: serve
+        // Sichat at the root of its own host name.
+        return Err(format!(
+            "`{v}` must not have a path (serve Sichat at the root of a host)"
         ));
     }
     let trimmed = url.as_str().trim_end_matches('/').to_owned();
@@ -438,11 +462,14 @@ mod tests {
         assert!(err.contains("--public-url"), "{err}");
         let err = load(
             ConfigFlags::default(),
-            &[("SICHAT_DATABASE_URL", "mysql://x")],
+            &[("SICHAT_DATABASE_URL", "postgress://u:secret@h/db")],
         )
         .unwrap_err()
         .to_string();
-        assert!(err.contains("SICHAT_DATABASE_URL"), "{err}");
+        assert!(
+            err.contains("SICHAT_DATABASE_URL") && !err.contains("secret"),
+            "{err}"
+        );
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("s.toml");
         std::fs::write(&file, "lisen = \"x\"\n").unwrap();
@@ -456,6 +483,26 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("lisen") && !err.contains('\n'), "{err}");
+        std::fs::write(
+            dir.path().join("t.toml"),
+            "listen = \"127.0.0.1:1\"\nrequest_timeout_secs = \"30\"\n",
+        )
+        .unwrap();
+        let flags = ConfigFlags {
+            config: Some(dir.path().join("t.toml")),
+            ..Default::default()
+        };
+        let err = load(flags, &[]).unwrap_err().to_string();
+        assert!(
+            err.contains("line 2 (`request_timeout_secs`)") && !err.contains('\n'),
+            "{err}"
+        );
+        let flags = ConfigFlags {
+            public_url: Some("https://x.example/sichat".into()),
+            ..Default::default()
+        };
+        let err = load(flags, &[]).unwrap_err().to_string();
+        assert!(err.contains("path"), "{err}");
         let err = load(
             ConfigFlags::default(),
             &[("SICHAT_DID_WEB_ALLOW_LOOPBACK", "maybe")],

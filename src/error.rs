@@ -149,7 +149,11 @@ impl From<ResolveError> for ApiError {
             ResolveError::Refused(_) => ProblemKind::DID_WEB_REFUSED,
             ResolveError::Fetch(_) => ProblemKind::RESOLUTION_FAILED,
         };
-        ApiError::new(kind, e.to_string()).with("didResolutionMetadata", json!({"error": e.code()}))
+        // DID Resolution: an error result still has the three members.
+        ApiError::new(kind, e.to_string())
+            .with("didResolutionMetadata", json!({"error": e.code()}))
+            .with("didDocument", Value::Null)
+            .with("didDocumentMetadata", json!({}))
     }
 }
 

@@ -74,7 +74,17 @@ impl Metrics {
 /// Middleware recording every request.
 pub async fn track(State(m): State<std::sync::Arc<Metrics>>, req: Request, next: Next) -> Response {
     let start = Instant::now();
-    let method = req.method().to_string();
+    // Only standard methods become labels: invented ones would grow the series without bound.
+    let method = match *req.method() {
+        axum::http::Method::GET
+        | axum::http::Method::POST
+        | axum::http::Method::PUT
+        | axum::http::Method::DELETE
+        | axum::http::Method::PATCH
+        | axum::http::Method::HEAD
+        | axum::http::Method::OPTIONS => req.method().to_string(),
+        _ => "other".to_owned(),
+    };
     let route = req
         .extensions()
         .get::<MatchedPath>()

@@ -12,7 +12,7 @@ use super::extract::{Admin, ApiJson, ApiPath, ApiQuery};
 use crate::app::AppState;
 use crate::error::{ApiError, ProblemKind};
 use crate::service::identity::DidEntry;
-use crate::service::users::{UserError, UserView};
+use crate::service::users::{UserError, UserView, validate_name};
 use crate::service::{SERVER_OWNER, user_owner};
 
 impl From<UserError> for ApiError {
@@ -74,7 +74,7 @@ pub async fn list_users(
 pub async fn get_user(
     State(s): State<AppState>,
     _: Admin,
-    ApiPath(name): ApiPath<String>,
+    ApiPath(name): ApiPath,
 ) -> Result<Json<UserView>, ApiError> {
     Ok(Json(s.users.get(&name).await?))
 }
@@ -91,11 +91,15 @@ async fn check_owner(s: &AppState, owner: Option<String>) -> Result<String, ApiE
     if owner == SERVER_OWNER {
         return Ok(owner);
     }
+    let shown: String = owner.chars().take(80).collect();
     match owner.strip_prefix("user:") {
+        Some(name) if validate_name(name).is_err() => Err(ApiError::validation(format!(
+            "owner: `{shown}` is not a valid user"
+        ))),
         Some(name) if s.users.exists(name).await? => Ok(user_owner(name)),
         Some(name) => Err(ApiError::not_found(format!("user `{name}` not found"))),
         None => Err(ApiError::validation(format!(
-            "owner: expected `server` or `user:<name>`, got `{owner}`"
+            "owner: expected `server` or `user:<name>`, got `{shown}`"
         ))),
     }
 }
@@ -158,9 +162,15 @@ pub async fn import_key(
     _: Admin,
     ApiJson(body): ApiJson<ImportKey>,
 ) -> Result<(StatusCode, Json<KeyInfo>), ApiError> {
-    let owner = check_owner(&s, body.owner).await?;
     let mut jwk = body.jwk;
-    let imported = s.keys.import_jwk(&owner, &jwk).await;
+    let imported = match check_owner(&s, body.owner).await {
+        Ok(owner) => s
+            .keys
+            .import_jwk(&owner, &jwk)
+            .await
+            .map_err(ApiError::from),
+        Err(e) => Err(e),
+    };
     // Wipe the private member we were sent, whatever the outcome.
     if let Some(Value::String(d)) = jwk.get_mut("d") {
         zeroize::Zeroize::zeroize(d);
@@ -174,7 +184,7 @@ pub async fn import_key(
 pub async fn get_key(
     State(s): State<AppState>,
     _: Admin,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(id): ApiPath,
 ) -> Result<Json<KeyInfo>, ApiError> {
     Ok(Json(s.keys.get(&id).await?))
 }
@@ -187,7 +197,7 @@ pub async fn get_key(
 pub async fn rotate_key(
     State(s): State<AppState>,
     _: Admin,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(id): ApiPath,
 ) -> Result<(StatusCode, Json<KeyInfo>), ApiError> {
     Ok((StatusCode::CREATED, Json(s.keys.rotate(&id).await?)))
 }

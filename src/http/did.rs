@@ -37,7 +37,7 @@ pub async fn server_did_document(State(s): State<AppState>) -> Result<Response, 
               (status = 404, description = "No such user", body = crate::http::ProblemBody, content_type = "application/problem+json")))]
 pub async fn user_did_document(
     State(s): State<AppState>,
-    ApiPath(name): ApiPath<String>,
+    ApiPath(name): ApiPath,
 ) -> Result<Response, ApiError> {
     let resolution = s.identity.user_document(&name).await?.ok_or_else(|| {
         ApiError::new(

@@ -15,10 +15,24 @@ use crate::service::admin_token;
 #[from_request(via(axum::Json), rejection(ApiError))]
 pub struct ApiJson<T>(pub T);
 
-/// `axum::extract::Path` answering bad parameters with problem+json.
-#[derive(FromRequestParts)]
-#[from_request(via(axum::extract::Path), rejection(ApiError))]
-pub struct ApiPath<T>(pub T);
+/// A path parameter: percent-decoded, at most 256 characters, no control characters
+/// (a NUL must not reach the database), else a problem+json 400.
+pub struct ApiPath(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ApiPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let axum::extract::Path(value) =
+            axum::extract::Path::<String>::from_request_parts(parts, state).await?;
+        if value.chars().count() > 256 || value.chars().any(char::is_control) {
+            return Err(ApiError::bad_request(
+                "path parameter too long or with control characters",
+            ));
+        }
+        Ok(ApiPath(value))
+    }
+}
 
 /// `axum::extract::Query` answering bad parameters with problem+json.
 #[derive(FromRequestParts)]

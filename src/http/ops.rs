@@ -25,9 +25,10 @@ pub async fn healthz() -> Json<Status> {
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses((status = 200, body = Status), (status = 503, body = crate::http::ProblemBody, content_type = "application/problem+json")))]
 pub async fn readyz(State(s): State<AppState>) -> Result<Json<Status>, ApiError> {
-    crate::store::ping(&s.db)
-        .await
-        .map_err(|e| ApiError::new(ProblemKind::NOT_READY, format!("database: {e}")))?;
+    crate::store::ping(&s.db).await.map_err(|e| {
+        tracing::warn!(error = %e, "readiness check failed");
+        ApiError::new(ProblemKind::NOT_READY, "the database does not answer")
+    })?;
     Ok(Json(Status { status: "ready" }))
 }
 
@@ -53,7 +54,7 @@ fn escape(s: &str) -> String {
 #[utoipa::path(get, path = "/problems/{slug}", tag = "operations", params(("slug" = String, Path)),
     responses((status = 200, description = "HTML page", body = String, content_type = "text/html"),
               (status = 404, body = crate::http::ProblemBody, content_type = "application/problem+json")))]
-pub async fn problem_type(ApiPath(slug): ApiPath<String>) -> Result<Html<String>, ApiError> {
+pub async fn problem_type(ApiPath(slug): ApiPath) -> Result<Html<String>, ApiError> {
     let kind = ProblemKind::ALL
         .iter()
         .find(|k| k.slug == slug)

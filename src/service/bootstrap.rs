@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
-use sichat_core::keys::{Kek, KeyError, KeyType};
+use sichat_core::keys::{Kek, KeyError, KeyType, SecretKey};
 use sichat_core::store::StoreError;
 use sichat_core::{Clock, SystemClock};
 use zeroize::Zeroizing;
@@ -33,6 +33,8 @@ pub enum InitError {
         "the master key does not open this database's keys (SICHAT_MASTER_KEY or master.key is not the one it was initialised with)"
     )]
     WrongMasterKey,
+    #[error("SICHAT_ADMIN_TOKEN must be at least 32 characters")]
+    AdminToken,
     #[error("database {0}: {1}")]
     Database(String, String),
     #[error("storage: {0}")]
@@ -74,17 +76,27 @@ fn load_kek(data_dir: &Path, env_key: Option<&str>) -> Result<Kek, InitError> {
         Ok(text) => Kek::parse(&text).map_err(|e| InitError::MasterKeyFile(shown, e.to_string())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let kek = Kek::generate();
-            write_private_file(&path, kek.to_text().as_bytes())
-                .map_err(|e| InitError::MasterKeyFile(shown, e.to_string()))?;
-            Ok(kek)
+            match write_private_file(&path, kek.to_text().as_bytes()) {
+                Ok(()) => Ok(kek),
+                // Another process created it first: use theirs.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let text = std::fs::read_to_string(&path)
+                        .map_err(|e| InitError::MasterKeyFile(shown.clone(), e.to_string()))?;
+                    Kek::parse(&text).map_err(|e| InitError::MasterKeyFile(shown, e.to_string()))
+                }
+                Err(e) => Err(InitError::MasterKeyFile(shown, e.to_string())),
+            }
         }
         Err(e) => Err(InitError::MasterKeyFile(shown, e.to_string())),
     }
 }
 
 /// Creates a file readable by its owner only; fails if it exists (never overwrites a key).
+/// The file is written under a temporary name, synced, renamed into place and the
+/// directory synced, so a crash never leaves keys sealed under a key file that is gone.
 fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]
@@ -92,9 +104,18 @@ fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let mut f = opts.open(path)?;
+    let mut f = opts.open(&tmp)?;
     f.write_all(contents)?;
-    f.sync_all()
+    f.sync_all()?;
+    drop(f);
+    // hard_link fails if `path` appeared meanwhile (another process won): keep theirs.
+    let linked = std::fs::hard_link(&tmp, path);
+    std::fs::remove_file(&tmp)?;
+    linked?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }
 
 /// Opens (and on first use initialises) the data dir described by `config`.
@@ -135,6 +156,9 @@ pub async fn open(
     let keys = Arc::new(ServerKeys::new(SeaKeyStore::new(db.clone()), kek, clock));
 
     let env_token = env("SICHAT_ADMIN_TOKEN").map(Zeroizing::new);
+    if env_token.as_ref().is_some_and(|t| t.chars().count() < 32) {
+        return Err(InitError::AdminToken);
+    }
     let candidate = env_token.clone().unwrap_or_else(admin_token::generate);
     let token_stored = admin_token::store_if_absent(&db, &candidate).await?;
     let (new_admin_token, admin_token_from_env) = match (token_stored, env_token.is_some()) {
@@ -162,7 +186,7 @@ pub async fn open(
         keys.clone(),
         &config.public_url,
     ));
-    let created_keys = ensure_server_keys(&keys).await?;
+    let created_keys = ensure_server_keys(&db, &keys).await?;
     Ok(Opened {
         db,
         keys,
@@ -173,20 +197,21 @@ pub async fn open(
     })
 }
 
-/// Creates one active key of each type for the server when it has none of that type.
-async fn ensure_server_keys(keys: &ServerKeys) -> Result<bool, StoreError> {
-    let existing = keys
-        .list(SERVER_OWNER)
-        .await
-        .map_err(|e| StoreError::Backend(e.to_string()))?;
-    let mut created = false;
-    for t in KeyType::ALL {
-        if !existing.iter().any(|k| k.key_type == t) {
-            match keys.generate(SERVER_OWNER, t).await {
-                Ok(_) => created = true,
-                Err(e) => return Err(StoreError::Backend(e.to_string())),
-            }
-        }
+/// Creates the server's first keys (one of each type) exactly once, even when several
+/// processes start on one database: a marker row is claimed in the same transaction.
+async fn ensure_server_keys(
+    db: &DatabaseConnection,
+    keys: &ServerKeys,
+) -> Result<bool, StoreError> {
+    let txn = store::begin_write(db).await.map_err(store::map_err)?;
+    if !settings::insert_if_absent(&txn, settings::SERVER_KEYS_CREATED, "1").await? {
+        txn.rollback().await.map_err(store::map_err)?;
+        return Ok(false);
     }
-    Ok(created)
+    for t in KeyType::ALL {
+        let record = keys.seal_record(SERVER_OWNER, &SecretKey::generate(t));
+        store::keys::insert(&txn, &record).await?;
+    }
+    txn.commit().await.map_err(store::map_err)?;
+    Ok(true)
 }

@@ -67,7 +67,17 @@ impl IdentityService {
         let name = did
             .strip_prefix(&self.server_did)?
             .strip_prefix(":users:")?;
-        (!name.is_empty() && !name.contains(':')).then(|| user_owner(name))
+        super::users::validate_name(name)
+            .ok()
+            .map(|_| user_owner(name))
+    }
+
+    /// Whether `did` is in this server's did:web namespace (itself or below it).
+    pub fn is_own_namespace(&self, did: &str) -> bool {
+        did == self.server_did
+            || did
+                .strip_prefix(&self.server_did)
+                .is_some_and(|rest| rest.starts_with(':'))
     }
 
     /// The DID document of one of this server's did:web DIDs.
@@ -94,6 +104,9 @@ impl IdentityService {
     }
 
     pub async fn user_document(&self, name: &str) -> Result<Option<Resolution>, StoreError> {
+        if super::users::validate_name(name).is_err() {
+            return Ok(None);
+        }
         self.resolve_local(&self.user_did(name)).await
     }
 

@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use sichat_core::SystemClock;
 use sichat_core::did::web_fetch::GuardedFetcher;
-use sichat_core::did::{CachingResolver, DidResolver, Resolution, ResolveError, StandardResolver};
+use sichat_core::did::{
+    CachingResolver, DidResolver, Resolution, ResolveError, StandardResolver, parse_did,
+};
 
 use super::identity::IdentityService;
 
@@ -27,7 +29,7 @@ impl ServerResolver {
             StandardResolver::with_web(Arc::new(fetcher)),
             Arc::new(SystemClock),
             ttl,
-            10_000,
+            1_000,
         );
         Ok(Self { identity, remote })
     }
@@ -36,12 +38,20 @@ impl ServerResolver {
 #[async_trait::async_trait]
 impl DidResolver for ServerResolver {
     async fn resolve(&self, did: &str) -> Result<Resolution, ResolveError> {
-        if self.identity.owner_of(did).is_some() {
+        let (method, _) = parse_did(did)?;
+        if method != "web" {
+            // Microseconds to compute: caching them would only let callers fill memory.
+            return StandardResolver::resolve_offline(did);
+        }
+        if self.identity.is_own_namespace(did) {
             return self
                 .identity
                 .resolve_local(did)
                 .await
-                .map_err(|e| ResolveError::Fetch(format!("local store: {e}")))?
+                .map_err(|e| {
+                    tracing::error!(error = %e, "local DID lookup failed");
+                    ResolveError::Fetch("local store unavailable".into())
+                })?
                 .ok_or_else(|| ResolveError::NotFound(did.to_owned()));
         }
         self.remote.resolve(did).await

@@ -125,6 +125,9 @@ impl UserService {
     }
 
     pub async fn get(&self, name: &str) -> Result<UserView, UserError> {
+        if validate_name(name).is_err() {
+            return Err(UserError::NotFound(name.chars().take(80).collect()));
+        }
         let row = store::users::find_by_name(&self.db, name)
             .await?
             .ok_or_else(|| UserError::NotFound(name.to_owned()))?;
@@ -141,6 +144,9 @@ impl UserService {
 
     /// Whether `name` exists (owner checks).
     pub async fn exists(&self, name: &str) -> Result<bool, StoreError> {
+        if validate_name(name).is_err() {
+            return Ok(false);
+        }
         Ok(store::users::find_by_name(&self.db, name).await?.is_some())
     }
 

@@ -30,6 +30,8 @@ use entity::{ActiveModel, Column, Entity};
 pub const ADMIN_TOKEN_SHA256: &str = "admin_token_sha256";
 /// A value sealed under the KEK, to detect a wrong master key before anything else.
 pub const KEK_CHECK: &str = "kek_check";
+/// Set once the server's first keys exist.
+pub const SERVER_KEYS_CREATED: &str = "server_keys_created";
 /// The public URL the server's DIDs derive from.
 pub const PUBLIC_URL: &str = "public_url";
 

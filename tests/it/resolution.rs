@@ -91,7 +91,7 @@ async fn did_web_to_loopback_or_private_hosts_is_refused_by_default() {
         let resp = server.get(&format!("/1.0/identifiers/{did}")).await;
         let problem = assert_problem(resp, 400, "did-web-refused").await;
         assert_eq!(
-            problem["didResolutionMetadata"]["error"], "hostNotAllowed",
+            problem["didResolutionMetadata"]["error"], "invalidDid",
             "{did}"
         );
     }
@@ -127,7 +127,48 @@ async fn malformed_and_unsupported_dids_are_problem_4xx() {
     }
     let long = format!("did:key:z{}", "a".repeat(9000));
     let resp = server.get(&format!("/1.0/identifiers/{long}")).await;
-    assert!(resp.status().is_client_error(), "{}", resp.status());
+    assert_problem(resp, 400, "invalid-did").await;
+    // A did:peer:2 stuffed with keys would expand into megabytes: refused.
+    let key = ".Vz6MkqRYqQiSgvZQdnBytw86Qbs2ZWUkGv22od935YF4s8M7V".repeat(17);
+    let resp = server
+        .get(&format!("/1.0/identifiers/did:peer:2{key}"))
+        .await;
+    assert_problem(resp, 400, "invalid-did").await;
+    // Names that cannot be users, in this server's own did:web namespace.
+    for name in ["Bad%20Name", "a%00b", ""] {
+        let resp = server
+            .get(&format!(
+                "/1.0/identifiers/{}:users:{name}",
+                server.host_did()
+            ))
+            .await;
+        assert!(
+            resp.status() == 404 || resp.status() == 400,
+            "{name}: {}",
+            resp.status()
+        );
+        assert_eq!(resp.headers()["content-type"], "application/problem+json");
+    }
+    for path in [
+        "/users/a%00b/did.json",
+        "/admin/users/a%00b",
+        "/admin/keys/a%00b",
+    ] {
+        let resp = server
+            .client
+            .get(server.url(path))
+            .bearer_auth(crate::common::ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_problem(resp, 400, "bad-request").await;
+    }
+    assert_problem(
+        server.get("/users/Bad%20Name/did.json").await,
+        404,
+        "did-not-found",
+    )
+    .await;
 }
 
 /// A hostile did:web host on loopback: oversized, redirecting, lying and slow documents.

@@ -66,7 +66,10 @@ impl<R: DidResolver> DidResolver for CachingResolver<R> {
                     }
                 }
             }
-            entries.insert(did.to_owned(), (now + self.ttl_millis, resolved.clone()));
+            entries.insert(
+                did.to_owned(),
+                (now.saturating_add(self.ttl_millis), resolved.clone()),
+            );
         }
         Ok(resolved)
     }

@@ -18,6 +18,10 @@ use super::key::decode_multikey;
 use super::resolver::ResolveError;
 use crate::keys::{KeyType, PublicKey};
 
+/// The most keys and services one did:peer:2 may carry. Real ones have two or three; the
+/// cap keeps a hostile DID from expanding into a multi-megabyte document.
+pub const MAX_ELEMENTS: usize = 16;
+
 /// The key-id convention and method types of a resolved did:peer document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum PeerStyle {
@@ -154,6 +158,10 @@ pub fn resolve_with_style(
 ) -> Result<DidDocument, ResolveError> {
     let mut b = DocumentBuilder::new(did);
     if let Some(mb) = msid.strip_prefix('0') {
+        if style == PeerStyle::Spec {
+            // The spec: a did:peer:0 document is the did:key document of the same key.
+            return super::key::resolve(did, mb);
+        }
         let key = decode_multikey(mb)?;
         let rels: &[Relationship] = if key.key_type() == KeyType::X25519 {
             &[Relationship::KeyAgreement]
@@ -170,6 +178,11 @@ pub fn resolve_with_style(
     };
     let mut key_count = 0;
     let mut services = Vec::new();
+    if elements.split('.').count() > MAX_ELEMENTS {
+        return Err(ResolveError::InvalidDid(format!(
+            "did:peer:2 with more than {MAX_ELEMENTS} keys and services"
+        )));
+    }
     for element in elements.split('.') {
         let mut chars = element.chars();
         let code = chars
@@ -334,7 +347,8 @@ pub fn alias_key_id(doc: &DidDocument, did_url: &str) -> Option<String> {
     let keys: Vec<&str> = elements
         .split('.')
         .filter(|e| !e.starts_with('S'))
-        .map(|e| &e[1..])
+        .filter_map(|e| e.get(1..))
+        .filter(|e| !e.is_empty())
         .collect();
     if let Some(n) = fragment
         .strip_prefix("key-")

@@ -39,7 +39,8 @@ impl ResolveError {
             ResolveError::NotFound(_) => "notFound",
             ResolveError::InvalidPublicKey(_) => "invalidPublicKey",
             ResolveError::InvalidDocument(_) => "invalidDidDocument",
-            ResolveError::Refused(_) => "hostNotAllowed",
+            // did:web forbids IP and local hosts; the guard refuses what resolves to them.
+            ResolveError::Refused(_) => "invalidDid",
             ResolveError::Fetch(_) => "internalError",
         }
     }
@@ -71,6 +72,7 @@ impl Resolution {
                 "did": {
                     "didString": self.document.id(),
                     "method": self.document.id().split(':').nth(1).unwrap_or_default(),
+                    "methodSpecificId": self.document.id().splitn(3, ':').nth(2).unwrap_or_default(),
                 },
             },
             "didDocumentMetadata": self.document_metadata,

@@ -62,7 +62,12 @@ pub fn did_web_url(did: &str, allow_loopback_http: bool) -> Result<url::Url, Res
     }
     let mut parts = msid.split(':');
     let authority = percent_decode(parts.next().unwrap_or_default())?;
-    if authority.is_empty() || authority.contains(['/', '@', '?', '#']) {
+    if authority.is_empty()
+        || authority.contains(['/', '@', '?', '#', '\\'])
+        || authority
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control())
+    {
         return Err(ResolveError::InvalidDid(format!(
             "bad did:web host `{authority}`"
         )));
@@ -123,7 +128,14 @@ pub fn parse_document(did: &str, bytes: &[u8]) -> Result<DidDocument, ResolveErr
 /// The `did:web` for a public base URL and path segments (inverse of [`did_web_url`]).
 pub fn did_web_for(base: &url::Url, segments: &[&str]) -> String {
     let mut did = String::from("did:web:");
-    did.push_str(base.host_str().unwrap_or("localhost"));
+    // IPv6 literals keep their brackets, percent-encoded with their colons (DID syntax).
+    let host = base.host_str().unwrap_or("localhost");
+    did.push_str(
+        &host
+            .replace('[', "%5B")
+            .replace(']', "%5D")
+            .replace(':', "%3A"),
+    );
     if let Some(port) = base.port() {
         did.push_str(&format!("%3A{port}"));
     }

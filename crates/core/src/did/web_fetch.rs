@@ -35,7 +35,18 @@ pub fn is_public_ip(ip: IpAddr) -> bool {
             if let Some(v4) = v6.to_ipv4_mapped() {
                 return is_public_ip(IpAddr::V4(v4));
             }
-            let first = v6.segments()[0];
+            let seg = v6.segments();
+            let first = seg[0];
+            // 6to4 (2002::/16) embeds an IPv4 address: judge that address.
+            if first == 0x2002 {
+                let v4 = std::net::Ipv4Addr::new(
+                    (seg[1] >> 8) as u8,
+                    seg[1] as u8,
+                    (seg[2] >> 8) as u8,
+                    seg[2] as u8,
+                );
+                return is_public_ip(IpAddr::V4(v4));
+            }
             !(v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
@@ -43,6 +54,10 @@ pub fn is_public_ip(ip: IpAddr) -> bool {
                 || (first & 0xffc0) == 0xfe80 // link local
                 || first == 0x2001 && v6.segments()[1] == 0x0db8 // documentation
                 || first == 0x0064 // NAT64 well-known prefix
+                || (first & 0xffc0) == 0xfec0 // site local (deprecated)
+                || (first == 0x2001 && seg[1] == 0) // Teredo
+                || (first == 0x0100 && seg[1..4].iter().all(|s| *s == 0)) // discard-only
+                || (seg[..4].iter().all(|s| *s == 0) && seg[4] == 0xffff) // IPv4-translated
                 || v6.segments()[..6].iter().all(|s| *s == 0)) // IPv4-compatible
         }
     }
