@@ -54,30 +54,10 @@ pub async fn user_did_document(
 /// Percent-decodes once, for DIDs sent fully encoded (`did%3Aweb%3A…`, as
 /// `encodeURIComponent` makes them). A DID sent as is keeps its own `%3A` (did:web ports).
 fn did_from_raw(raw: &str) -> Result<String, ApiError> {
-    let invalid = |detail: &str| {
-        ApiError::from(sichat_core::did::ResolveError::InvalidDid(
-            detail.to_owned(),
-        ))
-    };
     if !raw.to_ascii_lowercase().starts_with("did%3a") {
         return Ok(raw.to_owned());
     }
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = raw
-                .get(i + 1..i + 3)
-                .and_then(|h| u8::from_str_radix(h, 16).ok());
-            out.push(hex.ok_or_else(|| invalid("bad percent-encoding in the DID"))?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).map_err(|_| invalid("the DID is not UTF-8"))
+    Ok(sichat_core::did::web::percent_decode(raw)?)
 }
 
 /// `GET /1.0/identifiers/{did}` (DID Resolution §HTTP(S) binding, Universal Resolver):

@@ -183,3 +183,63 @@ pub fn document_for(did: &str, records: &[KeyRecord]) -> Resolution {
     }
     resolution
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sichat_core::keys::KeyType;
+
+    const ED: &str = "z6MkiTBz1ymuepAQ4HEHYSF1H8quG5GLVVQR3djdX3mDooWp";
+    const ED_OLD: &str = "z6MkpTHR8VNsBxYAAWHut2Geadd9jSwuBV8xRoAnwWsdvktH";
+    const P256: &str = "zDnaerx9CtbPJ1q36T5Ln5wYt3MQYeGRG5ehnPAmxcf5mDZpv";
+    const X: &str = "z6LSeu9HkTHSfLLeUs2nnzUSNedgDUevfNQgQjQC23ZCit6F";
+
+    fn record(mb: &str, key_type: KeyType, status: KeyStatus, created_at: i64) -> KeyRecord {
+        KeyRecord {
+            id: format!("k-{mb}"),
+            owner: "server".into(),
+            key_type,
+            public_multibase: mb.into(),
+            sealed_private: vec![],
+            status,
+            created_at,
+            retired_at: (status == KeyStatus::Retired).then_some(created_at + 1000),
+        }
+    }
+
+    /// The wire format of the documents Sichat serves, pinned.
+    #[test]
+    fn did_web_document_shape_is_pinned() {
+        let did = "did:web:id.example";
+        let records = [
+            record(
+                ED_OLD,
+                KeyType::Ed25519,
+                KeyStatus::Retired,
+                1_700_000_000_000,
+            ),
+            record(ED, KeyType::Ed25519, KeyStatus::Active, 1_700_000_001_000),
+            record(P256, KeyType::P256, KeyStatus::Active, 1_700_000_001_000),
+            record(X, KeyType::X25519, KeyStatus::Active, 1_700_000_001_000),
+        ];
+        let resolution = document_for(did, &records);
+        let vm = |mb: &str| json!({"id": format!("{did}#{mb}"), "type": "Multikey", "controller": did, "publicKeyMultibase": mb});
+        let id = |mb: &str| format!("{did}#{mb}");
+        let expected = json!({
+            "@context": ["https://www.w3.org/ns/did/v1", "https://w3id.org/security/multikey/v1"],
+            "id": did,
+            "alsoKnownAs": [format!("did:key:{ED}"), format!("did:key:{P256}")],
+            "verificationMethod": [vm(ED_OLD), vm(ED), vm(P256), vm(X)],
+            "authentication": [id(ED), id(P256)],
+            "assertionMethod": [id(ED_OLD), id(ED), id(P256)],
+            "capabilityInvocation": [id(ED), id(P256)],
+            "capabilityDelegation": [id(ED), id(P256)],
+            "keyAgreement": [id(X)],
+        });
+        assert_eq!(resolution.document.as_json(), &expected);
+        assert_eq!(
+            resolution.document_metadata,
+            json!({"created": "2023-11-14T22:13:20Z", "updated": "2023-11-14T22:13:21Z"})
+        );
+    }
+}

@@ -77,21 +77,23 @@ pub async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<KeyRecor
 }
 
 pub async fn list(db: &impl ConnectionTrait, owner: &str) -> Result<Vec<KeyRecord>, StoreError> {
-    Entity::find()
-        .filter(Column::Owner.eq(owner))
-        .order_by_asc(Column::CreatedAt)
-        .order_by_asc(Column::Id)
-        .all(db)
-        .await
-        .map_err(map_err)?
-        .into_iter()
-        .map(to_record)
-        .collect()
+    list_where(db, Some(owner)).await
 }
 
-/// Every key, oldest first (for listing all DIDs).
+/// Every key of every owner, oldest first.
 pub async fn list_all(db: &impl ConnectionTrait) -> Result<Vec<KeyRecord>, StoreError> {
-    Entity::find()
+    list_where(db, None).await
+}
+
+async fn list_where(
+    db: &impl ConnectionTrait,
+    owner: Option<&str>,
+) -> Result<Vec<KeyRecord>, StoreError> {
+    let mut query = Entity::find();
+    if let Some(owner) = owner {
+        query = query.filter(Column::Owner.eq(owner));
+    }
+    query
         .order_by_asc(Column::CreatedAt)
         .order_by_asc(Column::Id)
         .all(db)

@@ -19,7 +19,8 @@ pub trait DidWebFetcher: Send + Sync {
     }
 }
 
-fn percent_decode(s: &str) -> Result<String, ResolveError> {
+/// Percent-decodes a DID component; malformed escapes or non-UTF-8 are `invalidDid`.
+pub fn percent_decode(s: &str) -> Result<String, ResolveError> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
