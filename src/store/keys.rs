@@ -95,6 +95,8 @@ async fn list_where(
     }
     query
         .order_by_asc(Column::CreatedAt)
+        // Keys created together (a new user's) list Ed25519, P-256, X25519.
+        .order_by_asc(Column::KeyType)
         .order_by_asc(Column::Id)
         .all(db)
         .await

@@ -186,3 +186,36 @@ async fn rotated_key_stays_published_for_verification() {
         .await;
     assert_eq!(status, 409, "a retired key cannot be rotated again");
 }
+
+/// Anything answered 2xx survives `kill -9`: the user, their keys and their DID.
+#[tokio::test]
+async fn acknowledged_writes_survive_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = crate::common::fresh_database_url(dir.path()).await;
+    let mut server = crate::common::ServerProcess::start(dir.path(), &db, "warn").await;
+    let client = reqwest::Client::new();
+    let resp = client
+        .post(format!("{}/admin/users", server.base))
+        .bearer_auth(crate::common::ADMIN_TOKEN)
+        .json(&json!({"name": "heidi"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let created: Value = resp.json().await.unwrap();
+    server.child.kill().unwrap(); // SIGKILL: no shutdown, no checkpoint
+    server.child.wait().unwrap();
+    drop(server);
+    let again = crate::common::ServerProcess::start(dir.path(), &db, "warn").await;
+    let resp = client
+        .get(format!("{}/users/heidi/did.json", again.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let doc: Value = resp.json().await.unwrap();
+    for key in created["keys"].as_array().unwrap() {
+        let mb = key["publicKeyMultibase"].as_str().unwrap();
+        assert!(doc.to_string().contains(mb), "key {mb} survived");
+    }
+}

@@ -30,3 +30,34 @@ impl<R: DidResolver> DIDResolver for SsiResolver<R> {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::did::StandardResolver;
+    use ssi::dids::DIDURL;
+
+    #[tokio::test]
+    async fn ssi_dereferences_key_agreement_keys_through_sichat_documents() {
+        let resolver = SsiResolver(StandardResolver::offline());
+        let did = "did:key:z6MkiTBz1ymuepAQ4HEHYSF1H8quG5GLVVQR3djdX3mDooWp";
+        // The derived X25519 key exists only in Sichat's did:key documents, not ssi's own.
+        let url = format!("{did}#z6LShs9GGnqk85isEBzzshkuVWrVKsRp24GnDuHk8QWkARMW");
+        let out = resolver
+            .dereference(DIDURL::new(url.as_str()).unwrap())
+            .await
+            .unwrap();
+        let vm = out.content.into_verification_method().unwrap();
+        assert_eq!(
+            vm.properties["publicKeyMultibase"],
+            "z6LShs9GGnqk85isEBzzshkuVWrVKsRp24GnDuHk8QWkARMW"
+        );
+        let missing = resolver
+            .resolve(ssi::dids::DID::new("did:example:1").unwrap())
+            .await;
+        assert!(matches!(
+            missing,
+            Err(resolution::Error::MethodNotSupported(_))
+        ));
+    }
+}

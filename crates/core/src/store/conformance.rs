@@ -66,6 +66,26 @@ pub async fn list_is_per_owner_and_oldest_first(store: &impl KeyStore) {
     assert!(store.list_keys("nobody").await.unwrap().is_empty());
 }
 
+pub async fn keys_created_together_list_by_type(store: &impl KeyStore) {
+    for t in [KeyType::X25519, KeyType::Ed25519, KeyType::P256] {
+        let secret = crate::keys::SecretKey::generate(t);
+        let record = KeyRecord {
+            key_type: t,
+            public_multibase: secret.public_key().to_multibase(),
+            ..sample_record("user:carol", 7)
+        };
+        store.insert_key(&record).await.unwrap();
+    }
+    let types: Vec<KeyType> = store
+        .list_keys("user:carol")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.key_type)
+        .collect();
+    assert_eq!(types, KeyType::ALL.to_vec());
+}
+
 pub async fn rotation_retires_old_key_and_keeps_it(store: &impl KeyStore) {
     let old = sample_record("server", 1);
     store.insert_key(&old).await.unwrap();
@@ -120,6 +140,7 @@ macro_rules! key_store_conformance {
             $crate::key_store_conformance!(@check $factory, insert_then_get_round_trips);
             $crate::key_store_conformance!(@check $factory, duplicate_id_or_public_key_is_a_typed_error);
             $crate::key_store_conformance!(@check $factory, list_is_per_owner_and_oldest_first);
+            $crate::key_store_conformance!(@check $factory, keys_created_together_list_by_type);
             $crate::key_store_conformance!(@check $factory, rotation_retires_old_key_and_keeps_it);
             $crate::key_store_conformance!(@check $factory, rotating_twice_or_missing_key_fails_without_side_effects);
         }

@@ -58,7 +58,13 @@ impl KeyStore for MemoryKeyStore {
             .filter(|k| k.owner == owner)
             .cloned()
             .collect();
-        out.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        out.sort_by(|a, b| {
+            (a.created_at, a.key_type.as_str(), &a.id).cmp(&(
+                b.created_at,
+                b.key_type.as_str(),
+                &b.id,
+            ))
+        });
         Ok(out)
     }
 

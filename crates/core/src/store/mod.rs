@@ -87,7 +87,8 @@ pub trait KeyStore: Send + Sync {
     /// Inserts a new key; [`StoreError::Duplicate`] when the id or public key exists.
     async fn insert_key(&self, record: &KeyRecord) -> Result<(), StoreError>;
     async fn get_key(&self, id: &str) -> Result<Option<KeyRecord>, StoreError>;
-    /// The owner's keys, oldest first.
+    /// The owner's keys, oldest first; keys created in the same millisecond are ordered by
+    /// key type name (`Ed25519`, `P-256`, `X25519`), then id.
     async fn list_keys(&self, owner: &str) -> Result<Vec<KeyRecord>, StoreError>;
     /// Atomically retires `old_id` (which must be active) and inserts `new`.
     async fn rotate_key(
