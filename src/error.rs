@@ -60,27 +60,19 @@ kinds! {
 impl ProblemKind {
     /// The kind the server uses for a bare error status.
     pub fn for_status(status: StatusCode) -> ProblemKind {
-        Self::ALL
-            .iter()
-            .copied()
-            .find(|k| {
-                k.status == status
-                    && !matches!(
-                        k.slug,
-                        "validation-failed"
-                            | "invalid-did"
-                            | "method-not-supported"
-                            | "invalid-public-key"
-                            | "did-not-found"
-                            | "did-web-refused"
-                            | "invalid-did-document"
-                    )
-            })
-            .unwrap_or(if status.is_server_error() {
-                Self::INTERNAL
-            } else {
-                Self::BAD_REQUEST
-            })
+        match status {
+            StatusCode::NOT_FOUND => Self::NOT_FOUND,
+            StatusCode::METHOD_NOT_ALLOWED => Self::METHOD_NOT_ALLOWED,
+            StatusCode::REQUEST_TIMEOUT => Self::REQUEST_TIMEOUT,
+            StatusCode::PAYLOAD_TOO_LARGE => Self::PAYLOAD_TOO_LARGE,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => Self::UNSUPPORTED_MEDIA_TYPE,
+            StatusCode::UNAUTHORIZED => Self::UNAUTHORIZED,
+            StatusCode::CONFLICT => Self::CONFLICT,
+            StatusCode::UNPROCESSABLE_ENTITY => Self::VALIDATION,
+            StatusCode::SERVICE_UNAVAILABLE => Self::NOT_READY,
+            s if s.is_server_error() => Self::INTERNAL,
+            _ => Self::BAD_REQUEST,
+        }
     }
 }
 

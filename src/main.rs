@@ -129,6 +129,17 @@ async fn run() -> anyhow::Result<()> {
     let mut config = Config::load(&cli.config)?;
     init_logging(&config, matches!(cli.command, Command::Serve));
     let opened = bootstrap::open(&mut config, &env).await?;
+    if !matches!(cli.command, Command::Serve | Command::Init)
+        && let Some(token) = &opened.new_admin_token
+    {
+        // This command initialised the data dir: the token must not be lost. Standard
+        // error keeps standard output machine-readable.
+        eprintln!(
+            "Initialised {}. Admin token (shown once, store it now): {}",
+            config.data_dir.display(),
+            token.as_str()
+        );
+    }
     match cli.command {
         Command::Serve => {
             let listener = tokio::net::TcpListener::bind(config.listen)

@@ -92,8 +92,9 @@ fn load_kek(data_dir: &Path, env_key: Option<&str>) -> Result<Kek, InitError> {
 }
 
 /// Creates a file readable by its owner only; fails if it exists (never overwrites a key).
-/// The file is written under a temporary name, synced, renamed into place and the
-/// directory synced, so a crash never leaves keys sealed under a key file that is gone.
+/// The file is written under a temporary name and synced, then linked into place (never
+/// over an existing file) and the directory synced, so a crash never leaves keys sealed
+/// under a key file that is gone.
 fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));

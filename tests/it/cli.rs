@@ -237,3 +237,27 @@ fn bad_configuration_is_a_one_line_error_naming_the_key() {
         );
     }
 }
+
+#[test]
+fn an_admin_command_that_initialises_the_data_dir_shows_the_admin_token() {
+    if is_postgres() {
+        return; // a data dir property, checked on SQLite
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(sichat_bin())
+        .env_clear()
+        .args(["user", "add", "zed", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "did:web:127.0.0.1%3A8080:users:zed"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Admin token (shown once"));
+}
