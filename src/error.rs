@@ -42,6 +42,7 @@ kinds! {
     INVALID_DID = ("invalid-did", BAD_REQUEST, "Invalid DID", "The DID does not follow DID Core §3.1 syntax or its method's rules.");
     METHOD_NOT_SUPPORTED = ("method-not-supported", BAD_REQUEST, "DID method not supported", "This server resolves did:key, did:jwk, did:web and did:peer (numalgo 0 and 2).");
     INVALID_PUBLIC_KEY = ("invalid-public-key", BAD_REQUEST, "Invalid public key", "The key encoded in the DID or JWK is malformed, of an unsupported type, or not on its curve.");
+    UNSUPPORTED_PUBLIC_KEY_FORMAT = ("unsupported-public-key-format", BAD_REQUEST, "Unsupported public key format", "The publicKeyFormat resolution option is not one of Multikey, JsonWebKey2020 or Ed25519VerificationKey2018.");
     DID_NOT_FOUND = ("did-not-found", NOT_FOUND, "DID not found", "No DID document exists for this DID.");
     DID_WEB_REFUSED = ("did-web-refused", BAD_REQUEST, "did:web host refused", "The did:web host is a private, loopback or reserved address; the resolver does not fetch from those.");
     INVALID_DID_DOCUMENT = ("invalid-did-document", BAD_GATEWAY, "Invalid DID document", "The DID's host served a document that is not valid JSON, is over 64 KiB, or whose id is not the DID.");
@@ -137,6 +138,7 @@ impl From<ResolveError> for ApiError {
             ResolveError::MethodNotSupported(_) => ProblemKind::METHOD_NOT_SUPPORTED,
             ResolveError::NotFound(_) => ProblemKind::DID_NOT_FOUND,
             ResolveError::InvalidPublicKey(_) => ProblemKind::INVALID_PUBLIC_KEY,
+            ResolveError::UnsupportedPublicKeyType(_) => ProblemKind::UNSUPPORTED_PUBLIC_KEY_FORMAT,
             ResolveError::InvalidDocument(_) => ProblemKind::INVALID_DID_DOCUMENT,
             ResolveError::Refused(_) => ProblemKind::DID_WEB_REFUSED,
             ResolveError::Fetch(_) => ProblemKind::RESOLUTION_FAILED,

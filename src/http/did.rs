@@ -6,9 +6,11 @@ use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
-use sichat_core::did::DidResolver;
 
-use super::extract::ApiPath;
+use serde::Deserialize;
+use sichat_core::did::ResolutionOptions;
+
+use super::extract::{ApiPath, ApiQuery};
 use crate::app::AppState;
 use crate::error::{ApiError, ProblemKind};
 
@@ -60,11 +62,22 @@ fn did_from_raw(raw: &str) -> Result<String, ApiError> {
     Ok(sichat_core::did::web::percent_decode(raw)?)
 }
 
+/// DID Resolution options accepted as query parameters; others are ignored.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ResolveQuery {
+    /// did:key verification method format: `Multikey` (default), `JsonWebKey2020`,
+    /// `Ed25519VerificationKey2018`.
+    #[serde(rename = "publicKeyFormat")]
+    #[param(rename = "publicKeyFormat")]
+    pub public_key_format: Option<String>,
+}
+
 /// `GET /1.0/identifiers/{did}` (DID Resolution §HTTP(S) binding, Universal Resolver):
 /// the resolution result, or only the document when `Accept` asks for
 /// `application/did+ld+json` / `application/did+json`.
 #[utoipa::path(get, path = "/1.0/identifiers/{did}", tag = "dids",
-    params(("did" = String, Path, description = "The DID to resolve, as is or percent-encoded")),
+    params(("did" = String, Path, description = "The DID to resolve, as is or percent-encoded"), ResolveQuery),
     responses(
         (status = 200, description = "Resolution result (didDocument, didResolutionMetadata, didDocumentMetadata)", body = Object,
             content_type = "application/ld+json;profile=\"https://w3id.org/did-resolution\""),
@@ -74,6 +87,7 @@ fn did_from_raw(raw: &str) -> Result<String, ApiError> {
 pub async fn resolve(
     State(s): State<AppState>,
     OriginalUri(uri): OriginalUri,
+    ApiQuery(query): ApiQuery<ResolveQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     // The raw (still percent-encoded) path: axum's path extractors decode `%3A`, which
@@ -83,7 +97,10 @@ pub async fn resolve(
         .strip_prefix("/1.0/identifiers/")
         .unwrap_or_default();
     let did = did_from_raw(raw_did)?;
-    let resolution = s.resolver.resolve(&did).await?;
+    let options = ResolutionOptions {
+        public_key_format: query.public_key_format,
+    };
+    let resolution = s.resolver.resolve_with(&did, &options).await?;
     let accept = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use sichat_core::SystemClock;
 use sichat_core::did::web_fetch::GuardedFetcher;
 use sichat_core::did::{
-    CachingResolver, DidResolver, Resolution, ResolveError, StandardResolver, parse_did,
+    CachingResolver, DidResolver, Resolution, ResolutionOptions, ResolveError, StandardResolver,
+    parse_did,
 };
 
 use super::identity::IdentityService;
@@ -32,6 +33,20 @@ impl ServerResolver {
             1_000,
         );
         Ok(Self { identity, remote })
+    }
+}
+
+impl ServerResolver {
+    /// Resolves with DID Resolution options (did:key `publicKeyFormat`).
+    pub async fn resolve_with(
+        &self,
+        did: &str,
+        options: &ResolutionOptions,
+    ) -> Result<Resolution, ResolveError> {
+        if options.public_key_format.is_some() && parse_did(did)?.0 != "web" {
+            return StandardResolver::resolve_offline_with(did, options);
+        }
+        self.resolve(did).await
     }
 }
 

@@ -233,3 +233,50 @@ async fn did_web_fetch_refuses_oversized_redirected_lying_and_slow_documents() {
     }
     host.abort();
 }
+
+#[tokio::test]
+async fn public_key_format_option_selects_the_did_key_representation() {
+    let server = TestServer::spawn().await;
+    let (status, body) = server
+        .get_json(&format!(
+            "/1.0/identifiers/{DID_KEY}?publicKeyFormat=JsonWebKey2020"
+        ))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let vm = &body["didDocument"]["verificationMethod"][0];
+    assert_eq!(vm["type"], "JsonWebKey2020");
+    assert_eq!(vm["publicKeyJwk"]["crv"], "Ed25519");
+    let (_, body) = server
+        .get_json(&format!(
+            "/1.0/identifiers/{DID_KEY}?publicKeyFormat=Ed25519VerificationKey2018"
+        ))
+        .await;
+    assert_eq!(
+        body["didDocument"]["verificationMethod"][0]["type"],
+        "Ed25519VerificationKey2018"
+    );
+    let (_, body) = server
+        .get_json(&format!("/1.0/identifiers/{DID_KEY}"))
+        .await;
+    assert_eq!(
+        body["didDocument"]["verificationMethod"][0]["type"],
+        "Multikey"
+    );
+    // Other methods ignore the option.
+    let (status, _) = server
+        .get_json(&format!(
+            "/1.0/identifiers/{DID_JWK}?publicKeyFormat=JsonWebKey2020"
+        ))
+        .await;
+    assert_eq!(status, 200);
+    let resp = server
+        .get(&format!(
+            "/1.0/identifiers/{DID_KEY}?publicKeyFormat=RsaVerificationKey2018"
+        ))
+        .await;
+    let problem = assert_problem(resp, 400, "unsupported-public-key-format").await;
+    assert_eq!(
+        problem["didResolutionMetadata"]["error"],
+        "unsupportedPublicKeyType"
+    );
+}

@@ -23,6 +23,21 @@ pub enum KeyFormat {
     Legacy2018,
 }
 
+impl KeyFormat {
+    /// The format for a `publicKeyFormat` option value (did:key §3.1.1); `None` when it is
+    /// not one Sichat produces (`unsupportedPublicKeyType`).
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "Multikey" => Some(KeyFormat::Multikey),
+            "JsonWebKey2020" => Some(KeyFormat::JsonWebKey2020),
+            "Ed25519VerificationKey2018" | "X25519KeyAgreementKey2019" => {
+                Some(KeyFormat::Legacy2018)
+            }
+            _ => None,
+        }
+    }
+}
+
 /// The `did:key` of a public key.
 pub fn did_key(key: &PublicKey) -> String {
     format!("did:key:{}", key.to_multibase())

@@ -20,5 +20,7 @@ pub mod web_fetch;
 
 pub use cache::CachingResolver;
 pub use document::{DidDocument, DocumentBuilder, Relationship};
-pub use resolver::{DidResolver, Resolution, ResolveError, StandardResolver, parse_did};
+pub use resolver::{
+    DidResolver, Resolution, ResolutionOptions, ResolveError, StandardResolver, parse_did,
+};
 pub use ssi_adapter::SsiResolver;

@@ -20,6 +20,11 @@ pub enum ResolveError {
     NotFound(String),
     #[error("invalid public key: {0}")]
     InvalidPublicKey(String),
+    /// A `publicKeyFormat` option this resolver does not produce (did:key §3.1.1).
+    #[error(
+        "unsupported publicKeyFormat `{0}` (supported: Multikey, JsonWebKey2020, Ed25519VerificationKey2018)"
+    )]
+    UnsupportedPublicKeyType(String),
     #[error("invalid DID document: {0}")]
     InvalidDocument(String),
     /// The did:web host is a private, loopback or reserved address (SSRF guard).
@@ -38,6 +43,7 @@ impl ResolveError {
             ResolveError::MethodNotSupported(_) => "methodNotSupported",
             ResolveError::NotFound(_) => "notFound",
             ResolveError::InvalidPublicKey(_) => "invalidPublicKey",
+            ResolveError::UnsupportedPublicKeyType(_) => "unsupportedPublicKeyType",
             ResolveError::InvalidDocument(_) => "invalidDidDocument",
             // did:web forbids IP and local hosts; the guard refuses what resolves to them.
             ResolveError::Refused(_) => "invalidDid",
@@ -78,6 +84,14 @@ impl Resolution {
             "didDocumentMetadata": self.document_metadata,
         })
     }
+}
+
+/// DID Resolution options (DID Resolution §4.1) that Sichat understands.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResolutionOptions {
+    /// did:key `publicKeyFormat`: `Multikey` (default), `JsonWebKey2020`,
+    /// `Ed25519VerificationKey2018`.
+    pub public_key_format: Option<String>,
 }
 
 /// Resolves DIDs to documents. Implementations must be cheap to share (`Arc`).
@@ -125,6 +139,26 @@ impl StandardResolver {
 
     pub fn with_web(fetcher: Arc<dyn DidWebFetcher>) -> Self {
         Self { web: Some(fetcher) }
+    }
+
+    /// Resolves the offline methods with resolution options: `publicKeyFormat` applies to
+    /// did:key (other methods ignore it, as DID Resolution lets methods do).
+    pub fn resolve_offline_with(
+        did: &str,
+        options: &ResolutionOptions,
+    ) -> Result<Resolution, ResolveError> {
+        let Some(name) = options.public_key_format.as_deref() else {
+            return Self::resolve_offline(did);
+        };
+        let format = key::KeyFormat::from_name(name).ok_or_else(|| {
+            ResolveError::UnsupportedPublicKeyType(name.chars().take(64).collect())
+        })?;
+        match parse_did(did)? {
+            ("key", msid) => Ok(Resolution::new(key::resolve_with_format(
+                did, msid, format,
+            )?)),
+            _ => Self::resolve_offline(did),
+        }
     }
 
     /// Resolves the offline methods synchronously (no I/O).
