@@ -87,6 +87,19 @@ enum AdminTokenCommand {
     Rotate,
 }
 
+/// Writes one line to standard output; a closed pipe (`sichat did list | head -1`) ends
+/// the process quietly instead of panicking.
+fn out(line: impl std::fmt::Display) {
+    use std::io::Write;
+    if let Err(e) = writeln!(std::io::stdout().lock(), "{line}") {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: writing to standard output: {e}");
+        std::process::exit(1);
+    }
+}
+
 fn env(key: &str) -> Option<String> {
     std::env::var(key).ok().filter(|v| !v.is_empty())
 }
@@ -193,7 +206,7 @@ async fn run() -> anyhow::Result<()> {
                 opened.identity.clone(),
             );
             let user = users.create(&name, password).await?;
-            println!("{}", user.did);
+            out(&user.did);
         }
         Command::User(UserCommand::List) => {
             let users = UserService::new(
@@ -202,23 +215,24 @@ async fn run() -> anyhow::Result<()> {
                 opened.identity.clone(),
             );
             for u in users.list().await? {
-                println!("{}\t{}", u.name, u.did);
+                out(format_args!("{}\t{}", u.name, u.did));
             }
         }
         Command::Did(DidCommand::List) => {
             for entry in opened.identity.all_dids().await? {
-                println!("{}", entry.did);
+                out(&entry.did);
             }
         }
         Command::Key(KeyCommand::List { owner }) => {
+            check_owner(&opened, &owner).await?;
             for k in opened.keys.list(&owner).await? {
-                println!(
+                out(format_args!(
                     "{}\t{}\t{}\t{}",
                     k.id,
                     k.key_type,
                     k.status.as_str(),
                     k.public_key_multibase
-                );
+                ));
             }
         }
         Command::Key(KeyCommand::Generate { key_type, owner }) => {

@@ -51,6 +51,7 @@ impl MigrationTrait for Migration {
             .create_index(
                 Index::create()
                     .name("idx_keys_owner_created")
+                    .if_not_exists()
                     .table(Keys::Table)
                     .col(Keys::Owner)
                     .col(Keys::CreatedAt)

@@ -30,6 +30,10 @@ pub enum InitError {
     #[error("master key file {0}: {1}")]
     MasterKeyFile(String, String),
     #[error(
+        "no master key: set SICHAT_MASTER_KEY or restore {0} (this database already holds keys sealed under it)"
+    )]
+    MasterKeyMissing(String),
+    #[error(
         "the master key does not open this database's keys (SICHAT_MASTER_KEY or master.key is not the one it was initialised with)"
     )]
     WrongMasterKey,
@@ -65,8 +69,9 @@ fn redacted_url(url: &str) -> String {
 }
 
 /// Loads the KEK from `SICHAT_MASTER_KEY`, else from `<data>/master.key`, creating the
-/// file (mode 0600) when it does not exist.
-fn load_kek(data_dir: &Path, env_key: Option<&str>) -> Result<Kek, InitError> {
+/// file (mode 0600) when it does not exist and `may_create` (the database holds no sealed
+/// keys yet: a new key file next to existing keys could never open them).
+fn load_kek(data_dir: &Path, env_key: Option<&str>, may_create: bool) -> Result<Kek, InitError> {
     if let Some(text) = env_key {
         return Kek::parse(text).map_err(InitError::MasterKeyEnv);
     }
@@ -74,6 +79,9 @@ fn load_kek(data_dir: &Path, env_key: Option<&str>) -> Result<Kek, InitError> {
     let shown = path.display().to_string();
     match std::fs::read_to_string(&path) {
         Ok(text) => Kek::parse(&text).map_err(|e| InitError::MasterKeyFile(shown, e.to_string())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !may_create => {
+            Err(InitError::MasterKeyMissing(shown))
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let kek = Kek::generate();
             match write_private_file(&path, kek.to_text().as_bytes()) {
@@ -97,7 +105,7 @@ fn load_kek(data_dir: &Path, env_key: Option<&str>) -> Result<Kek, InitError> {
 /// under a key file that is gone.
 fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let tmp = path.with_extension(format!("tmp-{}", hex::encode(rand::random::<[u8; 8]>())));
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]
@@ -128,18 +136,19 @@ pub async fn open(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Opened, InitError> {
     let dir = &config.data_dir;
+    let existed = dir.exists();
     std::fs::create_dir_all(dir).map_err(|e| InitError::DataDir(dir.display().to_string(), e))?;
     #[cfg(unix)]
-    {
+    if !existed {
         use std::os::unix::fs::PermissionsExt;
         let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
     }
-    let master = env("SICHAT_MASTER_KEY").map(Zeroizing::new);
-    let kek = load_kek(dir, master.as_deref().map(String::as_str))?;
-
     let db = store::connect(&config.database_url)
         .await
         .map_err(|e| InitError::Database(redacted_url(&config.database_url), e.to_string()))?;
+    let has_keys = settings::get(&db, settings::KEK_CHECK).await?.is_some();
+    let master = env("SICHAT_MASTER_KEY").map(Zeroizing::new);
+    let kek = load_kek(dir, master.as_deref().map(String::as_str), !has_keys)?;
 
     // The master key must be the one the database was initialised with.
     let check = kek.seal(KEK_CHECK_PLAINTEXT, settings::KEK_CHECK.as_bytes());
@@ -155,18 +164,6 @@ pub async fn open(
 
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let keys = Arc::new(ServerKeys::new(SeaKeyStore::new(db.clone()), kek, clock));
-
-    let env_token = env("SICHAT_ADMIN_TOKEN").map(Zeroizing::new);
-    if env_token.as_ref().is_some_and(|t| t.chars().count() < 32) {
-        return Err(InitError::AdminToken);
-    }
-    let candidate = env_token.clone().unwrap_or_else(admin_token::generate);
-    let token_stored = admin_token::store_if_absent(&db, &candidate).await?;
-    let (new_admin_token, admin_token_from_env) = match (token_stored, env_token.is_some()) {
-        (true, false) => (Some(candidate), false),
-        (true, true) => (None, true),
-        (false, _) => (None, false),
-    };
 
     let given = config.public_url.as_str().trim_end_matches('/').to_owned();
     if !settings::insert_if_absent(&db, settings::PUBLIC_URL, &given).await? {
@@ -188,6 +185,19 @@ pub async fn open(
         &config.public_url,
     ));
     let created_keys = ensure_server_keys(&db, &keys).await?;
+    // After the keys: if anything before failed, the next start still shows the token.
+    let env_token = env("SICHAT_ADMIN_TOKEN").map(Zeroizing::new);
+    if env_token.as_ref().is_some_and(|t| t.chars().count() < 32) {
+        return Err(InitError::AdminToken);
+    }
+    let candidate = env_token.clone().unwrap_or_else(admin_token::generate);
+    let token_stored = admin_token::store_if_absent(&db, &candidate).await?;
+    let (new_admin_token, admin_token_from_env) = match (token_stored, env_token.is_some()) {
+        (true, false) => (Some(candidate), false),
+        (true, true) => (None, true),
+        (false, _) => (None, false),
+    };
+
     Ok(Opened {
         db,
         keys,

@@ -43,8 +43,16 @@ impl ServerResolver {
         did: &str,
         options: &ResolutionOptions,
     ) -> Result<Resolution, ResolveError> {
-        if options.public_key_format.is_some() && parse_did(did)?.0 != "web" {
-            return StandardResolver::resolve_offline_with(did, options);
+        if let Some(name) = options.public_key_format.as_deref() {
+            // Checked for every method, so the answer does not depend on which DID it is.
+            if sichat_core::did::key::KeyFormat::from_name(name).is_none() {
+                return Err(ResolveError::UnsupportedPublicKeyType(
+                    name.chars().take(64).collect(),
+                ));
+            }
+            if parse_did(did)?.0 != "web" {
+                return StandardResolver::resolve_offline_with(did, options);
+            }
         }
         self.resolve(did).await
     }

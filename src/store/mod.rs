@@ -36,7 +36,12 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
         opt.max_connections(16);
     }
     let db = Database::connect(opt).await?;
-    Migrator::up(&db, None).await?;
+    if Migrator::up(&db, None).await.is_err() {
+        // Another process (a CLI command, a second instance) may be migrating the same
+        // database at this moment; once it is done, this run finds nothing left to do.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        Migrator::up(&db, None).await?;
+    }
     Ok(db)
 }
 

@@ -146,6 +146,7 @@ fn init_creates_a_private_master_key_and_shows_the_admin_token_once() {
     let dir = tempfile::tempdir().unwrap();
     let init = || {
         Command::new(sichat_bin())
+            .current_dir(dir.path())
             .env_clear()
             .args(["init", "--data-dir"])
             .arg(dir.path())
@@ -181,6 +182,7 @@ fn init_creates_a_private_master_key_and_shows_the_admin_token_once() {
     );
 
     let wrong = Command::new(sichat_bin())
+        .current_dir(dir.path())
         .env_clear()
         .env("SICHAT_MASTER_KEY", "ff".repeat(32))
         .args(["did", "list", "--data-dir"])
@@ -221,7 +223,8 @@ fn bad_configuration_is_a_one_line_error_naming_the_key() {
         ),
     ] {
         let mut cmd = Command::new(sichat_bin());
-        cmd.env_clear()
+        cmd.current_dir(dir.path())
+            .env_clear()
             .args(&args)
             .arg("--data-dir")
             .arg(dir.path());
@@ -245,6 +248,7 @@ fn an_admin_command_that_initialises_the_data_dir_shows_the_admin_token() {
     }
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(sichat_bin())
+        .current_dir(dir.path())
         .env_clear()
         .args(["user", "add", "zed", "--data-dir"])
         .arg(dir.path())
@@ -260,4 +264,39 @@ fn an_admin_command_that_initialises_the_data_dir_shows_the_admin_token() {
         "did:web:127.0.0.1%3A8080:users:zed"
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("Admin token (shown once"));
+}
+
+#[test]
+fn a_missing_master_key_is_an_error_and_no_new_key_file_appears() {
+    if is_postgres() {
+        return; // a data dir property, checked on SQLite
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let with_env = Command::new(sichat_bin())
+        .current_dir(dir.path())
+        .env_clear()
+        .env("SICHAT_MASTER_KEY", crate::common::MASTER_KEY)
+        .args(["init", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(with_env.status.success());
+    let without = Command::new(sichat_bin())
+        .current_dir(dir.path())
+        .env_clear()
+        .args(["did", "list", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&without.stderr);
+    assert!(
+        !without.status.success()
+            && err.contains("no master key")
+            && err.trim().lines().count() == 1,
+        "{err}"
+    );
+    assert!(
+        !dir.path().join("master.key").exists(),
+        "no key file that could never open the stored keys"
+    );
 }

@@ -229,7 +229,9 @@ pub fn sichat_bin() -> &'static str {
 /// `sichat <args> --data-dir <dir> --database-url <db>` with the test secrets.
 pub fn sichat_cmd(data_dir: &Path, database_url: &str) -> Command {
     let mut cmd = Command::new(sichat_bin());
-    cmd.env_clear()
+    // Run outside the checkout so a developer's ./sichat.toml cannot change the tests.
+    cmd.current_dir(data_dir)
+        .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("SICHAT_MASTER_KEY", MASTER_KEY)
         .env("SICHAT_ADMIN_TOKEN", ADMIN_TOKEN)
@@ -283,10 +285,14 @@ impl ServerProcess {
     }
 
     pub fn stop(mut self) -> String {
-        let _ = Command::new("kill")
+        // SIGTERM for a graceful shutdown; without a `kill` command, SIGKILL.
+        let termed = Command::new("kill")
             .arg("-TERM")
             .arg(self.child.id().to_string())
             .status();
+        if !termed.is_ok_and(|s| s.success()) {
+            let _ = self.child.kill();
+        }
         let _ = self.child.wait();
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }

@@ -187,7 +187,9 @@ async fn rotated_key_stays_published_for_verification() {
     assert_eq!(status, 409, "a retired key cannot be rotated again");
 }
 
-/// Anything answered 2xx survives `kill -9`: the user, their keys and their DID.
+/// Anything answered 2xx is committed before the answer: it survives `kill -9` (the
+/// user, their keys and their DID). Power-loss durability rests on `synchronous=FULL`,
+/// checked in `store_conformance`.
 #[tokio::test]
 async fn acknowledged_writes_survive_kill_9() {
     let dir = tempfile::tempdir().unwrap();

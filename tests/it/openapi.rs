@@ -46,3 +46,26 @@ fn every_route_is_documented_with_responses() {
         }
     }
 }
+
+#[test]
+fn shared_path_constants_are_routes_of_the_server() {
+    use sichat_core::api::paths;
+    let spec: serde_json::Value = serde_json::from_str(&sichat::http::openapi_json()).unwrap();
+    for path in [
+        paths::SERVER_DID_DOCUMENT,
+        paths::USER_DID_DOCUMENT,
+        paths::RESOLVE,
+        paths::HEALTH,
+        paths::READY,
+        paths::METRICS,
+        paths::ADMIN_USERS,
+        paths::ADMIN_USER,
+        paths::ADMIN_KEYS,
+        paths::ADMIN_KEY,
+        paths::ADMIN_KEY_ROTATE,
+        paths::ADMIN_KEYS_IMPORT,
+        paths::ADMIN_DIDS,
+    ] {
+        assert!(spec["paths"].get(path).is_some(), "{path} is not a route");
+    }
+}

@@ -195,6 +195,15 @@ async fn hostile_host() -> (String, tokio::task::JoinHandle<()>) {
         )
         .route("/junk/did.json", get(|| async { "not json" }))
         .route(
+            "/stream/did.json",
+            get(|| async {
+                // Chunked, no Content-Length: only the streaming cap can stop it.
+                let chunks = (0..100)
+                    .map(|_| Ok::<_, std::io::Error>(axum::body::Bytes::from(vec![b' '; 1024])));
+                axum::body::Body::from_stream(futures_util::stream::iter(chunks))
+            }),
+        )
+        .route(
             "/slow/did.json",
             get(|| async {
                 tokio::time::sleep(std::time::Duration::from_secs(30)).await;
@@ -222,6 +231,7 @@ async fn did_web_fetch_refuses_oversized_redirected_lying_and_slow_documents() {
     assert_eq!(status, 200, "the well-behaved document resolves: {body}");
     for (path, slug) in [
         ("big", "invalid-did-document"),
+        ("stream", "invalid-did-document"),
         ("redirect", "resolution-failed"),
         ("liar", "invalid-did-document"),
         ("junk", "invalid-did-document"),

@@ -60,7 +60,8 @@ async fn private_keys_are_absent_from_database_files_rows_and_logs() {
     );
     // A bad import echoes nothing of the key either.
     let mut bad = jwk.clone();
-    bad["x"] = json!("AAAA");
+    // A valid public key with a `d` that does not belong to it.
+    bad["x"] = json!("O2onvM62pC1io6jQKm8Nc2UyFXcd4kOmOsBIoYtZ2ik"); // did:key vector, seed 0
     let resp = post("/admin/keys/import", json!({"jwk": bad}))
         .await
         .unwrap();

@@ -37,3 +37,37 @@ async fn fresh() -> HeldStore {
 }
 
 sichat_core::key_store_conformance!(sea_orm_store, fresh);
+
+/// SQLite is opened for durability: WAL, `synchronous=FULL` (survives power loss, not only
+/// a killed process), foreign keys on, and a busy timeout for concurrent writers.
+#[tokio::test]
+async fn sqlite_connections_are_configured_for_durability() {
+    use sea_orm::{ConnectionTrait, Statement};
+    if crate::common::is_postgres() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = sichat::store::connect(&crate::common::fresh_database_url(dir.path()).await)
+        .await
+        .unwrap();
+    let pragma = |name: &'static str| {
+        let db = db.clone();
+        async move {
+            let row = db
+                .query_one_raw(Statement::from_string(
+                    db.get_database_backend(),
+                    format!("PRAGMA {name}"),
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+            row.try_get_by_index::<String>(0)
+                .or_else(|_| row.try_get_by_index::<i64>(0).map(|n| n.to_string()))
+                .unwrap()
+        }
+    };
+    assert_eq!(pragma("journal_mode").await, "wal");
+    assert_eq!(pragma("synchronous").await, "2", "FULL");
+    assert_eq!(pragma("foreign_keys").await, "1");
+    assert_eq!(pragma("busy_timeout").await, "10000");
+}

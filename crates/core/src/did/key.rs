@@ -55,7 +55,16 @@ pub(crate) fn decode_multikey(msid: &str) -> Result<PublicKey, ResolveError> {
             "the key must be base58btc multibase ('z')".into(),
         ));
     }
-    PublicKey::from_multibase(msid).map_err(|e| ResolveError::InvalidPublicKey(e.to_string()))
+    let key = PublicKey::from_multibase(msid)
+        .map_err(|e| ResolveError::InvalidPublicKey(e.to_string()))?;
+    // P-256 keys are identified in compressed form; an uncompressed one would give method
+    // ids that do not match the DID.
+    if key.key_type() == KeyType::P256 && key.to_multibase() != msid {
+        return Err(ResolveError::InvalidPublicKey(
+            "P-256 keys must be compressed (33 bytes)".into(),
+        ));
+    }
+    Ok(key)
 }
 
 /// Like [`decode_multikey`], with the derived X25519 key of an Ed25519 key (§3.1.2), from

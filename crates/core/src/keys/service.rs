@@ -74,6 +74,14 @@ impl KeyInfo {
     }
 }
 
+/// The public view of a stored record; a stored public key that no longer parses is a
+/// storage fault, not the caller's.
+fn info(record: &KeyRecord) -> Result<KeyInfo, KeyServiceError> {
+    KeyInfo::from_record(record).map_err(|e| {
+        StoreError::Backend(format!("stored key {} is corrupt: {e}", record.id)).into()
+    })
+}
+
 /// Key management over a [`KeyStore`], sealing private keys under a [`Kek`].
 pub struct KeyService<S> {
     store: S,
@@ -117,7 +125,7 @@ impl<S: KeyStore> KeyService<S> {
     ) -> Result<KeyInfo, KeyServiceError> {
         let record = self.seal_record(owner, &SecretKey::generate(key_type));
         self.store.insert_key(&record).await?;
-        Ok(KeyInfo::from_record(&record)?)
+        info(&record)
     }
 
     /// Imports a private JWK (OKP Ed25519/X25519 or EC P-256).
@@ -125,20 +133,17 @@ impl<S: KeyStore> KeyService<S> {
         let secret = SecretKey::from_jwk_value(jwk)?;
         let record = self.seal_record(owner, &secret);
         self.store.insert_key(&record).await?;
-        Ok(KeyInfo::from_record(&record)?)
+        info(&record)
     }
 
     pub async fn list(&self, owner: &str) -> Result<Vec<KeyInfo>, KeyServiceError> {
         let records = self.store.list_keys(owner).await?;
-        records
-            .iter()
-            .map(|r| KeyInfo::from_record(r).map_err(Into::into))
-            .collect()
+        records.iter().map(info).collect()
     }
 
     pub async fn get(&self, id: &str) -> Result<KeyInfo, KeyServiceError> {
         let record = self.record(id).await?;
-        Ok(KeyInfo::from_record(&record)?)
+        info(&record)
     }
 
     async fn record(&self, id: &str) -> Result<KeyRecord, KeyServiceError> {
@@ -156,7 +161,7 @@ impl<S: KeyStore> KeyService<S> {
         self.store
             .rotate_key(id, &new, self.clock.now_millis())
             .await?;
-        Ok(KeyInfo::from_record(&new)?)
+        info(&new)
     }
 
     /// Unseals an active key for signing or key agreement.
