@@ -6,9 +6,10 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use sichat::config::{Config, ConfigFlags, LogFormat};
 use sichat::service::bootstrap::{self, Opened};
-use sichat::service::{SERVER_OWNER, admin_token, users::UserService};
+use sichat::service::users::{UserName, UserService};
+use sichat::service::{SERVER_OWNER, admin_token};
+use sichat_core::Secret;
 use sichat_core::keys::KeyType;
-use zeroize::Zeroizing;
 
 #[derive(Parser)]
 #[command(
@@ -123,7 +124,7 @@ fn init_logging(config: &Config, serving: bool) {
 
 fn print_admin_token(opened: &Opened) {
     if let Some(token) = &opened.new_admin_token {
-        println!("Admin token (shown once, store it now): {}", token.as_str());
+        println!("Admin token (shown once, store it now): {}", token.expose());
     } else if opened.admin_token_from_env {
         println!("Admin token: taken from SICHAT_ADMIN_TOKEN");
     }
@@ -150,7 +151,7 @@ async fn run() -> anyhow::Result<()> {
         eprintln!(
             "Initialised {}. Admin token (shown once, store it now): {}",
             config.data_dir.display(),
-            token.as_str()
+            token.expose()
         );
     }
     match cli.command {
@@ -191,12 +192,12 @@ async fn run() -> anyhow::Result<()> {
             password_stdin,
         }) => {
             let password = if password_stdin {
-                let mut buf = Zeroizing::new(String::new());
+                let mut buf = zeroize::Zeroizing::new(String::new());
                 std::io::stdin()
                     .read_to_string(&mut buf)
                     .context("reading the password from stdin")?;
                 let line = buf.lines().next().unwrap_or_default().to_owned();
-                Some(Zeroizing::new(line))
+                Some(Secret::new(line))
             } else {
                 None
             };
@@ -205,7 +206,7 @@ async fn run() -> anyhow::Result<()> {
                 opened.keys.clone(),
                 opened.identity.clone(),
             );
-            let user = users.create(&name, password).await?;
+            let user = users.create(&UserName::parse(&name)?, password).await?;
             out(&user.did);
         }
         Command::User(UserCommand::List) => {
@@ -246,8 +247,8 @@ async fn run() -> anyhow::Result<()> {
         }
         Command::AdminToken(AdminTokenCommand::Rotate) => {
             let token = admin_token::generate();
-            admin_token::replace(&opened.db, &token).await?;
-            println!("New admin token (shown once): {}", token.as_str());
+            admin_token::replace(&opened.db, token.expose()).await?;
+            println!("New admin token (shown once): {}", token.expose());
         }
     }
     Ok(())

@@ -5,15 +5,15 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::Value;
+use sichat_core::Secret;
 use sichat_core::keys::{KeyInfo, KeyType};
-use zeroize::Zeroizing;
 
 use super::extract::{Admin, ApiJson, ApiPath, ApiQuery};
 use crate::app::AppState;
 use crate::error::{ApiError, ProblemKind};
+use crate::service::SERVER_OWNER;
 use crate::service::identity::DidEntry;
-use crate::service::users::{UserError, UserView, validate_name};
-use crate::service::{SERVER_OWNER, user_owner};
+use crate::service::users::{UserError, UserName, UserView};
 
 impl From<UserError> for ApiError {
     fn from(e: UserError) -> Self {
@@ -52,7 +52,10 @@ pub async fn create_user(
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
     let user = s
         .users
-        .create(&body.name, body.password.map(Zeroizing::new))
+        .create(
+            &UserName::parse(&body.name)?,
+            body.password.map(Secret::new),
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(user)))
 }
@@ -92,15 +95,17 @@ async fn check_owner(s: &AppState, owner: Option<String>) -> Result<String, ApiE
         return Ok(owner);
     }
     let shown: String = owner.chars().take(80).collect();
-    match owner.strip_prefix("user:") {
-        Some(name) if validate_name(name).is_err() => Err(ApiError::validation(format!(
-            "owner: `{shown}` is not a valid user"
-        ))),
-        Some(name) if s.users.exists(name).await? => Ok(user_owner(name)),
-        Some(name) => Err(ApiError::not_found(format!("user `{name}` not found"))),
-        None => Err(ApiError::validation(format!(
+    let Some(name) = owner.strip_prefix("user:") else {
+        return Err(ApiError::validation(format!(
             "owner: expected `server` or `user:<name>`, got `{shown}`"
-        ))),
+        )));
+    };
+    let name = UserName::parse(name)
+        .map_err(|_| ApiError::validation(format!("owner: `{shown}` is not a valid user")))?;
+    if s.users.exists(&name).await? {
+        Ok(name.owner())
+    } else {
+        Err(ApiError::not_found(format!("user `{name}` not found")))
     }
 }
 

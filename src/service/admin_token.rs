@@ -5,15 +5,15 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sea_orm::ConnectionTrait;
 use sha2::{Digest, Sha256};
+use sichat_core::Secret;
 use sichat_core::store::StoreError;
 use subtle::ConstantTimeEq;
-use zeroize::Zeroizing;
 
 use crate::store::settings;
 
 /// A fresh token: `sat_` + 32 random bytes, base64url.
-pub fn generate() -> Zeroizing<String> {
-    Zeroizing::new(format!(
+pub fn generate() -> Secret<String> {
+    Secret::new(format!(
         "sat_{}",
         URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
     ))

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use sea_orm::DatabaseConnection;
 use sichat_core::keys::{Kek, KeyError, KeyType, SecretKey};
 use sichat_core::store::StoreError;
-use sichat_core::{Clock, SystemClock};
+use sichat_core::{Clock, Secret, SystemClock};
 use zeroize::Zeroizing;
 
 use super::identity::IdentityService;
@@ -51,7 +51,7 @@ pub struct Opened {
     pub keys: Arc<ServerKeys>,
     pub identity: Arc<IdentityService>,
     /// The admin token, when it was generated just now (to print once).
-    pub new_admin_token: Option<Zeroizing<String>>,
+    pub new_admin_token: Option<Secret<String>>,
     /// Whether the admin token came from SICHAT_ADMIN_TOKEN at this first start.
     pub admin_token_from_env: bool,
     /// Whether this call initialised the server (first start).
@@ -186,12 +186,15 @@ pub async fn open(
     ));
     let created_keys = ensure_server_keys(&db, &keys).await?;
     // After the keys: if anything before failed, the next start still shows the token.
-    let env_token = env("SICHAT_ADMIN_TOKEN").map(Zeroizing::new);
-    if env_token.as_ref().is_some_and(|t| t.chars().count() < 32) {
+    let env_token = env("SICHAT_ADMIN_TOKEN").map(Secret::new);
+    if env_token
+        .as_ref()
+        .is_some_and(|t| t.expose().chars().count() < 32)
+    {
         return Err(InitError::AdminToken);
     }
     let candidate = env_token.clone().unwrap_or_else(admin_token::generate);
-    let token_stored = admin_token::store_if_absent(&db, &candidate).await?;
+    let token_stored = admin_token::store_if_absent(&db, candidate.expose()).await?;
     let (new_admin_token, admin_token_from_env) = match (token_stored, env_token.is_some()) {
         (true, false) => (Some(candidate), false),
         (true, true) => (None, true),

@@ -13,6 +13,7 @@ use sichat_core::did::{DidDocument, DocumentBuilder, Resolution};
 use sichat_core::keys::{KeyType, PublicKey};
 use sichat_core::store::{KeyRecord, KeyStatus, StoreError};
 
+use super::users::UserName;
 use super::{SERVER_OWNER, ServerKeys, user_owner};
 use crate::store;
 
@@ -67,9 +68,7 @@ impl IdentityService {
         let name = did
             .strip_prefix(&self.server_did)?
             .strip_prefix(":users:")?;
-        super::users::validate_name(name)
-            .ok()
-            .map(|_| user_owner(name))
+        UserName::parse(name).ok().map(|n| n.owner())
     }
 
     /// Whether `did` is in this server's did:web namespace (itself or below it).
@@ -104,7 +103,7 @@ impl IdentityService {
     }
 
     pub async fn user_document(&self, name: &str) -> Result<Option<Resolution>, StoreError> {
-        if super::users::validate_name(name).is_err() {
+        if UserName::parse(name).is_err() {
             return Ok(None);
         }
         self.resolve_local(&self.user_did(name)).await

@@ -9,8 +9,7 @@ use sea_orm::DatabaseConnection;
 use serde::Serialize;
 use sichat_core::keys::{KeyInfo, KeyType, SecretKey};
 use sichat_core::store::StoreError;
-use sichat_core::{Clock, SystemClock};
-use zeroize::Zeroizing;
+use sichat_core::{Clock, Secret, SystemClock};
 
 use super::identity::IdentityService;
 use super::{ServerKeys, user_owner};
@@ -59,20 +58,41 @@ pub struct UserService {
     identity: Arc<IdentityService>,
 }
 
-/// A name usable as a did:web path segment and URL path segment as is.
-pub fn validate_name(name: &str) -> Result<(), UserError> {
-    let ok = (1..=64).contains(&name.len())
-        && name
-            .bytes()
-            .next()
-            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        && name.bytes().all(|b| {
-            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
-        });
-    if ok {
-        Ok(())
-    } else {
-        Err(UserError::InvalidName(name.chars().take(80).collect()))
+/// A user name: 1–64 characters a–z, 0–9, `.`, `_`, `-`, starting with a letter or digit,
+/// so that it is usable as is in a did:web path segment and a URL path segment.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct UserName(String);
+
+impl UserName {
+    pub fn parse(name: &str) -> Result<Self, UserError> {
+        let ok = (1..=64).contains(&name.len())
+            && name
+                .bytes()
+                .next()
+                .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            && name.bytes().all(|b| {
+                b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
+            });
+        if ok {
+            Ok(Self(name.to_owned()))
+        } else {
+            Err(UserError::InvalidName(name.chars().take(80).collect()))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The owner string of this user's keys (`user:<name>`).
+    pub fn owner(&self) -> String {
+        user_owner(&self.0)
+    }
+}
+
+impl std::fmt::Display for UserName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -88,33 +108,32 @@ impl UserService {
     /// Creates a user with fresh keys; all of it is committed in one transaction.
     pub async fn create(
         &self,
-        name: &str,
-        password: Option<Zeroizing<String>>,
+        name: &UserName,
+        password: Option<Secret<String>>,
     ) -> Result<UserView, UserError> {
-        validate_name(name)?;
         let password_hash = match password {
             Some(p) => {
-                if !(8..=1024).contains(&p.chars().count()) {
+                if !(8..=1024).contains(&p.expose().chars().count()) {
                     return Err(UserError::InvalidPassword);
                 }
                 Some(hash_password(p).await?)
             }
             None => None,
         };
-        let owner = user_owner(name);
+        let owner = name.owner();
         let records: Vec<_> = KeyType::ALL
             .iter()
             .map(|t| self.keys.seal_record(&owner, &SecretKey::generate(*t)))
             .collect();
         let row = UserRow {
             id: uuid::Uuid::new_v4().to_string(),
-            name: name.to_owned(),
+            name: name.to_string(),
             password_hash,
             created_at: SystemClock.now_millis(),
         };
         let txn = store::begin_write(&self.db).await.map_err(store::map_err)?;
         match store::users::insert(&txn, &row).await {
-            Err(StoreError::Duplicate(_)) => return Err(UserError::Exists(name.to_owned())),
+            Err(StoreError::Duplicate(_)) => return Err(UserError::Exists(name.to_string())),
             other => other?,
         }
         for r in &records {
@@ -125,12 +144,12 @@ impl UserService {
     }
 
     pub async fn get(&self, name: &str) -> Result<UserView, UserError> {
-        if validate_name(name).is_err() {
+        let Ok(name) = UserName::parse(name) else {
             return Err(UserError::NotFound(name.chars().take(80).collect()));
-        }
-        let row = store::users::find_by_name(&self.db, name)
+        };
+        let row = store::users::find_by_name(&self.db, name.as_str())
             .await?
-            .ok_or_else(|| UserError::NotFound(name.to_owned()))?;
+            .ok_or_else(|| UserError::NotFound(name.to_string()))?;
         self.view(row).await
     }
 
@@ -142,12 +161,11 @@ impl UserService {
         Ok(out)
     }
 
-    /// Whether `name` exists (owner checks).
-    pub async fn exists(&self, name: &str) -> Result<bool, StoreError> {
-        if validate_name(name).is_err() {
-            return Ok(false);
-        }
-        Ok(store::users::find_by_name(&self.db, name).await?.is_some())
+    /// Whether the user exists (owner checks).
+    pub async fn exists(&self, name: &UserName) -> Result<bool, StoreError> {
+        Ok(store::users::find_by_name(&self.db, name.as_str())
+            .await?
+            .is_some())
     }
 
     async fn view(&self, row: UserRow) -> Result<UserView, UserError> {
@@ -169,11 +187,11 @@ impl UserService {
     }
 }
 
-async fn hash_password(password: Zeroizing<String>) -> Result<String, UserError> {
+async fn hash_password(password: Secret<String>) -> Result<String, UserError> {
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut rand::rngs::OsRng);
         argon2::Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
+            .hash_password(password.expose().as_bytes(), &salt)
             .map(|h| h.to_string())
             .map_err(|e| UserError::Hash(e.to_string()))
     })

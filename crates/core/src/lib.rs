@@ -10,6 +10,8 @@ pub mod api;
 pub mod clock;
 pub mod did;
 pub mod keys;
+pub mod secret;
 pub mod store;
 
 pub use clock::{Clock, SystemClock};
+pub use secret::Secret;
