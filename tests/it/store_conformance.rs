@@ -36,7 +36,7 @@ async fn fresh() -> HeldStore {
     HeldStore(SeaKeyStore::new(db), dir)
 }
 
-sichat_core::key_store_conformance!(sea_orm_store, fresh);
+sichat_core::store_conformance!(sea_orm_store, fresh);
 
 /// SQLite is opened for durability: WAL, `synchronous=FULL` (survives power loss, not only
 /// a killed process), foreign keys on, and a busy timeout for concurrent writers.

@@ -1,5 +1,5 @@
 //! The key-store contract as executable checks. Each backend runs all of them through
-//! [`key_store_conformance!`](crate::key_store_conformance); a check panics (fails the
+//! [`store_conformance!`](crate::store_conformance); a check panics (fails the
 //! test) when the backend breaks the contract.
 
 use super::{KeyRecord, KeyStatus, KeyStore, StoreError};
@@ -129,20 +129,21 @@ pub async fn rotating_twice_or_missing_key_fails_without_side_effects(store: &im
     assert_eq!(store.get_key(&orphan.id).await.unwrap(), None);
 }
 
-/// Generates one test per contract check. `$factory` is a closure returning a future that
+/// Generates one test per contract check of the store traits (today `KeyStore`; the
+/// credential and message stores add their checks here). `$factory` is a closure returning a future that
 /// yields a fresh, empty store. The caller's crate must depend on tokio (macros, rt).
 #[macro_export]
-macro_rules! key_store_conformance {
+macro_rules! store_conformance {
     ($name:ident, $factory:expr) => {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
-            $crate::key_store_conformance!(@check $factory, insert_then_get_round_trips);
-            $crate::key_store_conformance!(@check $factory, duplicate_id_or_public_key_is_a_typed_error);
-            $crate::key_store_conformance!(@check $factory, list_is_per_owner_and_oldest_first);
-            $crate::key_store_conformance!(@check $factory, keys_created_together_list_by_type);
-            $crate::key_store_conformance!(@check $factory, rotation_retires_old_key_and_keeps_it);
-            $crate::key_store_conformance!(@check $factory, rotating_twice_or_missing_key_fails_without_side_effects);
+            $crate::store_conformance!(@check $factory, insert_then_get_round_trips);
+            $crate::store_conformance!(@check $factory, duplicate_id_or_public_key_is_a_typed_error);
+            $crate::store_conformance!(@check $factory, list_is_per_owner_and_oldest_first);
+            $crate::store_conformance!(@check $factory, keys_created_together_list_by_type);
+            $crate::store_conformance!(@check $factory, rotation_retires_old_key_and_keeps_it);
+            $crate::store_conformance!(@check $factory, rotating_twice_or_missing_key_fails_without_side_effects);
         }
     };
     (@check $factory:expr, $check:ident) => {

@@ -95,5 +95,5 @@ impl KeyStore for MemoryKeyStore {
 
 #[cfg(test)]
 mod tests {
-    crate::key_store_conformance!(memory, || async { crate::store::MemoryKeyStore::new() });
+    crate::store_conformance!(memory, || async { crate::store::MemoryKeyStore::new() });
 }

@@ -1,6 +1,6 @@
 //! Persistence contracts. Every backend (the server's sea-orm store, the client's wallet,
 //! the in-memory store here) implements these traits and passes the same conformance
-//! suite ([`conformance`], run with [`key_store_conformance!`](crate::key_store_conformance)).
+//! suite ([`conformance`], run with [`store_conformance!`](crate::store_conformance)).
 
 pub mod conformance;
 mod memory;
