@@ -256,3 +256,60 @@ async fn admin_dids_lists_did_web_and_did_key_identities() {
         "2 signing keys each for server and frank"
     );
 }
+
+/// A user and their keys are one transaction: when a key insert fails, no user remains.
+#[tokio::test]
+async fn user_creation_is_atomic_when_a_key_insert_fails() {
+    use sea_orm::ConnectionTrait;
+    let server = TestServer::spawn().await;
+    let db = sichat::store::connect(&server.database_url).await.unwrap();
+    // Fault injection: the database refuses keys for user `trap`.
+    let ddl: &[&str] = if crate::common::is_postgres() {
+        &[
+            "CREATE FUNCTION sichat_trap() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'trap'; END; $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER trap BEFORE INSERT ON keys FOR EACH ROW WHEN (NEW.owner = 'user:trap') EXECUTE FUNCTION sichat_trap()",
+        ]
+    } else {
+        &[
+            "CREATE TRIGGER trap BEFORE INSERT ON keys WHEN NEW.owner = 'user:trap' BEGIN SELECT RAISE(ABORT, 'trap'); END",
+        ]
+    };
+    for stmt in ddl {
+        db.execute_unprepared(stmt).await.unwrap();
+    }
+    let resp = server
+        .client
+        .post(server.url("/admin/users"))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&json!({"name": "trap"}))
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(resp, 500, "internal").await;
+    assert_eq!(
+        problem["detail"], "an unexpected error occurred",
+        "no driver details leak"
+    );
+    let resp = server
+        .client
+        .get(server.url("/admin/users/trap"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(resp, 404, "not-found").await;
+    assert!(
+        sichat::store::keys::list(&db, "user:trap")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        server
+            .admin_post("/admin/users", json!({"name": "nottrap"}))
+            .await
+            .0,
+        201,
+        "other users still work"
+    );
+}
