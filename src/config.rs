@@ -75,42 +75,28 @@ pub struct ConfigFlags {
 #[error("configuration: {0}")]
 pub struct ConfigError(pub String);
 
-/// Where a value came from, for error messages.
-struct Source<'a> {
-    flag: &'a str,
-    env: &'a str,
-    file: &'a str,
+/// Parses a value found under a key, or reports the key and where it was set.
+fn parse<T>(
+    found: Option<(String, String)>,
+    f: impl FnOnce(&str) -> Result<T, String>,
+) -> Result<Option<T>, ConfigError> {
+    found
+        .map(|(value, from)| f(&value).map_err(|e| ConfigError(format!("{from}: {e}"))))
+        .transpose()
 }
 
-fn pick(
-    flag: Option<&String>,
-    env: &dyn Fn(&str) -> Option<String>,
-    file: Option<String>,
-    s: &Source,
-) -> Option<(String, String)> {
-    if let Some(v) = flag {
-        return Some((v.clone(), format!("--{}", s.flag)));
-    }
-    if let Some(v) = env(s.env) {
-        return Some((v, s.env.to_owned()));
-    }
-    file.map(|v| (v, format!("`{}` in the config file", s.file)))
-}
-
-fn parse_bool(v: &str, from: &str) -> Result<bool, ConfigError> {
+fn parse_bool(v: &str) -> Result<bool, String> {
     match v.to_ascii_lowercase().as_str() {
         "1" | "true" | "yes" | "on" => Ok(true),
         "0" | "false" | "no" | "off" => Ok(false),
-        _ => Err(ConfigError(format!(
-            "{from}: expected true or false, got `{v}`"
-        ))),
+        _ => Err(format!("expected true or false, got `{v}`")),
     }
 }
 
-fn parse_u64(v: &str, from: &str) -> Result<u64, ConfigError> {
+fn parse_u64(v: &str) -> Result<u64, String> {
     v.trim()
         .parse()
-        .map_err(|_| ConfigError(format!("{from}: expected a whole number, got `{v}`")))
+        .map_err(|_| format!("expected a whole number, got `{v}`"))
 }
 
 impl Config {
@@ -133,187 +119,138 @@ impl Config {
             None if Path::new("sichat.toml").exists() => read_file(Path::new("sichat.toml"))?,
             None => FileConfig::default(),
         };
-
-        let listen = match pick(
-            flags.listen.as_ref(),
-            env,
-            file.listen.clone(),
-            &Source {
-                flag: "listen",
-                env: "SICHAT_LISTEN",
-                file: "listen",
-            },
-        ) {
-            Some((v, from)) => v.parse().map_err(|_| {
-                ConfigError(format!(
-                    "{from}: `{v}` is not an address like 127.0.0.1:8080"
-                ))
-            })?,
-            None => SocketAddr::from(([127, 0, 0, 1], 8080)),
-        };
-        let data_dir = pick(
-            flags.data_dir.as_ref(),
-            env,
-            file.data_dir.clone(),
-            &Source {
-                flag: "data-dir",
-                env: "SICHAT_DATA_DIR",
-                file: "data_dir",
-            },
-        )
-        .map(|(v, _)| PathBuf::from(v))
-        .unwrap_or_else(|| PathBuf::from("sichat-data"));
-        let (public_url, public_url_explicit) = match pick(
-            flags.public_url.as_ref(),
-            env,
-            file.public_url.clone(),
-            &Source {
-                flag: "public-url",
-                env: "SICHAT_PUBLIC_URL",
-                file: "public_url",
-            },
-        ) {
-            Some((v, from)) => (
-                parse_public_url(&v).map_err(|e| ConfigError(format!("{from}: {e}")))?,
-                true,
-            ),
-            None => (default_public_url(listen), false),
-        };
-        let database_url = match pick(
-            flags.database_url.as_ref(),
-            env,
-            file.database_url.clone(),
-            &Source {
-                flag: "database-url",
-                env: "SICHAT_DATABASE_URL",
-                file: "database_url",
-            },
-        ) {
-            Some((v, from)) => {
-                if !(v.starts_with("sqlite:")
-                    || v.starts_with("postgres://")
-                    || v.starts_with("postgresql://"))
-                {
-                    return Err(ConfigError(format!(
-                        "{from}: expected a sqlite: or postgres:// URL (scheme `{}`)",
-                        v.split(':')
-                            .next()
-                            .unwrap_or_default()
-                            .chars()
-                            .take(20)
-                            .collect::<String>()
-                    )));
-                }
-                v
+        // Every key `k` is the flag `--k` (dashes), the variable `SICHAT_K` and the file key `k`.
+        let get = |key: &str,
+                   flag: Option<&String>,
+                   from_file: Option<String>|
+         -> Option<(String, String)> {
+            if let Some(v) = flag {
+                return Some((v.clone(), format!("--{}", key.replace('_', "-"))));
             }
-            None => format!("sqlite://{}?mode=rwc", data_dir.join("sichat.db").display()),
+            let var = format!("SICHAT_{}", key.to_uppercase());
+            if let Some(v) = env(&var) {
+                return Some((v, var));
+            }
+            from_file.map(|v| (v, format!("`{key}` in the config file")))
         };
-        let log_format = match pick(
-            None,
-            env,
-            file.log_format.clone(),
-            &Source {
-                flag: "",
-                env: "SICHAT_LOG_FORMAT",
-                file: "log_format",
+
+        let listen = parse(
+            get("listen", flags.listen.as_ref(), file.listen.clone()),
+            |v| {
+                v.parse::<SocketAddr>()
+                    .map_err(|_| format!("`{v}` is not an address like 127.0.0.1:8080"))
             },
-        ) {
-            Some((v, from)) => match v.as_str() {
-                "text" => LogFormat::Text,
-                "json" => LogFormat::Json,
-                _ => {
-                    return Err(ConfigError(format!(
-                        "{from}: expected `text` or `json`, got `{v}`"
-                    )));
+        )?
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+        let data_dir = parse(
+            get("data_dir", flags.data_dir.as_ref(), file.data_dir.clone()),
+            |v| Ok(PathBuf::from(v)),
+        )?
+        .unwrap_or_else(|| PathBuf::from("sichat-data"));
+        let given_url = parse(
+            get(
+                "public_url",
+                flags.public_url.as_ref(),
+                file.public_url.clone(),
+            ),
+            parse_public_url,
+        )?;
+        let public_url_explicit = given_url.is_some();
+        let public_url = given_url.unwrap_or_else(|| default_public_url(listen));
+        let database_url = parse(
+            get(
+                "database_url",
+                flags.database_url.as_ref(),
+                file.database_url.clone(),
+            ),
+            |v| {
+                if v.starts_with("sqlite:")
+                    || v.starts_with("postgres://")
+                    || v.starts_with("postgresql://")
+                {
+                    Ok(v.to_owned())
+                } else {
+                    // The scheme only: the rest may hold a password.
+                    let scheme: String = v
+                        .split(':')
+                        .next()
+                        .unwrap_or_default()
+                        .chars()
+                        .take(20)
+                        .collect();
+                    Err(format!(
+                        "expected a sqlite: or postgres:// URL (scheme `{scheme}`)"
+                    ))
                 }
             },
-            None => LogFormat::Text,
-        };
-        let log_level = pick(
-            None,
-            env,
-            file.log_level.clone(),
-            &Source {
-                flag: "",
-                env: "SICHAT_LOG_LEVEL",
-                file: "log_level",
+        )?
+        .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", data_dir.join("sichat.db").display()));
+        let log_format = parse(
+            get("log_format", None, file.log_format.clone()),
+            |v| match v {
+                "text" => Ok(LogFormat::Text),
+                "json" => Ok(LogFormat::Json),
+                _ => Err(format!("expected `text` or `json`, got `{v}`")),
             },
-        )
-        .map(|(v, _)| v)
+        )?
+        .unwrap_or(LogFormat::Text);
+        let log_level = parse(get("log_level", None, file.log_level.clone()), |v| {
+            Ok(v.to_owned())
+        })?
         .unwrap_or_else(|| "info".into());
-        let request_timeout_secs = match pick(
-            None,
-            env,
-            file.request_timeout_secs.map(|n| n.to_string()),
-            &Source {
-                flag: "",
-                env: "SICHAT_REQUEST_TIMEOUT_SECS",
-                file: "request_timeout_secs",
+        let request_timeout_secs = parse(
+            get(
+                "request_timeout_secs",
+                None,
+                file.request_timeout_secs.map(|n| n.to_string()),
+            ),
+            |v| match parse_u64(v)? {
+                0 => Err("must be at least 1".to_owned()),
+                n => Ok(n),
             },
-        ) {
-            Some((v, from)) => match parse_u64(&v, &from)? {
-                0 => return Err(ConfigError(format!("{from}: must be at least 1"))),
-                n => n,
-            },
-            None => 30,
-        };
-        let cors_allowed_origins = match pick(
-            None,
-            env,
-            file.cors_allowed_origins.clone().map(|v| v.join(",")),
-            &Source {
-                flag: "",
-                env: "SICHAT_CORS_ALLOWED_ORIGINS",
-                file: "cors_allowed_origins",
-            },
-        ) {
-            Some((v, from)) => {
+        )?
+        .unwrap_or(30);
+        let cors_allowed_origins = parse(
+            get(
+                "cors_allowed_origins",
+                None,
+                file.cors_allowed_origins.clone().map(|v| v.join(",")),
+            ),
+            |v| {
                 let origins: Vec<String> = v
                     .split(',')
                     .map(|s| s.trim().to_owned())
                     .filter(|s| !s.is_empty())
                     .collect();
                 for o in &origins {
-                    if o != "*"
-                        && Url::parse(o)
-                            .map(|u| u.origin().ascii_serialization() != *o)
-                            .unwrap_or(true)
-                    {
-                        return Err(ConfigError(format!(
-                            "{from}: `{o}` is not an origin like https://app.example"
-                        )));
+                    let is_origin =
+                        Url::parse(o).is_ok_and(|u| u.origin().ascii_serialization() == *o);
+                    if o != "*" && !is_origin {
+                        return Err(format!("`{o}` is not an origin like https://app.example"));
                     }
                 }
-                origins
-            }
-            None => vec!["*".into()],
-        };
-        let did_web_allow_loopback = match pick(
-            None,
-            env,
-            file.did_web_allow_loopback.map(|b| b.to_string()),
-            &Source {
-                flag: "",
-                env: "SICHAT_DID_WEB_ALLOW_LOOPBACK",
-                file: "did_web_allow_loopback",
+                Ok(origins)
             },
-        ) {
-            Some((v, from)) => parse_bool(&v, &from)?,
-            None => false,
-        };
-        let resolver_cache_ttl_secs = match pick(
-            None,
-            env,
-            file.resolver_cache_ttl_secs.map(|n| n.to_string()),
-            &Source {
-                flag: "",
-                env: "SICHAT_RESOLVER_CACHE_TTL_SECS",
-                file: "resolver_cache_ttl_secs",
-            },
-        ) {
-            Some((v, from)) => parse_u64(&v, &from)?,
-            None => 300,
-        };
+        )?
+        .unwrap_or_else(|| vec!["*".into()]);
+        let did_web_allow_loopback = parse(
+            get(
+                "did_web_allow_loopback",
+                None,
+                file.did_web_allow_loopback.map(|b| b.to_string()),
+            ),
+            parse_bool,
+        )?
+        .unwrap_or(false);
+        let resolver_cache_ttl_secs = parse(
+            get(
+                "resolver_cache_ttl_secs",
+                None,
+                file.resolver_cache_ttl_secs.map(|n| n.to_string()),
+            ),
+            parse_u64,
+        )?
+        .unwrap_or(300);
         Ok(Config {
             listen,
             public_url,
