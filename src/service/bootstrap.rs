@@ -179,11 +179,7 @@ pub async fn open(
             }
         }
     }
-    let identity = Arc::new(IdentityService::new(
-        db.clone(),
-        keys.clone(),
-        &config.public_url,
-    ));
+    let identity = Arc::new(IdentityService::new(db.clone(), &config.public_url));
     let created_keys = ensure_server_keys(&db, &keys).await?;
     // After the keys: if anything before failed, the next start still shows the token.
     let env_token = env("SICHAT_ADMIN_TOKEN").map(Secret::new);

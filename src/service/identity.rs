@@ -2,8 +2,6 @@
 //! `did:web:<host>:users:<name>`, with documents built from their stored keys. Signing keys
 //! are also reachable as their `did:key` (same key material, linked by `alsoKnownAs`).
 
-use std::sync::Arc;
-
 use sea_orm::DatabaseConnection;
 use serde::Serialize;
 use serde_json::json;
@@ -14,7 +12,7 @@ use sichat_core::keys::{KeyType, PublicKey};
 use sichat_core::store::{KeyRecord, KeyStatus, StoreError};
 
 use super::users::UserName;
-use super::{SERVER_OWNER, ServerKeys, user_owner};
+use super::{SERVER_OWNER, user_owner};
 use crate::store;
 
 /// A DID this server controls, for `sichat did list` and `GET /admin/dids`.
@@ -33,17 +31,15 @@ pub struct DidEntry {
 
 pub struct IdentityService {
     db: DatabaseConnection,
-    keys: Arc<ServerKeys>,
     public_url: url::Url,
     server_did: String,
 }
 
 impl IdentityService {
-    pub fn new(db: DatabaseConnection, keys: Arc<ServerKeys>, public_url: &url::Url) -> Self {
+    pub fn new(db: DatabaseConnection, public_url: &url::Url) -> Self {
         Self {
             server_did: did_web_for(public_url, &[]),
             db,
-            keys,
             public_url: public_url.clone(),
         }
     }
@@ -54,10 +50,6 @@ impl IdentityService {
 
     pub fn user_did(&self, name: &str) -> String {
         did_web_for(&self.public_url, &["users", name])
-    }
-
-    pub fn keys(&self) -> &ServerKeys {
-        &self.keys
     }
 
     /// The owner behind one of this server's did:web DIDs, if `did` is one.

@@ -1,21 +1,20 @@
 //! The server's resolver: its own did:web DIDs from the database (no network round trip
-//! to itself), everything else through the cached standard resolver with the guarded
-//! did:web fetcher.
+//! to itself), everything else through the standard resolver (offline methods computed,
+//! other did:web documents fetched with the guarded fetcher and cached).
 
 use std::sync::Arc;
 
 use sichat_core::SystemClock;
 use sichat_core::did::web_fetch::GuardedFetcher;
 use sichat_core::did::{
-    CachingResolver, DidResolver, Resolution, ResolutionOptions, ResolveError, StandardResolver,
-    parse_did,
+    DidResolver, Resolution, ResolutionOptions, ResolveError, StandardResolver, parse_did,
 };
 
 use super::identity::IdentityService;
 
 pub struct ServerResolver {
     identity: Arc<IdentityService>,
-    remote: CachingResolver<StandardResolver>,
+    remote: StandardResolver,
 }
 
 impl ServerResolver {
@@ -24,48 +23,34 @@ impl ServerResolver {
         allow_loopback: bool,
         cache_ttl_secs: u64,
     ) -> Result<Self, ResolveError> {
-        let fetcher = GuardedFetcher::new(allow_loopback)?;
-        let ttl = i64::try_from(cache_ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
-        let remote = CachingResolver::new(
-            StandardResolver::with_web(Arc::new(fetcher)),
+        let fetcher = Arc::new(GuardedFetcher::new(allow_loopback)?);
+        let remote = StandardResolver::with_cached_web(
+            fetcher,
             Arc::new(SystemClock),
-            ttl,
+            cache_ttl_secs,
             1_000,
         );
         Ok(Self { identity, remote })
     }
-}
 
-impl ServerResolver {
     /// Resolves with DID Resolution options (did:key `publicKeyFormat`).
     pub async fn resolve_with(
         &self,
         did: &str,
         options: &ResolutionOptions,
     ) -> Result<Resolution, ResolveError> {
-        if let Some(name) = options.public_key_format.as_deref() {
-            // Checked for every method, so the answer does not depend on which DID it is.
-            if sichat_core::did::key::KeyFormat::from_name(name).is_none() {
-                return Err(ResolveError::UnsupportedPublicKeyType(
-                    name.chars().take(64).collect(),
-                ));
-            }
-            if parse_did(did)?.0 != "web" {
-                return StandardResolver::resolve_offline_with(did, options);
-            }
+        options.key_format()?;
+        if self.identity.is_own_namespace(did) {
+            return self.resolve(did).await;
         }
-        self.resolve(did).await
+        self.remote.resolve_with(did, options).await
     }
 }
 
 #[async_trait::async_trait]
 impl DidResolver for ServerResolver {
     async fn resolve(&self, did: &str) -> Result<Resolution, ResolveError> {
-        let (method, _) = parse_did(did)?;
-        if method != "web" {
-            // Microseconds to compute: caching them would only let callers fill memory.
-            return StandardResolver::resolve_offline(did);
-        }
+        parse_did(did)?;
         if self.identity.is_own_namespace(did) {
             return self
                 .identity

@@ -12,17 +12,16 @@ use std::sync::Arc;
 
 use sichat_core::SystemClock;
 use sichat_core::did::web_fetch::GuardedFetcher;
-use sichat_core::did::{CachingResolver, DidResolver, Resolution, ResolveError, StandardResolver};
+use sichat_core::did::{DidResolver, Resolution, ResolveError, StandardResolver};
 
 /// A local resolver: offline methods in-process, did:web through the guarded fetcher,
-/// results cached for `ttl_secs`.
-pub fn local_resolver(ttl_secs: u64) -> Result<impl DidResolver, ResolveError> {
-    let fetcher = GuardedFetcher::new(false)?;
-    let ttl = i64::try_from(ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
-    Ok(CachingResolver::new(
-        StandardResolver::with_web(Arc::new(fetcher)),
+/// documents cached for `ttl_secs`.
+pub fn local_resolver(ttl_secs: u64) -> Result<StandardResolver, ResolveError> {
+    let fetcher = Arc::new(GuardedFetcher::new(false)?);
+    Ok(StandardResolver::with_cached_web(
+        fetcher,
         Arc::new(SystemClock),
-        ttl,
+        ttl_secs,
         1024,
     ))
 }

@@ -5,9 +5,11 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
+use super::cache::CachingResolver;
 use super::document::DidDocument;
 use super::web::DidWebFetcher;
 use super::{jwk, key, peer, web};
+use crate::clock::Clock;
 
 /// A resolution error, with the DID Resolution error code it maps to.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -128,7 +130,34 @@ pub fn parse_did(did: &str) -> Result<(&str, &str), ResolveError> {
 /// when one is configured.
 #[derive(Clone, Default)]
 pub struct StandardResolver {
-    web: Option<Arc<dyn DidWebFetcher>>,
+    web: Option<Arc<dyn DidResolver>>,
+}
+
+/// Resolves `did:web` only: DID to URL, guarded fetch, document checks.
+struct WebResolver(Arc<dyn DidWebFetcher>);
+
+#[async_trait::async_trait]
+impl DidResolver for WebResolver {
+    async fn resolve(&self, did: &str) -> Result<Resolution, ResolveError> {
+        let url = web::did_web_url(did, self.0.allows_loopback())?;
+        let bytes = self.0.fetch(&url).await?;
+        Ok(Resolution::new(web::parse_document(did, &bytes)?))
+    }
+}
+
+impl ResolutionOptions {
+    /// The requested did:key format, checked whatever the DID's method, so that the answer
+    /// to a bad option does not depend on the DID.
+    pub fn key_format(&self) -> Result<Option<key::KeyFormat>, ResolveError> {
+        self.public_key_format
+            .as_deref()
+            .map(|name| {
+                key::KeyFormat::from_name(name).ok_or_else(|| {
+                    ResolveError::UnsupportedPublicKeyType(name.chars().take(64).collect())
+                })
+            })
+            .transpose()
+    }
 }
 
 impl StandardResolver {
@@ -137,24 +166,50 @@ impl StandardResolver {
         Self { web: None }
     }
 
+    /// did:web through `fetcher`, uncached.
     pub fn with_web(fetcher: Arc<dyn DidWebFetcher>) -> Self {
-        Self { web: Some(fetcher) }
+        Self {
+            web: Some(Arc::new(WebResolver(fetcher))),
+        }
     }
 
-    /// Resolves the offline methods with resolution options: `publicKeyFormat` applies to
-    /// did:key (other methods ignore it, as DID Resolution lets methods do).
+    /// did:web through `fetcher`, each document cached `ttl_secs` (at most `capacity` of
+    /// them). Offline methods are never cached: they cost microseconds to compute, and a
+    /// cache of them would only let callers fill memory.
+    pub fn with_cached_web(
+        fetcher: Arc<dyn DidWebFetcher>,
+        clock: Arc<dyn Clock>,
+        ttl_secs: u64,
+        capacity: usize,
+    ) -> Self {
+        let ttl_millis = i64::try_from(ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+        let cached = CachingResolver::new(WebResolver(fetcher), clock, ttl_millis, capacity);
+        Self {
+            web: Some(Arc::new(cached)),
+        }
+    }
+
+    /// Resolves with DID Resolution options (`publicKeyFormat` applies to did:key; other
+    /// methods ignore it, as DID Resolution lets methods do).
+    pub async fn resolve_with(
+        &self,
+        did: &str,
+        options: &ResolutionOptions,
+    ) -> Result<Resolution, ResolveError> {
+        options.key_format()?;
+        if parse_did(did)?.0 == "web" {
+            return self.resolve(did).await;
+        }
+        Self::resolve_offline_with(did, options)
+    }
+
+    /// Resolves the offline methods with resolution options.
     pub fn resolve_offline_with(
         did: &str,
         options: &ResolutionOptions,
     ) -> Result<Resolution, ResolveError> {
-        let Some(name) = options.public_key_format.as_deref() else {
-            return Self::resolve_offline(did);
-        };
-        let format = key::KeyFormat::from_name(name).ok_or_else(|| {
-            ResolveError::UnsupportedPublicKeyType(name.chars().take(64).collect())
-        })?;
-        match parse_did(did)? {
-            ("key", msid) => Ok(Resolution::new(key::resolve_with_format(
+        match (options.key_format()?, parse_did(did)?) {
+            (Some(format), ("key", msid)) => Ok(Resolution::new(key::resolve_with_format(
                 did, msid, format,
             )?)),
             _ => Self::resolve_offline(did),
@@ -179,13 +234,11 @@ impl DidResolver for StandardResolver {
     async fn resolve(&self, did: &str) -> Result<Resolution, ResolveError> {
         let (method, _) = parse_did(did)?;
         if method == "web" {
-            let fetcher = self
+            let web = self
                 .web
                 .as_ref()
                 .ok_or_else(|| ResolveError::MethodNotSupported("web".into()))?;
-            let url = web::did_web_url(did, fetcher.allows_loopback())?;
-            let bytes = fetcher.fetch(&url).await?;
-            return Ok(Resolution::new(web::parse_document(did, &bytes)?));
+            return web.resolve(did).await;
         }
         Self::resolve_offline(did)
     }

@@ -175,20 +175,6 @@ impl PublicKey {
             },
         ))
     }
-
-    /// The X25519 key birationally equivalent to an Ed25519 key (RFC 7748 §4.1), as
-    /// `did:key` derives its key-agreement key. `None` for other key types.
-    pub fn to_x25519(&self) -> Option<PublicKey> {
-        if self.key_type != KeyType::Ed25519 {
-            return None;
-        }
-        let arr: [u8; 32] = self.bytes.as_slice().try_into().ok()?;
-        let vk = ed25519_dalek::VerifyingKey::from_bytes(&arr).ok()?;
-        Some(PublicKey {
-            key_type: KeyType::X25519,
-            bytes: vk.to_montgomery().to_bytes().to_vec(),
-        })
-    }
 }
 
 #[cfg(test)]

@@ -68,10 +68,6 @@ impl KeyInfo {
             retired_at: record.retired_at.map(rfc3339),
         })
     }
-
-    pub fn public_key(&self) -> Result<PublicKey, KeyError> {
-        PublicKey::from_multibase(&self.public_key_multibase)
-    }
 }
 
 /// The public view of a stored record; a stored public key that no longer parses is a
@@ -92,10 +88,6 @@ pub struct KeyService<S> {
 impl<S: KeyStore> KeyService<S> {
     pub fn new(store: S, kek: Kek, clock: Arc<dyn Clock>) -> Self {
         Self { store, kek, clock }
-    }
-
-    pub fn store(&self) -> &S {
-        &self.store
     }
 
     fn new_id() -> String {
@@ -174,15 +166,6 @@ impl<S: KeyStore> KeyService<S> {
             .kek
             .open(&record.sealed_private, record.id.as_bytes())?;
         Ok(SecretKey::from_bytes(record.key_type, &bytes)?)
-    }
-
-    /// Checks that the KEK opens every key of `owner` (detects a wrong master key early).
-    pub async fn verify_kek(&self, owner: &str) -> Result<(), KeyServiceError> {
-        for record in self.store.list_keys(owner).await? {
-            self.kek
-                .open(&record.sealed_private, record.id.as_bytes())?;
-        }
-        Ok(())
     }
 }
 
