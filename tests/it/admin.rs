@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::common::{ADMIN_TOKEN, TestServer, assert_problem};
+use crate::common::{TestServer, assert_problem};
 
 #[tokio::test]
 async fn admin_api_requires_the_admin_token() {
@@ -35,61 +35,76 @@ async fn admin_api_requires_the_admin_token() {
 #[tokio::test]
 async fn user_creation_validates_and_refuses_duplicates() {
     let server = TestServer::spawn().await;
-    let post = |body: serde_json::Value| {
+    assert_problem(
         server
-            .client
-            .post(server.url("/admin/users"))
-            .bearer_auth(ADMIN_TOKEN)
-            .json(&body)
-            .send()
-    };
-    assert_problem(
-        post(json!({"name": "Bad Name"})).await.unwrap(),
+            .admin_post_raw("/admin/users", &json!({"name": "Bad Name"}))
+            .await,
         422,
         "validation-failed",
     )
     .await;
     assert_problem(
-        post(json!({"name": ""})).await.unwrap(),
+        server
+            .admin_post_raw("/admin/users", &json!({"name": ""}))
+            .await,
         422,
         "validation-failed",
     )
     .await;
     assert_problem(
-        post(json!({"name": "../etc"})).await.unwrap(),
+        server
+            .admin_post_raw("/admin/users", &json!({"name": "../etc"}))
+            .await,
         422,
         "validation-failed",
     )
     .await;
     assert_problem(
-        post(json!({"name": "x".repeat(65)})).await.unwrap(),
+        server
+            .admin_post_raw("/admin/users", &json!({"name": "x".repeat(65)}))
+            .await,
         422,
         "validation-failed",
     )
     .await;
     assert_problem(
-        post(json!({"name": "dave", "password": "short"}))
+        server
+            .admin_post_raw(
+                "/admin/users",
+                &json!({"name": "dave", "password": "short"}),
+            )
+            .await,
+        422,
+        "validation-failed",
+    )
+    .await;
+    assert_problem(
+        server
+            .admin_post_raw("/admin/users", &json!({"nam": "dave"}))
+            .await,
+        422,
+        "validation-failed",
+    )
+    .await;
+    assert_problem(
+        server
+            .admin_post_raw("/admin/users", &json!({"name": 5}))
+            .await,
+        422,
+        "validation-failed",
+    )
+    .await;
+    assert_eq!(
+        server
+            .admin_post_raw("/admin/users", &json!({"name": "dave"}))
             .await
-            .unwrap(),
-        422,
-        "validation-failed",
-    )
-    .await;
-    assert_problem(
-        post(json!({"nam": "dave"})).await.unwrap(),
-        422,
-        "validation-failed",
-    )
-    .await;
-    assert_problem(
-        post(json!({"name": 5})).await.unwrap(),
-        422,
-        "validation-failed",
-    )
-    .await;
-    assert_eq!(post(json!({"name": "dave"})).await.unwrap().status(), 201);
+            .status(),
+        201
+    );
     let problem = assert_problem(
-        post(json!({"name": "dave"})).await.unwrap(),
+        server
+            .admin_post_raw("/admin/users", &json!({"name": "dave"}))
+            .await,
         409,
         "conflict",
     )
@@ -104,13 +119,7 @@ async fn user_creation_validates_and_refuses_duplicates() {
     );
     let (status, dave) = server.admin_get("/admin/users/dave").await;
     assert_eq!((status, dave["name"].as_str()), (200, Some("dave")));
-    let resp = server
-        .client
-        .get(server.url("/admin/users/nobody"))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap();
+    let resp = server.admin_get_raw("/admin/users/nobody").await;
     assert_problem(resp, 404, "not-found").await;
 }
 
@@ -156,81 +165,59 @@ async fn keys_generate_import_and_list_by_owner() {
 #[tokio::test]
 async fn key_endpoints_refuse_bad_input() {
     let server = TestServer::spawn().await;
-    let post = |path: &str, body: serde_json::Value| {
+    assert_problem(
         server
-            .client
-            .post(server.url(path))
-            .bearer_auth(ADMIN_TOKEN)
-            .json(&body)
-            .send()
-    };
-    assert_problem(
-        post("/admin/keys", json!({"type": "RSA"})).await.unwrap(),
+            .admin_post_raw("/admin/keys", &json!({"type": "RSA"}))
+            .await,
         422,
         "validation-failed",
     )
     .await;
     assert_problem(
-        post("/admin/keys", json!({"type": "Ed25519", "owner": "root"}))
-            .await
-            .unwrap(),
+        server
+            .admin_post_raw("/admin/keys", &json!({"type": "Ed25519", "owner": "root"}))
+            .await,
         422,
         "validation-failed",
     )
     .await;
     assert_problem(
-        post(
-            "/admin/keys",
-            json!({"type": "Ed25519", "owner": "user:ghost"}),
-        )
-        .await
-        .unwrap(),
+        server
+            .admin_post_raw(
+                "/admin/keys",
+                &json!({"type": "Ed25519", "owner": "user:ghost"}),
+            )
+            .await,
         404,
         "not-found",
     )
     .await;
-    assert_problem(post("/admin/keys/import", json!({"jwk": {"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}})).await.unwrap(), 422, "validation-failed").await;
+    assert_problem(server.admin_post_raw("/admin/keys/import", &json!({"jwk": {"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}})).await, 422, "validation-failed").await;
     assert_problem(
-        post(
-            "/admin/keys/import",
-            json!({"jwk": {"kty": "oct", "k": "AAAA"}}),
-        )
-        .await
-        .unwrap(),
+        server
+            .admin_post_raw(
+                "/admin/keys/import",
+                &json!({"jwk": {"kty": "oct", "k": "AAAA"}}),
+            )
+            .await,
         422,
         "validation-failed",
     )
     .await;
-    assert_problem(post("/admin/keys/import", json!({"jwk": {"kty":"OKP","crv":"Ed25519","d":"AAAA","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}})).await.unwrap(), 422, "validation-failed").await;
+    assert_problem(server.admin_post_raw("/admin/keys/import", &json!({"jwk": {"kty":"OKP","crv":"Ed25519","d":"AAAA","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}})).await, 422, "validation-failed").await;
     assert_problem(
-        post("/admin/keys/nope/rotate", json!({})).await.unwrap(),
+        server
+            .admin_post_raw("/admin/keys/nope/rotate", &json!({}))
+            .await,
         404,
         "not-found",
     )
     .await;
-    let resp = server
-        .client
-        .get(server.url("/admin/keys/nope"))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap();
+    let resp = server.admin_get_raw("/admin/keys/nope").await;
     assert_problem(resp, 404, "not-found").await;
-    let resp = server
-        .client
-        .get(server.url("/admin/keys?owner=user:ghost"))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap();
+    let resp = server.admin_get_raw("/admin/keys?owner=user:ghost").await;
     assert_problem(resp, 404, "not-found").await;
-    let resp = server
-        .client
-        .get(server.url("/admin/keys?bogus=1"))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap();
+    let resp = server.admin_get_raw("/admin/keys?bogus=1").await;
     assert_problem(resp, 400, "bad-request").await;
 }
 
@@ -278,25 +265,14 @@ async fn user_creation_is_atomic_when_a_key_insert_fails() {
         db.execute_unprepared(stmt).await.unwrap();
     }
     let resp = server
-        .client
-        .post(server.url("/admin/users"))
-        .bearer_auth(ADMIN_TOKEN)
-        .json(&json!({"name": "trap"}))
-        .send()
-        .await
-        .unwrap();
+        .admin_post_raw("/admin/users", &json!({"name": "trap"}))
+        .await;
     let problem = assert_problem(resp, 500, "internal").await;
     assert_eq!(
         problem["detail"], "an unexpected error occurred",
         "no driver details leak"
     );
-    let resp = server
-        .client
-        .get(server.url("/admin/users/trap"))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap();
+    let resp = server.admin_get_raw("/admin/users/trap").await;
     assert_problem(resp, 404, "not-found").await;
     assert!(
         sichat::store::keys::list(&db, "user:trap")

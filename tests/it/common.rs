@@ -157,6 +157,27 @@ impl TestServer {
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
+    /// An admin-authenticated GET, the raw response.
+    pub async fn admin_get_raw(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// An admin-authenticated JSON POST, the raw response.
+    pub async fn admin_post_raw(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn admin_post(&self, path: &str, body: Value) -> (u16, Value) {
         let resp = self
             .client

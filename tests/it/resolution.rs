@@ -154,13 +154,7 @@ async fn malformed_and_unsupported_dids_are_problem_4xx() {
         "/admin/users/a%00b",
         "/admin/keys/a%00b",
     ] {
-        let resp = server
-            .client
-            .get(server.url(path))
-            .bearer_auth(crate::common::ADMIN_TOKEN)
-            .send()
-            .await
-            .unwrap();
+        let resp = server.admin_get_raw(path).await;
         assert_problem(resp, 400, "bad-request").await;
     }
     assert_problem(
