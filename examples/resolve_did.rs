@@ -2,6 +2,7 @@
 //! `cargo run --example resolve_did -- did:key:z6MkiTBz1ymuepAQ4HEHYSF1H8quG5GLVVQR3djdX3mDooWp`
 
 use sichat_core::did::StandardResolver;
+use sichat_core::id::Did;
 
 fn main() -> anyhow::Result<()> {
     let dids: Vec<String> = std::env::args().skip(1).collect();
@@ -14,7 +15,7 @@ fn main() -> anyhow::Result<()> {
         dids
     };
     for did in dids {
-        let resolution = StandardResolver::resolve_offline(&did)?;
+        let resolution = StandardResolver::resolve_offline(&Did::parse(&did)?)?;
         println!(
             "{}",
             serde_json::to_string_pretty(&resolution.to_universal_resolver_json())?

@@ -1,63 +1,55 @@
-//! Builds the application: state, router, middleware stack, and the serving loop with
-//! graceful shutdown.
+//! Builds the application: the state handlers draw their services from, the router and
+//! its middleware stack. Serving (connections, limits, shutdown) is [`crate::serve`].
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::{FromRef, Request};
 use axum::http::{HeaderName, HeaderValue, Method, header};
-use axum::middleware;
-use sea_orm::DatabaseConnection;
-use tokio::net::TcpListener;
+use axum::middleware::{self, Next};
+use axum::response::Response;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
-use utoipa_scalar::{Scalar, Servable};
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use crate::config::Config;
 use crate::error::render_problems;
 use crate::metrics::Metrics;
-use crate::service::ServerKeys;
-use crate::service::bootstrap::Opened;
+use crate::service::admin_token::AdminTokens;
 use crate::service::identity::IdentityService;
+use crate::service::readiness::Readiness;
 use crate::service::resolver::ServerResolver;
 use crate::service::users::UserService;
+use crate::service::{ServerKeys, Services};
 
-/// Shared state of every handler: `Arc`s of the services.
-#[derive(Clone)]
+/// What handlers draw on: `Arc`s of services. A handler takes the ones it uses
+/// (`State<Arc<UserService>>`), never the whole state.
+#[derive(Clone, FromRef)]
 pub struct AppState {
-    pub config: Arc<Config>,
-    pub db: DatabaseConnection,
     pub keys: Arc<ServerKeys>,
     pub identity: Arc<IdentityService>,
     pub users: Arc<UserService>,
     pub resolver: Arc<ServerResolver>,
+    pub admin_tokens: Arc<AdminTokens>,
+    pub readiness: Arc<Readiness>,
     pub metrics: Arc<Metrics>,
 }
 
 impl AppState {
-    pub fn new(config: Config, opened: &Opened) -> Result<Self, sichat_core::did::ResolveError> {
-        let resolver = ServerResolver::new(
-            opened.identity.clone(),
-            config.did_web_allow_loopback,
-            config.resolver_cache_ttl_secs,
-        )?;
-        Ok(Self {
-            users: Arc::new(UserService::new(
-                opened.db.clone(),
-                opened.keys.clone(),
-                opened.identity.clone(),
-            )),
-            config: Arc::new(config),
-            db: opened.db.clone(),
-            keys: opened.keys.clone(),
-            identity: opened.identity.clone(),
-            resolver: Arc::new(resolver),
+    pub fn new(services: &Services) -> Self {
+        Self {
+            keys: services.keys.clone(),
+            identity: services.identity.clone(),
+            users: services.users.clone(),
+            resolver: services.resolver.clone(),
+            admin_tokens: services.admin_tokens.clone(),
+            readiness: services.readiness.clone(),
             metrics: Arc::new(Metrics::new()),
-        })
+        }
     }
 }
 
@@ -78,46 +70,71 @@ fn cors(origins: &[String]) -> CorsLayer {
     }
 }
 
+/// The content security policy of every HTML page: scripts, styles and data from this
+/// origin only (Scalar injects its styles, hence `'unsafe-inline'` for styles alone).
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+     style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; \
+     connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// Adds `nosniff` to every response, and the CSP and framing refusal to HTML pages.
+async fn security_headers(req: Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    let is_html = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("text/html"));
+    let h = resp.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if is_html {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        );
+        h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        h.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        );
+    }
+    resp
+}
+
 /// The complete router: API routes, docs, and the middleware stack.
-pub fn router(state: AppState) -> Router {
+pub fn router(state: AppState, config: &Config) -> Router {
     let (api, openapi) = crate::http::routes();
-    let spec = Arc::new(openapi.clone());
-    let problem_base: Arc<str> = Arc::from(state.config.problem_base());
+    let problem_base: Arc<str> = Arc::from(config.problem_base());
     let request_id = HeaderName::from_static("x-request-id");
-    let timeout = Duration::from_secs(state.config.request_timeout_secs);
+    let timeout = Duration::from_secs(config.request_timeout_secs);
     let metrics = state.metrics.clone();
-    let cors = cors(&state.config.cors_allowed_origins);
     api.with_state(state)
-        .route("/openapi.json", axum::routing::get(move || async move { axum::Json(spec.as_ref().clone()) }))
-        .merge(Scalar::with_url("/docs", openapi))
+        .merge(crate::http::docs::routes(openapi))
         .fallback(|| async { crate::error::ApiError::not_found("no resource at this path") })
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
                 .layer(
-                    TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
-                        let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
-                        tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
-                    }),
+                    TraceLayer::new_for_http()
+                        .make_span_with(|req: &axum::http::Request<_>| {
+                            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+                            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+                        })
+                        // A 5xx a client can cause (an unreachable did:web host) must not
+                        // write an ERROR line per request; genuine internal errors log
+                        // themselves where they happen (`ApiError::internal`).
+                        .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
                 )
                 .layer(PropagateRequestIdLayer::new(request_id))
                 .layer(middleware::from_fn_with_state(metrics, crate::metrics::track))
+                .layer(middleware::from_fn(security_headers))
                 .layer(middleware::from_fn_with_state(problem_base, render_problems))
                 .layer(CatchPanicLayer::new())
-                .layer(cors)
+                .layer(cors(&config.cors_allowed_origins))
                 .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, timeout)),
         )
-}
-
-/// Serves until `shutdown` resolves, then drains in-flight requests.
-pub async fn serve(
-    listener: TcpListener,
-    router: Router,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

@@ -16,8 +16,8 @@ pub enum LogFormat {
     Json,
 }
 
-/// The resolved configuration.
-#[derive(Debug, Clone)]
+/// The resolved configuration. `Debug` hides the password of `database_url`.
+#[derive(Clone)]
 pub struct Config {
     pub listen: SocketAddr,
     pub public_url: Url,
@@ -32,6 +32,78 @@ pub struct Config {
     pub cors_allowed_origins: Vec<String>,
     pub did_web_allow_loopback: bool,
     pub resolver_cache_ttl_secs: u64,
+    pub resolver_negative_cache_ttl_secs: u64,
+    /// Outbound did:web fetches under way at once, in all.
+    pub did_web_max_fetches: usize,
+    /// Outbound did:web fetches (and DNS lookups) under way at once per site (the last two
+    /// labels of the host name).
+    pub did_web_max_fetches_per_site: usize,
+    /// DNS servers for did:web hosts (`ip:port`); empty: the system's (/etc/resolv.conf).
+    pub did_web_dns_servers: Vec<SocketAddr>,
+    /// Seconds a DNS lookup of a did:web host may take.
+    pub did_web_dns_timeout_secs: u64,
+    /// Client connections held at once; more wait, and idle ones are closed to make room.
+    pub max_connections: usize,
+    /// Seconds a client has to send a request's headers (and to start one on an idle
+    /// connection).
+    pub header_read_timeout_secs: u64,
+    /// Seconds a connection may stay without a request in progress.
+    pub idle_timeout_secs: u64,
+    /// Seconds in-flight requests and background tasks get to finish on shutdown.
+    pub shutdown_grace_secs: u64,
+    /// Password hashes computed at once (0: one per CPU core).
+    pub password_hash_concurrency: usize,
+    /// Password hashes waiting for a turn before requests are answered 503.
+    pub password_hash_queue: usize,
+    /// Milliseconds between checks for identity changes made by other processes.
+    pub identity_sync_interval_ms: u64,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("public_url", &self.public_url.as_str())
+            .field("public_url_explicit", &self.public_url_explicit)
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &redacted_url(&self.database_url))
+            .field("log_format", &self.log_format)
+            .field("log_level", &self.log_level)
+            .field("request_timeout_secs", &self.request_timeout_secs)
+            .field("cors_allowed_origins", &self.cors_allowed_origins)
+            .field("did_web_allow_loopback", &self.did_web_allow_loopback)
+            .field("resolver_cache_ttl_secs", &self.resolver_cache_ttl_secs)
+            .field(
+                "resolver_negative_cache_ttl_secs",
+                &self.resolver_negative_cache_ttl_secs,
+            )
+            .field("did_web_max_fetches", &self.did_web_max_fetches)
+            .field(
+                "did_web_max_fetches_per_site",
+                &self.did_web_max_fetches_per_site,
+            )
+            .field("did_web_dns_servers", &self.did_web_dns_servers)
+            .field("did_web_dns_timeout_secs", &self.did_web_dns_timeout_secs)
+            .field("max_connections", &self.max_connections)
+            .field("header_read_timeout_secs", &self.header_read_timeout_secs)
+            .field("idle_timeout_secs", &self.idle_timeout_secs)
+            .field("shutdown_grace_secs", &self.shutdown_grace_secs)
+            .field("password_hash_concurrency", &self.password_hash_concurrency)
+            .field("password_hash_queue", &self.password_hash_queue)
+            .field("identity_sync_interval_ms", &self.identity_sync_interval_ms)
+            .finish()
+    }
+}
+
+/// A database URL with its password replaced by `***`, for logs and errors.
+pub fn redacted_url(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
 }
 
 /// The TOML file; every key optional. `sichat.example.toml` lists them all.
@@ -48,6 +120,18 @@ pub struct FileConfig {
     pub cors_allowed_origins: Option<Vec<String>>,
     pub did_web_allow_loopback: Option<bool>,
     pub resolver_cache_ttl_secs: Option<u64>,
+    pub resolver_negative_cache_ttl_secs: Option<u64>,
+    pub did_web_max_fetches: Option<u64>,
+    pub did_web_max_fetches_per_site: Option<u64>,
+    pub did_web_dns_servers: Option<Vec<String>>,
+    pub did_web_dns_timeout_secs: Option<u64>,
+    pub max_connections: Option<u64>,
+    pub header_read_timeout_secs: Option<u64>,
+    pub idle_timeout_secs: Option<u64>,
+    pub shutdown_grace_secs: Option<u64>,
+    pub password_hash_concurrency: Option<u64>,
+    pub password_hash_queue: Option<u64>,
+    pub identity_sync_interval_ms: Option<u64>,
 }
 
 /// Values given on the command line (highest precedence).
@@ -198,18 +282,23 @@ impl Config {
             Ok(v.to_owned())
         })?
         .unwrap_or_else(|| "info".into());
-        let request_timeout_secs = parse(
-            get(
-                "request_timeout_secs",
-                None,
-                file.request_timeout_secs.map(|n| n.to_string()),
-            ),
-            |v| match parse_u64(v)? {
-                0 => Err("must be at least 1".to_owned()),
-                n => Ok(n),
-            },
-        )?
-        .unwrap_or(30);
+        // A whole-number key: `SICHAT_<KEY>` or the file, at least `min`.
+        let number = |key: &str, from_file: Option<u64>, default: u64, min: u64| {
+            parse(get(key, None, from_file.map(|n| n.to_string())), |v| {
+                let n = parse_u64(v)?;
+                if n < min {
+                    Err(format!("must be at least {min}, got {n}"))
+                } else {
+                    Ok(n)
+                }
+            })
+            .map(|n| n.unwrap_or(default))
+        };
+        let count = |key: &str, from_file: Option<u64>, default: u64, min: u64| {
+            number(key, from_file, default, min).map(|n| usize::try_from(n).unwrap_or(usize::MAX))
+        };
+        let request_timeout_secs =
+            number("request_timeout_secs", file.request_timeout_secs, 30, 1)?;
         let cors_allowed_origins = parse(
             get(
                 "cors_allowed_origins",
@@ -242,15 +331,71 @@ impl Config {
             parse_bool,
         )?
         .unwrap_or(false);
-        let resolver_cache_ttl_secs = parse(
+        let resolver_cache_ttl_secs = number(
+            "resolver_cache_ttl_secs",
+            file.resolver_cache_ttl_secs,
+            300,
+            0,
+        )?;
+        let resolver_negative_cache_ttl_secs = number(
+            "resolver_negative_cache_ttl_secs",
+            file.resolver_negative_cache_ttl_secs,
+            30,
+            0,
+        )?;
+        let did_web_max_fetches = count("did_web_max_fetches", file.did_web_max_fetches, 64, 1)?;
+        let did_web_max_fetches_per_site = count(
+            "did_web_max_fetches_per_site",
+            file.did_web_max_fetches_per_site,
+            4,
+            1,
+        )?;
+        let did_web_dns_servers = parse(
             get(
-                "resolver_cache_ttl_secs",
+                "did_web_dns_servers",
                 None,
-                file.resolver_cache_ttl_secs.map(|n| n.to_string()),
+                file.did_web_dns_servers.clone().map(|v| v.join(",")),
             ),
-            parse_u64,
+            |v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| {
+                        s.parse::<SocketAddr>()
+                            .map_err(|_| format!("`{s}` is not an address like 192.0.2.53:53"))
+                    })
+                    .collect()
+            },
         )?
-        .unwrap_or(300);
+        .unwrap_or_default();
+        let did_web_dns_timeout_secs = number(
+            "did_web_dns_timeout_secs",
+            file.did_web_dns_timeout_secs,
+            3,
+            1,
+        )?;
+        let max_connections = count("max_connections", file.max_connections, 512, 1)?;
+        let header_read_timeout_secs = number(
+            "header_read_timeout_secs",
+            file.header_read_timeout_secs,
+            10,
+            1,
+        )?;
+        let idle_timeout_secs = number("idle_timeout_secs", file.idle_timeout_secs, 60, 1)?;
+        let shutdown_grace_secs = number("shutdown_grace_secs", file.shutdown_grace_secs, 10, 0)?;
+        let password_hash_concurrency = count(
+            "password_hash_concurrency",
+            file.password_hash_concurrency,
+            0,
+            0,
+        )?;
+        let password_hash_queue = count("password_hash_queue", file.password_hash_queue, 16, 0)?;
+        let identity_sync_interval_ms = number(
+            "identity_sync_interval_ms",
+            file.identity_sync_interval_ms,
+            1000,
+            50,
+        )?;
         Ok(Config {
             listen,
             public_url,
@@ -263,6 +408,18 @@ impl Config {
             cors_allowed_origins,
             did_web_allow_loopback,
             resolver_cache_ttl_secs,
+            resolver_negative_cache_ttl_secs,
+            did_web_max_fetches,
+            did_web_max_fetches_per_site,
+            did_web_dns_servers,
+            did_web_dns_timeout_secs,
+            max_connections,
+            header_read_timeout_secs,
+            idle_timeout_secs,
+            shutdown_grace_secs,
+            password_hash_concurrency,
+            password_hash_queue,
+            identity_sync_interval_ms,
         })
     }
 

@@ -13,9 +13,13 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use sichat_core::did::ResolveError;
+use sichat_core::id::InvalidId;
 use sichat_core::keys::KeyError;
 use sichat_core::keys::KeyServiceError;
 use sichat_core::store::StoreError;
+
+use crate::service::passwords::PasswordError;
+use crate::service::users::UserError;
 
 /// One kind of problem: its slug (the last segment of its `type` URI), status and title.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,10 +44,11 @@ kinds! {
     BAD_REQUEST = ("bad-request", BAD_REQUEST, "Bad request", "The request is malformed: invalid JSON, an invalid path or query parameter.");
     VALIDATION = ("validation-failed", UNPROCESSABLE_ENTITY, "Validation failed", "The request body is well-formed JSON but a field is missing or invalid; `detail` names the field.");
     INVALID_DID = ("invalid-did", BAD_REQUEST, "Invalid DID", "The DID does not follow DID Core §3.1 syntax or its method's rules.");
+    INVALID_DID_URL = ("invalid-did-url", BAD_REQUEST, "Invalid DID URL", "The DID URL is malformed, or has a path or query: this server dereferences fragments (`%23`) only.");
     METHOD_NOT_SUPPORTED = ("method-not-supported", BAD_REQUEST, "DID method not supported", "This server resolves did:key, did:jwk, did:web and did:peer (numalgo 0 and 2).");
     INVALID_PUBLIC_KEY = ("invalid-public-key", BAD_REQUEST, "Invalid public key", "The key encoded in the DID or JWK is malformed, of an unsupported type, or not on its curve.");
     UNSUPPORTED_PUBLIC_KEY_FORMAT = ("unsupported-public-key-format", BAD_REQUEST, "Unsupported public key format", "The publicKeyFormat resolution option is not one of Multikey, JsonWebKey2020 or Ed25519VerificationKey2018.");
-    DID_NOT_FOUND = ("did-not-found", NOT_FOUND, "DID not found", "No DID document exists for this DID.");
+    DID_NOT_FOUND = ("did-not-found", NOT_FOUND, "DID not found", "No DID document exists for this DID, its did:web host does not exist, or the document has no such fragment.");
     DID_WEB_REFUSED = ("did-web-refused", BAD_REQUEST, "did:web host refused", "The did:web host is a private, loopback or reserved address; the resolver does not fetch from those.");
     INVALID_DID_DOCUMENT = ("invalid-did-document", BAD_GATEWAY, "Invalid DID document", "The DID's host served a document that is not valid JSON, is over 64 KiB, or whose id is not the DID.");
     RESOLUTION_FAILED = ("resolution-failed", BAD_GATEWAY, "Resolution failed", "The DID's host could not be reached, timed out, redirected or answered an error.");
@@ -54,7 +59,8 @@ kinds! {
     PAYLOAD_TOO_LARGE = ("payload-too-large", PAYLOAD_TOO_LARGE, "Payload too large", "The request body is larger than this endpoint accepts.");
     UNSUPPORTED_MEDIA_TYPE = ("unsupported-media-type", UNSUPPORTED_MEDIA_TYPE, "Unsupported media type", "Send `Content-Type: application/json`.");
     REQUEST_TIMEOUT = ("request-timeout", REQUEST_TIMEOUT, "Request timeout", "The request took longer than the server's request timeout.");
-    NOT_READY = ("not-ready", SERVICE_UNAVAILABLE, "Not ready", "The server cannot reach its database.");
+    NOT_READY = ("not-ready", SERVICE_UNAVAILABLE, "Not ready", "The server cannot reach its database, or its public URL was changed and it must be restarted.");
+    SERVER_BUSY = ("server-busy", SERVICE_UNAVAILABLE, "Server busy", "Too many operations of this kind (password hashing, DID resolutions over the network) are under way; retry after the number of seconds in the Retry-After header.");
     INTERNAL = ("internal", INTERNAL_SERVER_ERROR, "Internal error", "An unexpected error; the server log has the details under this request's id.");
 }
 
@@ -70,7 +76,7 @@ impl ProblemKind {
             StatusCode::UNAUTHORIZED => Self::UNAUTHORIZED,
             StatusCode::CONFLICT => Self::CONFLICT,
             StatusCode::UNPROCESSABLE_ENTITY => Self::VALIDATION,
-            StatusCode::SERVICE_UNAVAILABLE => Self::NOT_READY,
+            StatusCode::SERVICE_UNAVAILABLE => Self::SERVER_BUSY,
             s if s.is_server_error() => Self::INTERNAL,
             _ => Self::BAD_REQUEST,
         }
@@ -117,6 +123,20 @@ impl ApiError {
         tracing::error!(error = %err, "internal error");
         Self::new(ProblemKind::INTERNAL, "an unexpected error occurred")
     }
+    /// A 503 with `Retry-After: 1`: a bounded resource is saturated.
+    pub fn busy(detail: impl Into<String>) -> Self {
+        Self::new(ProblemKind::SERVER_BUSY, detail)
+    }
+
+    /// A DID URL dereferencing failure: the problem carries the DID Resolution
+    /// dereferencing members (`dereferencingMetadata.error`, `content: null`).
+    pub fn dereferencing(e: ResolveError) -> Self {
+        let mut err = ApiError::from(e.clone());
+        err.0.extensions.clear();
+        err.with("dereferencingMetadata", json!({"error": e.code()}))
+            .with("content", Value::Null)
+            .with("contentMetadata", json!({}))
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -125,6 +145,10 @@ impl IntoResponse for ApiError {
         if self.0.kind == ProblemKind::UNAUTHORIZED {
             resp.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if self.0.kind == ProblemKind::SERVER_BUSY {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         resp.extensions_mut().insert(*self.0);
         resp
@@ -135,6 +159,8 @@ impl From<ResolveError> for ApiError {
     fn from(e: ResolveError) -> Self {
         let kind = match &e {
             ResolveError::InvalidDid(_) => ProblemKind::INVALID_DID,
+            ResolveError::InvalidDidUrl(_) => ProblemKind::INVALID_DID_URL,
+            ResolveError::Busy(_) => ProblemKind::SERVER_BUSY,
             ResolveError::MethodNotSupported(_) => ProblemKind::METHOD_NOT_SUPPORTED,
             ResolveError::NotFound(_) => ProblemKind::DID_NOT_FOUND,
             ResolveError::InvalidPublicKey(_) => ProblemKind::INVALID_PUBLIC_KEY,
@@ -179,9 +205,34 @@ impl From<KeyServiceError> for ApiError {
             KeyServiceError::Key(k) => k.into(),
             KeyServiceError::Store(s) => s.into(),
             KeyServiceError::NotFound(id) => ApiError::not_found(format!("key `{id}` not found")),
-            KeyServiceError::Retired(id) => {
-                ApiError::new(ProblemKind::CONFLICT, format!("key `{id}` is retired"))
-            }
+        }
+    }
+}
+
+impl From<InvalidId> for ApiError {
+    fn from(e: InvalidId) -> Self {
+        ApiError::validation(e.to_string())
+    }
+}
+
+impl From<PasswordError> for ApiError {
+    fn from(e: PasswordError) -> Self {
+        match e {
+            PasswordError::Invalid => ApiError::validation(e.to_string()),
+            PasswordError::Busy => ApiError::busy(e.to_string()),
+            PasswordError::Hash(_) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<UserError> for ApiError {
+    fn from(e: UserError) -> Self {
+        match e {
+            UserError::InvalidId(e) => e.into(),
+            UserError::Password(e) => e.into(),
+            UserError::Exists(_) => ApiError::new(ProblemKind::CONFLICT, e.to_string()),
+            UserError::NotFound(_) => ApiError::not_found(e.to_string()),
+            UserError::Store(s) => s.into(),
         }
     }
 }

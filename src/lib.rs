@@ -8,5 +8,7 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod metrics;
+pub mod outbound;
+pub mod serve;
 pub mod service;
 pub mod store;

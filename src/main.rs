@@ -1,15 +1,15 @@
 //! `sichat`: run the server and administer its data dir.
 
 use std::io::Read;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use sichat::config::{Config, ConfigFlags, LogFormat};
-use sichat::service::bootstrap::{self, Opened};
-use sichat::service::users::{UserName, UserService};
-use sichat::service::{SERVER_OWNER, admin_token};
-use sichat_core::Secret;
+use sichat::config::{Config, ConfigFlags, LogFormat, parse_public_url};
+use sichat::service::bootstrap::{self, Opened, Purpose};
+use sichat_core::id::{KeyId, UserName};
 use sichat_core::keys::KeyType;
+use sichat_core::{Secret, SystemClock};
 
 #[derive(Parser)]
 #[command(
@@ -42,6 +42,9 @@ enum Command {
     /// Manage the admin token.
     #[command(subcommand, name = "admin-token")]
     AdminToken(AdminTokenCommand),
+    /// Show or change the public URL (the server's and users' did:web derive from it).
+    #[command(subcommand, name = "public-url")]
+    PublicUrl(PublicUrlCommand),
 }
 
 #[derive(Subcommand)]
@@ -68,14 +71,14 @@ enum DidCommand {
 enum KeyCommand {
     /// List keys of an owner (`server` or `user:<name>`).
     List {
-        #[arg(long, default_value = SERVER_OWNER)]
+        #[arg(long, default_value = "server")]
         owner: String,
     },
     /// Generate a key (Ed25519, P-256 or X25519).
     Generate {
         #[arg(long = "type")]
         key_type: KeyType,
-        #[arg(long, default_value = SERVER_OWNER)]
+        #[arg(long, default_value = "server")]
         owner: String,
     },
     /// Rotate a key: a new key of the same type replaces it; the old one stays published.
@@ -86,6 +89,20 @@ enum KeyCommand {
 enum AdminTokenCommand {
     /// Replace the admin token and print the new one.
     Rotate,
+}
+
+#[derive(Subcommand)]
+enum PublicUrlCommand {
+    /// Print the stored public URL.
+    Show,
+    /// Change the public URL: prints every DID that changes; `--yes` applies it. Restart
+    /// every instance with the new URL afterwards (running ones report not ready).
+    Set {
+        url: String,
+        /// Apply the change (without it, only show what would change).
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 /// Writes one line to standard output; a closed pipe (`sichat did list | head -1`) ends
@@ -132,6 +149,14 @@ fn print_admin_token(opened: &Opened) {
 
 #[tokio::main]
 async fn main() {
+    #[cfg(unix)]
+    {
+        // Whatever the process creates (database, WAL, key files) is its owner's alone.
+        // SAFETY: umask only changes this process's file-creation mask.
+        unsafe {
+            libc::umask(0o077);
+        }
+    }
     if let Err(e) = run().await {
         eprintln!("error: {e:#}");
         std::process::exit(1);
@@ -141,9 +166,15 @@ async fn main() {
 async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let mut config = Config::load(&cli.config)?;
-    init_logging(&config, matches!(cli.command, Command::Serve));
-    let opened = bootstrap::open(&mut config, &env).await?;
-    if !matches!(cli.command, Command::Serve | Command::Init)
+    let serving = matches!(cli.command, Command::Serve);
+    init_logging(&config, serving);
+    let purpose = if matches!(cli.command, Command::Serve | Command::Init) {
+        Purpose::Serve
+    } else {
+        Purpose::Admin
+    };
+    let opened = bootstrap::open(&mut config, &env, Arc::new(SystemClock), purpose).await?;
+    if purpose == Purpose::Admin
         && let Some(token) = &opened.new_admin_token
     {
         // This command initialised the data dir: the token must not be lost. Standard
@@ -154,6 +185,7 @@ async fn run() -> anyhow::Result<()> {
             token.expose()
         );
     }
+    let services = &opened.services;
     match cli.command {
         Command::Serve => {
             let listener = tokio::net::TcpListener::bind(config.listen)
@@ -165,14 +197,12 @@ async fn run() -> anyhow::Result<()> {
                 listener.local_addr()?,
                 config.public_url.as_str().trim_end_matches('/')
             );
-            println!("Server DID: {}", opened.identity.server_did());
-            let state = sichat::app::AppState::new(config, &opened)?;
-            sichat::app::serve(
-                listener,
-                sichat::app::router(state),
-                sichat::app::shutdown_signal(),
-            )
-            .await?;
+            println!("Server DID: {}", services.identity.server_did());
+            services.start_background(&config);
+            let router = sichat::app::router(sichat::app::AppState::new(services), &config);
+            let options = sichat::serve::ServeOptions::from_config(&config);
+            sichat::serve::serve(listener, router, options, sichat::app::shutdown_signal()).await?;
+            services.background.drain(options.shutdown_grace).await;
         }
         Command::Init => {
             println!(
@@ -185,7 +215,7 @@ async fn run() -> anyhow::Result<()> {
                 config.data_dir.display()
             );
             print_admin_token(&opened);
-            println!("Server DID: {}", opened.identity.server_did());
+            println!("Server DID: {}", services.identity.server_did());
         }
         Command::User(UserCommand::Add {
             name,
@@ -201,32 +231,25 @@ async fn run() -> anyhow::Result<()> {
             } else {
                 None
             };
-            let users = UserService::new(
-                opened.db.clone(),
-                opened.keys.clone(),
-                opened.identity.clone(),
-            );
-            let user = users.create(&UserName::parse(&name)?, password).await?;
+            let user = services
+                .users
+                .create(&UserName::parse(&name)?, password)
+                .await?;
             out(&user.did);
         }
         Command::User(UserCommand::List) => {
-            let users = UserService::new(
-                opened.db.clone(),
-                opened.keys.clone(),
-                opened.identity.clone(),
-            );
-            for u in users.list().await? {
+            for u in services.users.list().await? {
                 out(format_args!("{}\t{}", u.name, u.did));
             }
         }
         Command::Did(DidCommand::List) => {
-            for entry in opened.identity.all_dids().await? {
+            for entry in services.identity.all_dids().await? {
                 out(&entry.did);
             }
         }
         Command::Key(KeyCommand::List { owner }) => {
-            check_owner(&opened, &owner).await?;
-            for k in opened.keys.list(&owner).await? {
+            let owner = services.users.owner(Some(&owner)).await?;
+            for k in services.keys.list(&owner).await? {
                 out(format_args!(
                     "{}\t{}\t{}\t{}",
                     k.id,
@@ -237,35 +260,61 @@ async fn run() -> anyhow::Result<()> {
             }
         }
         Command::Key(KeyCommand::Generate { key_type, owner }) => {
-            check_owner(&opened, &owner).await?;
-            let k = opened.keys.generate(&owner, key_type).await?;
-            println!("{}\t{}\t{}", k.id, k.key_type, k.public_key_multibase);
+            let owner = services.users.owner(Some(&owner)).await?;
+            let k = services.keys.generate(&owner, key_type).await?;
+            out(format_args!(
+                "{}\t{}\t{}",
+                k.id, k.key_type, k.public_key_multibase
+            ));
         }
         Command::Key(KeyCommand::Rotate { id }) => {
-            let k = opened.keys.rotate(&id).await?;
-            println!("{}\t{}\t{}", k.id, k.key_type, k.public_key_multibase);
+            let k = services.keys.rotate(&KeyId::parse(&id)?).await?;
+            out(format_args!(
+                "{}\t{}\t{}",
+                k.id, k.key_type, k.public_key_multibase
+            ));
         }
         Command::AdminToken(AdminTokenCommand::Rotate) => {
-            let token = admin_token::generate();
-            admin_token::replace(&opened.db, token.expose()).await?;
-            println!("New admin token (shown once): {}", token.expose());
+            let token = services.admin_tokens.rotate().await?;
+            out(format_args!(
+                "New admin token (shown once): {}",
+                token.expose()
+            ));
+        }
+        Command::PublicUrl(PublicUrlCommand::Show) => match services.public_urls.stored().await? {
+            Some(url) => out(url),
+            None => out(format_args!(
+                "{} (not stored yet: the first `sichat serve` or `sichat init` stores it)",
+                config.public_url.as_str().trim_end_matches('/')
+            )),
+        },
+        Command::PublicUrl(PublicUrlCommand::Set { url, yes }) => {
+            let new = parse_public_url(&url).map_err(|e| anyhow::anyhow!("URL: {e}"))?;
+            let old = match services.public_urls.stored().await? {
+                Some(stored) => parse_public_url(&stored).map_err(|e| anyhow::anyhow!(e))?,
+                None => config.public_url.clone(),
+            };
+            let changes = services.public_urls.changes(&old, &new).await?;
+            if changes.is_empty() {
+                out("The public URL is unchanged.");
+                return Ok(());
+            }
+            for c in &changes {
+                out(format_args!("{} -> {}", c.old, c.new));
+            }
+            if yes {
+                services.public_urls.set(&new).await?;
+                out(format_args!(
+                    "Public URL set to {}; restart every instance with it.",
+                    new.as_str().trim_end_matches('/')
+                ));
+            } else {
+                out(format_args!(
+                    "{} DID(s) would change; run again with --yes to apply.",
+                    changes.len()
+                ));
+            }
         }
     }
-    Ok(())
-}
-
-async fn check_owner(opened: &Opened, owner: &str) -> anyhow::Result<()> {
-    if owner == SERVER_OWNER {
-        return Ok(());
-    }
-    let name = owner
-        .strip_prefix("user:")
-        .context("--owner: expected `server` or `user:<name>`")?;
-    anyhow::ensure!(
-        sichat::store::users::find_by_name(&opened.db, name)
-            .await?
-            .is_some(),
-        "user `{name}` not found"
-    );
     Ok(())
 }

@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261125_000001_create_settings;
 mod m20261125_000002_create_keys;
 mod m20261125_000003_create_users;
+mod m20261129_000001_keys_reference_users;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_create_settings::Migration),
             Box::new(m20261125_000002_create_keys::Migration),
             Box::new(m20261125_000003_create_users::Migration),
+            Box::new(m20261129_000001_keys_reference_users::Migration),
         ]
     }
 }

@@ -1,61 +1,56 @@
-//! The admin API (bearer admin token): users, keys and the server's DIDs.
+//! The admin API (bearer admin token): users, keys and the server's DIDs. Request and
+//! response types are `sichat_core::api`'s, shared with the client.
+
+use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
-use serde::Deserialize;
 use serde_json::Value;
 use sichat_core::Secret;
-use sichat_core::keys::{KeyInfo, KeyType};
+use sichat_core::api::{
+    CreateUser, DidEntry, GenerateKey, ImportKey, KeyInfo, OwnerQuery, UserView,
+};
+use sichat_core::id::{KeyId, UserName};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::{Admin, ApiJson, ApiPath, ApiQuery};
 use crate::app::AppState;
-use crate::error::{ApiError, ProblemKind};
-use crate::service::SERVER_OWNER;
-use crate::service::identity::DidEntry;
-use crate::service::users::{UserError, UserName, UserView};
+use crate::error::ApiError;
+use crate::service::ServerKeys;
+use crate::service::identity::IdentityService;
+use crate::service::users::UserService;
 
-impl From<UserError> for ApiError {
-    fn from(e: UserError) -> Self {
-        match e {
-            UserError::InvalidName(_) | UserError::InvalidPassword => {
-                ApiError::validation(e.to_string())
-            }
-            UserError::Exists(_) => ApiError::new(ProblemKind::CONFLICT, e.to_string()),
-            UserError::NotFound(_) => ApiError::not_found(e.to_string()),
-            UserError::Store(s) => s.into(),
-            UserError::Hash(_) => ApiError::internal(e),
-        }
-    }
-}
+/// Body limit of the admin API (JSON documents of a few KiB).
+pub const BODY_LIMIT: usize = 64 * 1024;
 
-/// Body of `POST /admin/users`.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateUser {
-    /// 1–64 characters: a–z, 0–9, `.`, `_`, `-`; becomes the did:web path segment.
-    pub name: String,
-    /// Optional login password (8–1024 characters), stored as an Argon2id hash.
-    #[serde(default)]
-    pub password: Option<String>,
+/// The admin routes.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_user, list_users))
+        .routes(routes!(get_user))
+        .routes(routes!(list_keys, generate_key))
+        .routes(routes!(import_key))
+        .routes(routes!(get_key))
+        .routes(routes!(rotate_key))
+        .routes(routes!(list_dids))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
 }
 
 /// `POST /admin/users`: creates a user with fresh keys and a did:web.
 #[utoipa::path(post, path = "/admin/users", tag = "admin", security(("admin_token" = [])), request_body = CreateUser,
     responses((status = 201, body = UserView), (status = 401, body = crate::http::ProblemBody, content_type = "application/problem+json"),
               (status = 409, body = crate::http::ProblemBody, content_type = "application/problem+json"),
-              (status = 422, body = crate::http::ProblemBody, content_type = "application/problem+json")))]
+              (status = 422, body = crate::http::ProblemBody, content_type = "application/problem+json"),
+              (status = 503, description = "Password hashing is saturated; see Retry-After", body = crate::http::ProblemBody, content_type = "application/problem+json")))]
 pub async fn create_user(
-    State(s): State<AppState>,
+    State(users): State<Arc<UserService>>,
     _: Admin,
     ApiJson(body): ApiJson<CreateUser>,
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
-    let user = s
-        .users
-        .create(
-            &UserName::parse(&body.name)?,
-            body.password.map(Secret::new),
-        )
+    let user = users
+        .create(&body.name, body.password.map(Secret::new))
         .await?;
     Ok((StatusCode::CREATED, Json(user)))
 }
@@ -64,10 +59,10 @@ pub async fn create_user(
 #[utoipa::path(get, path = "/admin/users", tag = "admin", security(("admin_token" = [])),
     responses((status = 200, body = [UserView]), (status = 401, body = crate::http::ProblemBody, content_type = "application/problem+json")))]
 pub async fn list_users(
-    State(s): State<AppState>,
+    State(users): State<Arc<UserService>>,
     _: Admin,
 ) -> Result<Json<Vec<UserView>>, ApiError> {
-    Ok(Json(s.users.list().await?))
+    Ok(Json(users.list().await?))
 }
 
 /// `GET /admin/users/{name}`: one user with their keys.
@@ -75,87 +70,43 @@ pub async fn list_users(
     params(("name" = String, Path)),
     responses((status = 200, body = UserView), (status = 404, body = crate::http::ProblemBody, content_type = "application/problem+json")))]
 pub async fn get_user(
-    State(s): State<AppState>,
+    State(users): State<Arc<UserService>>,
     _: Admin,
-    ApiPath(name): ApiPath,
+    ApiPath(name): ApiPath<UserName>,
 ) -> Result<Json<UserView>, ApiError> {
-    Ok(Json(s.users.get(&name).await?))
-}
-
-/// Whose keys: `server` (default) or `user:<name>`.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct OwnerQuery {
-    pub owner: Option<String>,
-}
-
-async fn check_owner(s: &AppState, owner: Option<String>) -> Result<String, ApiError> {
-    let owner = owner.unwrap_or_else(|| SERVER_OWNER.to_owned());
-    if owner == SERVER_OWNER {
-        return Ok(owner);
-    }
-    let shown: String = owner.chars().take(80).collect();
-    let Some(name) = owner.strip_prefix("user:") else {
-        return Err(ApiError::validation(format!(
-            "owner: expected `server` or `user:<name>`, got `{shown}`"
-        )));
-    };
-    let name = UserName::parse(name)
-        .map_err(|_| ApiError::validation(format!("owner: `{shown}` is not a valid user")))?;
-    if s.users.exists(&name).await? {
-        Ok(name.owner())
-    } else {
-        Err(ApiError::not_found(format!("user `{name}` not found")))
-    }
+    Ok(Json(users.get(&name).await?))
 }
 
 /// `GET /admin/keys?owner=`: the owner's keys, active and retired.
 #[utoipa::path(get, path = "/admin/keys", tag = "admin", security(("admin_token" = [])), params(OwnerQuery),
-    responses((status = 200, body = [KeyInfo]), (status = 401, body = crate::http::ProblemBody, content_type = "application/problem+json")))]
+    responses((status = 200, body = [KeyInfo]), (status = 401, body = crate::http::ProblemBody, content_type = "application/problem+json"),
+              (status = 404, body = crate::http::ProblemBody, content_type = "application/problem+json"),
+              (status = 422, body = crate::http::ProblemBody, content_type = "application/problem+json")))]
 pub async fn list_keys(
-    State(s): State<AppState>,
+    State(users): State<Arc<UserService>>,
+    State(keys): State<Arc<ServerKeys>>,
     _: Admin,
     ApiQuery(q): ApiQuery<OwnerQuery>,
 ) -> Result<Json<Vec<KeyInfo>>, ApiError> {
-    let owner = check_owner(&s, q.owner).await?;
-    Ok(Json(s.keys.list(&owner).await?))
-}
-
-/// Body of `POST /admin/keys`.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct GenerateKey {
-    #[serde(rename = "type")]
-    pub key_type: KeyType,
-    /// `server` (default) or `user:<name>`.
-    #[serde(default)]
-    pub owner: Option<String>,
+    let owner = users.owner(q.owner.as_deref()).await?;
+    Ok(Json(keys.list(&owner).await?))
 }
 
 /// `POST /admin/keys`: generates a key for an owner.
 #[utoipa::path(post, path = "/admin/keys", tag = "admin", security(("admin_token" = [])), request_body = GenerateKey,
-    responses((status = 201, body = KeyInfo), (status = 422, body = crate::http::ProblemBody, content_type = "application/problem+json")))]
+    responses((status = 201, body = KeyInfo), (status = 404, body = crate::http::ProblemBody, content_type = "application/problem+json"),
+              (status = 422, body = crate::http::ProblemBody, content_type = "application/problem+json")))]
 pub async fn generate_key(
-    State(s): State<AppState>,
+    State(users): State<Arc<UserService>>,
+    State(keys): State<Arc<ServerKeys>>,
     _: Admin,
     ApiJson(body): ApiJson<GenerateKey>,
 ) -> Result<(StatusCode, Json<KeyInfo>), ApiError> {
-    let owner = check_owner(&s, body.owner).await?;
+    let owner = users.owner(body.owner.as_deref()).await?;
     Ok((
         StatusCode::CREATED,
-        Json(s.keys.generate(&owner, body.key_type).await?),
+        Json(keys.generate(&owner, body.key_type).await?),
     ))
-}
-
-/// Body of `POST /admin/keys/import`.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ImportKey {
-    /// A private JWK: OKP Ed25519/X25519 or EC P-256, with `d`.
-    #[schema(value_type = Object)]
-    pub jwk: Value,
-    #[serde(default)]
-    pub owner: Option<String>,
 }
 
 /// `POST /admin/keys/import`: imports a private JWK (sealed at rest at once).
@@ -163,18 +114,15 @@ pub struct ImportKey {
     responses((status = 201, body = KeyInfo), (status = 409, body = crate::http::ProblemBody, content_type = "application/problem+json"),
               (status = 422, body = crate::http::ProblemBody, content_type = "application/problem+json")))]
 pub async fn import_key(
-    State(s): State<AppState>,
+    State(users): State<Arc<UserService>>,
+    State(keys): State<Arc<ServerKeys>>,
     _: Admin,
     ApiJson(body): ApiJson<ImportKey>,
 ) -> Result<(StatusCode, Json<KeyInfo>), ApiError> {
     let mut jwk = body.jwk;
-    let imported = match check_owner(&s, body.owner).await {
-        Ok(owner) => s
-            .keys
-            .import_jwk(&owner, &jwk)
-            .await
-            .map_err(ApiError::from),
-        Err(e) => Err(e),
+    let imported = match users.owner(body.owner.as_deref()).await {
+        Ok(owner) => keys.import_jwk(&owner, &jwk).await.map_err(ApiError::from),
+        Err(e) => Err(e.into()),
     };
     // Wipe the private member we were sent, whatever the outcome.
     if let Some(Value::String(d)) = jwk.get_mut("d") {
@@ -187,11 +135,11 @@ pub async fn import_key(
 #[utoipa::path(get, path = "/admin/keys/{id}", tag = "admin", security(("admin_token" = [])), params(("id" = String, Path)),
     responses((status = 200, body = KeyInfo), (status = 404, body = crate::http::ProblemBody, content_type = "application/problem+json")))]
 pub async fn get_key(
-    State(s): State<AppState>,
+    State(keys): State<Arc<ServerKeys>>,
     _: Admin,
-    ApiPath(id): ApiPath,
+    ApiPath(id): ApiPath<KeyId>,
 ) -> Result<Json<KeyInfo>, ApiError> {
-    Ok(Json(s.keys.get(&id).await?))
+    Ok(Json(keys.get(&id).await?))
 }
 
 /// `POST /admin/keys/{id}/rotate`: replaces an active key by a new one of the same type;
@@ -200,19 +148,19 @@ pub async fn get_key(
     responses((status = 201, body = KeyInfo), (status = 404, body = crate::http::ProblemBody, content_type = "application/problem+json"),
               (status = 409, body = crate::http::ProblemBody, content_type = "application/problem+json")))]
 pub async fn rotate_key(
-    State(s): State<AppState>,
+    State(keys): State<Arc<ServerKeys>>,
     _: Admin,
-    ApiPath(id): ApiPath,
+    ApiPath(id): ApiPath<KeyId>,
 ) -> Result<(StatusCode, Json<KeyInfo>), ApiError> {
-    Ok((StatusCode::CREATED, Json(s.keys.rotate(&id).await?)))
+    Ok((StatusCode::CREATED, Json(keys.rotate(&id).await?)))
 }
 
 /// `GET /admin/dids`: every DID the server controls (did:web and did:key).
 #[utoipa::path(get, path = "/admin/dids", tag = "admin", security(("admin_token" = [])),
     responses((status = 200, body = [DidEntry]), (status = 401, body = crate::http::ProblemBody, content_type = "application/problem+json")))]
 pub async fn list_dids(
-    State(s): State<AppState>,
+    State(identity): State<Arc<IdentityService>>,
     _: Admin,
 ) -> Result<Json<Vec<DidEntry>>, ApiError> {
-    Ok(Json(s.identity.all_dids().await?))
+    Ok(Json(identity.all_dids().await?))
 }

@@ -2,24 +2,49 @@
 //! parameters, and the admin bearer token.
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts};
+use axum::extract::{FromRef, FromRequest, FromRequestParts};
 use axum::http::header;
 use axum::http::request::Parts;
+use sichat_core::id::{KeyId, UserName};
+use std::sync::Arc;
 
-use crate::app::AppState;
 use crate::error::{ApiError, ProblemKind};
-use crate::service::admin_token;
+use crate::service::admin_token::AdminTokens;
 
 /// `axum::Json` answering malformed bodies with problem+json.
 #[derive(FromRequest)]
 #[from_request(via(axum::Json), rejection(ApiError))]
 pub struct ApiJson<T>(pub T);
 
-/// A path parameter: percent-decoded, at most 256 characters, no control characters
-/// (a NUL must not reach the database), else a problem+json 400.
-pub struct ApiPath(pub String);
+/// A typed path parameter; a value that cannot name anything is a 404, like a value that
+/// names nothing.
+pub trait PathParam: Sized {
+    fn from_param(value: String) -> Result<Self, ApiError>;
+}
 
-impl<S: Send + Sync> FromRequestParts<S> for ApiPath {
+impl PathParam for String {
+    fn from_param(value: String) -> Result<Self, ApiError> {
+        Ok(value)
+    }
+}
+
+impl PathParam for UserName {
+    fn from_param(value: String) -> Result<Self, ApiError> {
+        UserName::parse(&value).map_err(|_| ApiError::not_found("no such user"))
+    }
+}
+
+impl PathParam for KeyId {
+    fn from_param(value: String) -> Result<Self, ApiError> {
+        KeyId::parse(&value).map_err(|_| ApiError::not_found("no such key"))
+    }
+}
+
+/// A path parameter: percent-decoded, at most 256 characters, no control characters
+/// (a NUL must not reach the database), else a problem+json 400; then parsed as `T`.
+pub struct ApiPath<T = String>(pub T);
+
+impl<S: Send + Sync, T: PathParam> FromRequestParts<S> for ApiPath<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
@@ -30,7 +55,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ApiPath {
                 "path parameter too long or with control characters",
             ));
         }
-        Ok(ApiPath(value))
+        Ok(ApiPath(T::from_param(value)?))
     }
 }
 
@@ -70,29 +95,39 @@ impl From<QueryRejection> for ApiError {
     }
 }
 
+/// The token of `Authorization: Bearer <token>` (scheme case-insensitive), if any.
+pub fn bearer(parts: &Parts) -> Option<&str> {
+    parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
 /// Proof that the request carried the admin token (`Authorization: Bearer …`).
 pub struct Admin;
 
-impl FromRequestParts<AppState> for Admin {
+impl<S> FromRequestParts<S> for Admin
+where
+    Arc<AdminTokens>: FromRef<S>,
+    S: Send + Sync,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let presented = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, token)| token)
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                ApiError::new(
-                    ProblemKind::UNAUTHORIZED,
-                    "missing `Authorization: Bearer <admin token>`",
-                )
-            })?;
-        if admin_token::verify(&state.db, presented).await? {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let presented = bearer(parts).ok_or_else(|| {
+            ApiError::new(
+                ProblemKind::UNAUTHORIZED,
+                "missing `Authorization: Bearer <admin token>`",
+            )
+        })?;
+        if Arc::<AdminTokens>::from_ref(state)
+            .verify(presented)
+            .await?
+        {
             Ok(Admin)
         } else {
             Err(ApiError::new(

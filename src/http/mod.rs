@@ -1,8 +1,9 @@
-//! The HTTP API: thin handlers per area, registered only through utoipa-axum so that every
-//! route is in the OpenAPI document.
+//! The HTTP API: thin handlers per area, each area exporting its routes, registered only
+//! through utoipa-axum so that every route is in the OpenAPI document.
 
 pub mod admin;
 pub mod did;
+pub mod docs;
 pub mod extract;
 pub mod ops;
 
@@ -11,12 +12,11 @@ use axum::extract::DefaultBodyLimit;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::app::AppState;
 
-/// Body limit of the admin API (JSON documents of a few KiB).
-pub const ADMIN_BODY_LIMIT: usize = 64 * 1024;
+/// Body limit of the public (unauthenticated) routes: they take no bodies.
+pub const PUBLIC_BODY_LIMIT: usize = 16 * 1024;
 
 /// An RFC 9457 problem details object, as documented in the OpenAPI document.
 #[derive(serde::Serialize, utoipa::ToSchema)]
@@ -59,27 +59,12 @@ struct ApiDoc;
 
 /// All API routes and the OpenAPI document generated from them.
 pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    let admin = OpenApiRouter::new()
-        .routes(routes!(admin::create_user, admin::list_users))
-        .routes(routes!(admin::get_user))
-        .routes(routes!(admin::list_keys, admin::generate_key))
-        .routes(routes!(admin::import_key))
-        .routes(routes!(admin::get_key))
-        .routes(routes!(admin::rotate_key))
-        .routes(routes!(admin::list_dids))
-        .layer(DefaultBodyLimit::max(ADMIN_BODY_LIMIT));
     let public = OpenApiRouter::new()
-        .routes(routes!(did::server_did_document))
-        .routes(routes!(did::user_did_document))
-        .routes(routes!(did::resolve))
-        .routes(routes!(ops::healthz))
-        .routes(routes!(ops::readyz))
-        .routes(routes!(ops::metrics))
-        .routes(routes!(ops::problem_index))
-        .routes(routes!(ops::problem_type))
-        .layer(DefaultBodyLimit::max(16 * 1024));
+        .merge(did::routes())
+        .merge(ops::routes())
+        .layer(DefaultBodyLimit::max(PUBLIC_BODY_LIMIT));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .merge(admin)
+        .merge(admin::routes())
         .merge(public)
         .split_for_parts()
 }

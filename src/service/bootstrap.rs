@@ -1,21 +1,31 @@
 //! Opening a data directory: create it, load or create the master key, connect and migrate
-//! the database, check the master key against it, create the admin token and the server's
-//! keys on first start. `sichat serve`, `sichat init` and every admin command go through
-//! here, so each works on a fresh or an existing data dir, even while a server runs.
+//! the database, check the master key and the public URL against it, create the admin
+//! token and the server's keys on first start, and build the [`Services`]. `sichat serve`,
+//! `sichat init` and every admin command go through here, so each works on a fresh or an
+//! existing data dir, even while a server runs.
 
 use std::path::Path;
 use std::sync::Arc;
 
-use sea_orm::DatabaseConnection;
-use sichat_core::keys::{Kek, KeyError, KeyType, SecretKey};
-use sichat_core::store::StoreError;
-use sichat_core::{Clock, Secret, SystemClock};
+use sichat_core::did::CachePolicy;
+use sichat_core::did::web::DidWebFetcher;
+use sichat_core::id::Owner;
+use sichat_core::keys::{Kek, KeyError};
+use sichat_core::store::{Changes, StoreError};
+use sichat_core::{Clock, Secret};
 use zeroize::Zeroizing;
 
+use super::admin_token::{self, AdminTokens};
+use super::background::Background;
 use super::identity::IdentityService;
-use super::{SERVER_OWNER, ServerKeys, admin_token};
-use crate::config::Config;
-use crate::store::{self, keys::SeaKeyStore, settings};
+use super::passwords::PasswordHasher;
+use super::public_url::PublicUrls;
+use super::readiness::Readiness;
+use super::resolver::ServerResolver;
+use super::users::UserService;
+use super::{ServerKeys, Services};
+use crate::config::{Config, ConfigError, redacted_url};
+use crate::store::{self, SeaStore, settings};
 
 const KEK_CHECK_PLAINTEXT: &[u8] = b"sichat master key check v1";
 const KEY_FILE: &str = "master.key";
@@ -37,42 +47,47 @@ pub enum InitError {
         "the master key does not open this database's keys (SICHAT_MASTER_KEY or master.key is not the one it was initialised with)"
     )]
     WrongMasterKey,
-    #[error("SICHAT_ADMIN_TOKEN must be at least 32 characters")]
-    AdminToken,
+    #[error("{0} must be at least 32 characters")]
+    AdminToken(&'static str),
+    #[error(
+        "the public URL is {given} but this data was initialised with {stored}: the server's DIDs derive from it. Start with --public-url {stored}, or change it with `sichat public-url set {given}`"
+    )]
+    PublicUrlMismatch { stored: String, given: String },
+    #[error(transparent)]
+    Config(#[from] ConfigError),
     #[error("database {0}: {1}")]
     Database(String, String),
     #[error("storage: {0}")]
     Store(#[from] StoreError),
+    #[error("DID resolution: {0}")]
+    Resolver(String),
+}
+
+/// What the caller will do with the data dir: `serve` and `init` record the public URL at
+/// first start; admin commands never persist one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Serve,
+    Admin,
 }
 
 /// What opening the data dir produced.
 pub struct Opened {
-    pub db: DatabaseConnection,
-    pub keys: Arc<ServerKeys>,
-    pub identity: Arc<IdentityService>,
+    pub services: Services,
     /// The admin token, when it was generated just now (to print once).
     pub new_admin_token: Option<Secret<String>>,
-    /// Whether the admin token came from SICHAT_ADMIN_TOKEN at this first start.
+    /// Whether the admin token came from the environment (or its file) at this first start.
     pub admin_token_from_env: bool,
     /// Whether this call initialised the server (first start).
     pub initialised: bool,
 }
 
-fn redacted_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
-        }
-        _ => url.to_owned(),
-    }
-}
-
-/// Loads the KEK from `SICHAT_MASTER_KEY`, else from `<data>/master.key`, creating the
-/// file (mode 0600) when it does not exist and `may_create` (the database holds no sealed
-/// keys yet: a new key file next to existing keys could never open them).
-fn load_kek(data_dir: &Path, env_key: Option<&str>, may_create: bool) -> Result<Kek, InitError> {
-    if let Some(text) = env_key {
+/// Loads the KEK from `master_key` (SICHAT_MASTER_KEY or its file), else from
+/// `<data>/master.key`, creating the file (mode 0600) when it does not exist and
+/// `may_create` (the database holds no sealed keys yet: a new key file next to existing
+/// keys could never open them).
+fn load_kek(data_dir: &Path, master_key: Option<&str>, may_create: bool) -> Result<Kek, InitError> {
+    if let Some(text) = master_key {
         return Kek::parse(text).map_err(InitError::MasterKeyEnv);
     }
     let path = data_dir.join(KEY_FILE);
@@ -106,14 +121,7 @@ fn load_kek(data_dir: &Path, env_key: Option<&str>, may_create: bool) -> Result<
 fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let tmp = path.with_extension(format!("tmp-{}", hex::encode(rand::random::<[u8; 8]>())));
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts.open(&tmp)?;
+    let mut f = private_options().write(true).create_new(true).open(&tmp)?;
     f.write_all(contents)?;
     f.sync_all()?;
     drop(f);
@@ -127,13 +135,81 @@ fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Opens (and on first use initialises) the data dir described by `config`.
-/// The public URL in effect is written back into `config`: the one given explicitly, else
-/// the one the data dir was initialised with (so that admin commands run with only
-/// `--data-dir` see the server's real DIDs), else the default.
+/// `OpenOptions` creating files with mode 0600.
+fn private_options() -> std::fs::OpenOptions {
+    #[allow(unused_mut)]
+    let mut opts = std::fs::OpenOptions::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts
+}
+
+/// The SQLite database file of a `sqlite://` URL, if it is one (not `:memory:`).
+fn sqlite_file(database_url: &str) -> Option<std::path::PathBuf> {
+    let rest = database_url
+        .strip_prefix("sqlite://")
+        .or_else(|| database_url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && !path.contains(":memory:")).then(|| std::path::PathBuf::from(path))
+}
+
+/// Creates the SQLite database file (and tightens existing ones, with their `-wal` and
+/// `-shm`) as owner-only: SQLite gives `-wal` and `-shm` the mode of the database file,
+/// and would otherwise create it 0644 in a directory that already existed (a volume).
+fn private_sqlite_files(database_url: &str) -> Result<(), InitError> {
+    let Some(db) = sqlite_file(database_url) else {
+        return Ok(());
+    };
+    let err = |e: std::io::Error| InitError::DataDir(db.display().to_string(), e);
+    if let Err(e) = private_options().write(true).create_new(true).open(&db)
+        && e.kind() != std::io::ErrorKind::AlreadyExists
+    {
+        return Err(err(e));
+    }
+    #[cfg(unix)]
+    for suffix in ["", "-wal", "-shm"] {
+        use std::os::unix::fs::PermissionsExt;
+        let path = std::path::PathBuf::from(format!("{}{suffix}", db.display()));
+        match std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(err(e)),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// A secret from `NAME` or from the file named by `NAME_FILE` (containers pass secrets as
+/// files); both set is an error.
+pub fn secret_from_env(
+    env: &dyn Fn(&str) -> Option<String>,
+    name: &'static str,
+) -> Result<Option<Zeroizing<String>>, ConfigError> {
+    let file_var = format!("{name}_FILE");
+    match (env(name), env(&file_var)) {
+        (Some(_), Some(_)) => Err(ConfigError(format!("set {name} or {file_var}, not both"))),
+        (Some(v), None) => Ok(Some(Zeroizing::new(v))),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| ConfigError(format!("{file_var}: cannot read {path}: {e}")))?;
+            Ok(Some(Zeroizing::new(
+                text.trim_end_matches(['\n', '\r']).to_owned(),
+            )))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+/// Opens (and on first use initialises) the data dir described by `config` and builds the
+/// services. The public URL in effect is written back into `config`: the stored one when
+/// none was given, the given one at first start.
 pub async fn open(
     config: &mut Config,
     env: &dyn Fn(&str) -> Option<String>,
+    clock: Arc<dyn Clock>,
+    purpose: Purpose,
 ) -> Result<Opened, InitError> {
     let dir = &config.data_dir;
     let existed = dir.exists();
@@ -143,11 +219,12 @@ pub async fn open(
         use std::os::unix::fs::PermissionsExt;
         let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
     }
+    private_sqlite_files(&config.database_url)?;
     let db = store::connect(&config.database_url)
         .await
         .map_err(|e| InitError::Database(redacted_url(&config.database_url), e.to_string()))?;
     let has_keys = settings::get(&db, settings::KEK_CHECK).await?.is_some();
-    let master = env("SICHAT_MASTER_KEY").map(Zeroizing::new);
+    let master = secret_from_env(env, "SICHAT_MASTER_KEY")?;
     let kek = load_kek(dir, master.as_deref().map(String::as_str), !has_keys)?;
 
     // The master key must be the one the database was initialised with.
@@ -162,35 +239,69 @@ pub async fn open(
             .map_err(|_| InitError::WrongMasterKey)?;
     }
 
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let keys = Arc::new(ServerKeys::new(SeaKeyStore::new(db.clone()), kek, clock));
-
-    let given = config.public_url.as_str().trim_end_matches('/').to_owned();
-    if !settings::insert_if_absent(&db, settings::PUBLIC_URL, &given).await? {
-        let stored = settings::get(&db, settings::PUBLIC_URL)
-            .await?
-            .unwrap_or_default();
-        if stored != given {
-            if config.public_url_explicit {
-                tracing::warn!(old = %stored, new = %given, "the public URL changed: the server's and users' did:web DIDs change with it");
-                settings::put(&db, settings::PUBLIC_URL, &given).await?;
-            } else if let Ok(url) = crate::config::parse_public_url(&stored) {
-                config.public_url = url;
-            }
-        }
+    settle_public_url(&db, config, purpose).await?;
+    if config
+        .public_url
+        .host()
+        .is_some_and(|h| !matches!(h, url::Host::Domain(_)))
+        && purpose == Purpose::Serve
+    {
+        tracing::warn!(url = %config.public_url,
+            "the public URL's host is an IP address: did:web forbids IP hosts, so other resolvers will refuse this server's DIDs (fine for local development only)");
     }
-    let identity = Arc::new(IdentityService::new(db.clone(), &config.public_url));
-    let created_keys = ensure_server_keys(&db, &keys).await?;
+
+    let store = Arc::new(SeaStore::new(db));
+    let keys = Arc::new(ServerKeys::new(store.clone(), kek, clock.clone()));
+    let identity = Arc::new(IdentityService::new(store.clone(), &config.public_url)?);
+    let passwords = Arc::new(PasswordHasher::new(
+        config.password_hash_concurrency,
+        config.password_hash_queue,
+    ));
+    let fetcher: Arc<dyn DidWebFetcher> = Arc::new(
+        crate::outbound::did_web_fetcher(config).map_err(|e| InitError::Resolver(e.to_string()))?,
+    );
+    let resolver = Arc::new(ServerResolver::new(
+        identity.clone(),
+        fetcher,
+        clock.clone(),
+        CachePolicy {
+            ttl_secs: config.resolver_cache_ttl_secs,
+            negative_ttl_secs: config.resolver_negative_cache_ttl_secs,
+            capacity: 1_000,
+        },
+    ));
+    let services = Services {
+        users: Arc::new(UserService::new(
+            store.clone(),
+            keys.clone(),
+            identity.clone(),
+            passwords.clone(),
+            clock.clone(),
+        )),
+        admin_tokens: Arc::new(AdminTokens::new(store.clone())),
+        readiness: Arc::new(Readiness::new(store.clone(), identity.clone())),
+        public_urls: Arc::new(PublicUrls::new(store.clone())),
+        clock,
+        store,
+        keys,
+        identity,
+        resolver,
+        passwords,
+        background: Background::new(),
+    };
+
+    let created_keys = ensure_server_keys(&services).await?;
     // After the keys: if anything before failed, the next start still shows the token.
-    let env_token = env("SICHAT_ADMIN_TOKEN").map(Secret::new);
+    let env_token =
+        secret_from_env(env, "SICHAT_ADMIN_TOKEN")?.map(|t| Secret::new(t.as_str().to_owned()));
     if env_token
         .as_ref()
         .is_some_and(|t| t.expose().chars().count() < 32)
     {
-        return Err(InitError::AdminToken);
+        return Err(InitError::AdminToken("SICHAT_ADMIN_TOKEN"));
     }
     let candidate = env_token.clone().unwrap_or_else(admin_token::generate);
-    let token_stored = admin_token::store_if_absent(&db, candidate.expose()).await?;
+    let token_stored = services.admin_tokens.store_if_absent(&candidate).await?;
     let (new_admin_token, admin_token_from_env) = match (token_stored, env_token.is_some()) {
         (true, false) => (Some(candidate), false),
         (true, true) => (None, true),
@@ -198,30 +309,56 @@ pub async fn open(
     };
 
     Ok(Opened {
-        db,
-        keys,
-        identity,
+        services,
         new_admin_token,
         admin_token_from_env,
         initialised: first || created_keys,
     })
 }
 
+/// The stored public URL wins when none was given; a given one that differs is refused;
+/// `serve`/`init` store the one in effect at first start.
+async fn settle_public_url(
+    db: &sea_orm::DatabaseConnection,
+    config: &mut Config,
+    purpose: Purpose,
+) -> Result<(), InitError> {
+    let given = config.public_url.as_str().trim_end_matches('/').to_owned();
+    let stored = match settings::get(db, settings::PUBLIC_URL).await? {
+        Some(stored) => Some(stored),
+        None if purpose == Purpose::Serve => {
+            if settings::insert_if_absent(db, settings::PUBLIC_URL, &given).await? {
+                return Ok(());
+            }
+            // Another instance stored one first.
+            settings::get(db, settings::PUBLIC_URL).await?
+        }
+        None => None,
+    };
+    match stored {
+        Some(stored) if stored == given => Ok(()),
+        Some(stored) if config.public_url_explicit => {
+            Err(InitError::PublicUrlMismatch { stored, given })
+        }
+        Some(stored) => {
+            config.public_url = crate::config::parse_public_url(&stored).map_err(|e| {
+                InitError::Store(StoreError::Backend(format!("stored public URL: {e}")))
+            })?;
+            Ok(())
+        }
+        None => Ok(()),
+    }
+}
+
 /// Creates the server's first keys (one of each type) exactly once, even when several
-/// processes start on one database: a marker row is claimed in the same transaction.
-async fn ensure_server_keys(
-    db: &DatabaseConnection,
-    keys: &ServerKeys,
-) -> Result<bool, StoreError> {
-    let txn = store::begin_write(db).await.map_err(store::map_err)?;
-    if !settings::insert_if_absent(&txn, settings::SERVER_KEYS_CREATED, "1").await? {
-        txn.rollback().await.map_err(store::map_err)?;
-        return Ok(false);
+/// processes start on one database: the keys commit together with a marker row.
+async fn ensure_server_keys(services: &Services) -> Result<bool, StoreError> {
+    let mut changes = Changes::new();
+    for record in services.keys.fresh_identity_records(&Owner::Server) {
+        changes = changes.key(record);
     }
-    for t in KeyType::ALL {
-        let record = keys.seal_record(SERVER_OWNER, &SecretKey::generate(t));
-        store::keys::insert(&txn, &record).await?;
-    }
-    txn.commit().await.map_err(store::map_err)?;
-    Ok(true)
+    services
+        .store
+        .save_changes_once(settings::SERVER_KEYS_CREATED, &changes)
+        .await
 }

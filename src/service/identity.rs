@@ -1,104 +1,173 @@
 //! The server's identities: its own `did:web:<host>` and each user's
 //! `did:web:<host>:users:<name>`, with documents built from their stored keys. Signing keys
 //! are also reachable as their `did:key` (same key material, linked by `alsoKnownAs`).
+//!
+//! Built documents are cached with their serialized bytes: a GET of a DID document is a
+//! map lookup. The cache is dropped whenever the [`IdentityEpoch`] moves: at once after a
+//! write in this process, and within the sync interval after a write by another process
+//! sharing the database ([`IdentityService::watch`]).
 
-use sea_orm::DatabaseConnection;
-use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
 use serde_json::json;
+use sichat_core::api::{DidEntry, DidKind};
 use sichat_core::did::document::Relationship;
 use sichat_core::did::web::did_web_for;
-use sichat_core::did::{DidDocument, DocumentBuilder, Resolution};
+use sichat_core::did::{DocumentBuilder, Resolution};
+use sichat_core::id::{Did, Owner, UserName};
 use sichat_core::keys::{KeyType, PublicKey};
-use sichat_core::store::{KeyRecord, KeyStatus, StoreError};
+use sichat_core::store::{KeyRecord, KeyStatus, KeyStore, StoreError, UserStore};
+use tokio_util::sync::CancellationToken;
 
-use super::users::UserName;
-use super::{SERVER_OWNER, user_owner};
-use crate::store;
+use crate::store::{SeaStore, settings};
 
-/// A DID this server controls, for `sichat did list` and `GET /admin/dids`.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct DidEntry {
-    pub did: String,
-    /// `server` or `user:<name>`.
-    pub owner: String,
-    /// `did:web`, or `did:key` for a signing key of that owner.
-    pub method: String,
-    /// For did:key entries, the key's id.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub key_id: Option<String>,
+/// The most documents kept; past it the cache starts over (a flood of distinct user names
+/// must not grow memory).
+const CACHE_CAPACITY: usize = 10_000;
+
+/// A DID document of this server, ready to serve.
+pub struct LocalDocument {
+    pub resolution: Resolution,
+    /// The document as JSON bytes.
+    pub json: Bytes,
+}
+
+#[derive(Default)]
+struct Cache {
+    epoch: u64,
+    documents: HashMap<Did, Arc<LocalDocument>>,
 }
 
 pub struct IdentityService {
-    db: DatabaseConnection,
+    store: Arc<SeaStore>,
     public_url: url::Url,
-    server_did: String,
+    server_did: Did,
+    cache: Mutex<Cache>,
+    /// Set when the shared database names another public URL than this process serves.
+    public_url_changed: AtomicBool,
 }
 
 impl IdentityService {
-    pub fn new(db: DatabaseConnection, public_url: &url::Url) -> Self {
-        Self {
-            server_did: did_web_for(public_url, &[]),
-            db,
+    pub fn new(store: Arc<SeaStore>, public_url: &url::Url) -> Result<Self, StoreError> {
+        let server_did = did_web_for(public_url, &[])
+            .map_err(|e| StoreError::Backend(format!("public URL gives no DID: {e}")))?;
+        Ok(Self {
+            store,
+            server_did,
             public_url: public_url.clone(),
-        }
+            cache: Mutex::new(Cache::default()),
+            public_url_changed: AtomicBool::new(false),
+        })
     }
 
-    pub fn server_did(&self) -> &str {
+    pub fn server_did(&self) -> &Did {
         &self.server_did
     }
 
-    pub fn user_did(&self, name: &str) -> String {
-        did_web_for(&self.public_url, &["users", name])
+    pub fn public_url(&self) -> &url::Url {
+        &self.public_url
+    }
+
+    pub fn user_did(&self, name: &UserName) -> Did {
+        // Invariant: a user name is made of DID idchars, so the did:web of a valid server
+        // DID with two more segments is valid too.
+        did_web_for(&self.public_url, &["users", name.as_str()]).expect("a user's did:web is a DID")
     }
 
     /// The owner behind one of this server's did:web DIDs, if `did` is one.
-    pub fn owner_of(&self, did: &str) -> Option<String> {
-        if did == self.server_did {
-            return Some(SERVER_OWNER.to_owned());
+    pub fn owner_of(&self, did: &Did) -> Option<Owner> {
+        if did == &self.server_did {
+            return Some(Owner::Server);
         }
         let name = did
-            .strip_prefix(&self.server_did)?
+            .as_str()
+            .strip_prefix(self.server_did.as_str())?
             .strip_prefix(":users:")?;
-        UserName::parse(name).ok().map(|n| n.owner())
+        UserName::parse(name).ok().map(Owner::User)
     }
 
     /// Whether `did` is in this server's did:web namespace (itself or below it).
-    pub fn is_own_namespace(&self, did: &str) -> bool {
-        did == self.server_did
+    pub fn is_own_namespace(&self, did: &Did) -> bool {
+        did == &self.server_did
             || did
-                .strip_prefix(&self.server_did)
+                .as_str()
+                .strip_prefix(self.server_did.as_str())
                 .is_some_and(|rest| rest.starts_with(':'))
     }
 
-    /// The DID document of one of this server's did:web DIDs.
-    pub async fn resolve_local(&self, did: &str) -> Result<Option<Resolution>, StoreError> {
+    /// Whether another process changed the stored public URL under this one.
+    pub fn public_url_changed(&self) -> bool {
+        self.public_url_changed.load(Ordering::Acquire)
+    }
+
+    fn cached(&self, did: &Did) -> Option<Arc<LocalDocument>> {
+        let epoch = self.store.epoch().current();
+        let mut cache = self.cache.lock().ok()?;
+        if cache.epoch != epoch {
+            cache.documents.clear();
+            cache.epoch = epoch;
+            return None;
+        }
+        cache.documents.get(did).cloned()
+    }
+
+    fn remember(&self, epoch: u64, did: &Did, doc: Arc<LocalDocument>) {
+        if let Ok(mut cache) = self.cache.lock()
+            && cache.epoch == epoch
+        {
+            if cache.documents.len() >= CACHE_CAPACITY {
+                cache.documents.clear();
+            }
+            cache.documents.insert(did.clone(), doc);
+        }
+    }
+
+    /// The DID document of one of this server's did:web DIDs, or `None` when `did` is not
+    /// one or names no user.
+    pub async fn document(&self, did: &Did) -> Result<Option<Arc<LocalDocument>>, StoreError> {
+        if let Some(hit) = self.cached(did) {
+            return Ok(Some(hit));
+        }
+        // Read the epoch before the rows: a change committed meanwhile moves it, and the
+        // document built from older rows is then not kept.
+        let epoch = self.store.epoch().current();
         let Some(owner) = self.owner_of(did) else {
             return Ok(None);
         };
-        if let Some(name) = owner.strip_prefix("user:")
-            && store::users::find_by_name(&self.db, name).await?.is_none()
+        if let Owner::User(name) = &owner
+            && self.store.get_user(name).await?.is_none()
         {
             return Ok(None);
         }
-        let records = store::keys::list(&self.db, &owner).await?;
+        let records = self.store.list_keys(&owner).await?;
         if records.is_empty() {
             return Ok(None);
         }
-        Ok(Some(document_for(did, &records)))
+        let resolution = document_for(did, &records);
+        let json = Bytes::from(
+            serde_json::to_vec(resolution.document.as_json())
+                .map_err(|e| StoreError::Backend(e.to_string()))?,
+        );
+        let doc = Arc::new(LocalDocument { resolution, json });
+        self.remember(epoch, did, doc.clone());
+        Ok(Some(doc))
     }
 
-    pub async fn server_document(&self) -> Result<Resolution, StoreError> {
-        self.resolve_local(&self.server_did).await?.ok_or_else(|| {
+    pub async fn server_document(&self) -> Result<Arc<LocalDocument>, StoreError> {
+        self.document(&self.server_did).await?.ok_or_else(|| {
             StoreError::NotFound("the server has no keys (run `sichat init`)".into())
         })
     }
 
-    pub async fn user_document(&self, name: &str) -> Result<Option<Resolution>, StoreError> {
-        if UserName::parse(name).is_err() {
-            return Ok(None);
-        }
-        self.resolve_local(&self.user_did(name)).await
+    pub async fn user_document(
+        &self,
+        name: &UserName,
+    ) -> Result<Option<Arc<LocalDocument>>, StoreError> {
+        self.document(&self.user_did(name)).await
     }
 
     /// Every DID this server controls: its did:web, each user's, and the did:key of every
@@ -106,28 +175,31 @@ impl IdentityService {
     pub async fn all_dids(&self) -> Result<Vec<DidEntry>, StoreError> {
         let mut out = vec![DidEntry {
             did: self.server_did.clone(),
-            owner: SERVER_OWNER.into(),
-            method: "did:web".into(),
+            owner: Owner::Server,
+            method: DidKind::Web,
             key_id: None,
         }];
-        let users = store::users::list(&self.db).await?;
+        let users = self.store.list_users().await?;
         for u in &users {
             out.push(DidEntry {
                 did: self.user_did(&u.name),
-                owner: user_owner(&u.name),
-                method: "did:web".into(),
+                owner: Owner::User(u.name.clone()),
+                method: DidKind::Web,
                 key_id: None,
             });
         }
-        let owners = std::iter::once(SERVER_OWNER.to_owned())
-            .chain(users.iter().map(|u| user_owner(&u.name)));
+        let owners =
+            std::iter::once(Owner::Server).chain(users.into_iter().map(|u| Owner::User(u.name)));
         for owner in owners {
-            for k in store::keys::list(&self.db, &owner).await? {
-                if k.key_type.is_signing() && k.status == KeyStatus::Active {
+            for k in self.store.list_keys(&owner).await? {
+                if k.key_type.is_signing()
+                    && k.status == KeyStatus::Active
+                    && let Ok(public) = PublicKey::from_multibase(&k.public_multibase)
+                {
                     out.push(DidEntry {
-                        did: format!("did:key:{}", k.public_multibase),
+                        did: sichat_core::did::key::did_key(&public),
                         owner: owner.clone(),
-                        method: "did:key".into(),
+                        method: DidKind::Key,
                         key_id: Some(k.id.clone()),
                     });
                 }
@@ -135,12 +207,46 @@ impl IdentityService {
         }
         Ok(out)
     }
+
+    /// Follows changes made by other processes sharing the database (CLI commands, other
+    /// instances): every `interval`, reads the identity stamp and the public URL; a new
+    /// stamp drops this process's cached documents, and a public URL other than the one
+    /// served makes the instance report itself not ready (it must be restarted).
+    pub async fn watch(self: Arc<Self>, interval: Duration, stop: CancellationToken) {
+        let mut last_stamp: Option<String> = None;
+        let served = self.public_url.as_str().trim_end_matches('/').to_owned();
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = ticker.tick() => {}
+            }
+            let db = self.store.db();
+            match settings::get(db, settings::IDENTITY_STAMP).await {
+                Ok(stamp) => {
+                    if last_stamp.is_some() && stamp != last_stamp {
+                        self.store.epoch().bump();
+                    }
+                    last_stamp = stamp.or(Some(String::new()));
+                }
+                Err(e) => tracing::warn!(error = %e, "identity sync: cannot read the database"),
+            }
+            if let Ok(Some(stored)) = settings::get(db, settings::PUBLIC_URL).await
+                && stored != served
+                && !self.public_url_changed.swap(true, Ordering::AcqRel)
+            {
+                tracing::error!(stored = %stored, served = %served,
+                    "the public URL was changed in the database; this instance still serves the old DIDs and reports not ready until restarted");
+            }
+        }
+    }
 }
 
 /// Builds a did:web document from an owner's keys: active signing keys in all four signing
 /// relationships, retired signing keys in `assertionMethod` only (what they signed still
 /// verifies), active X25519 keys in `keyAgreement`. Method ids are the Multikey values.
-pub fn document_for(did: &str, records: &[KeyRecord]) -> Resolution {
+pub fn document_for(did: &Did, records: &[KeyRecord]) -> Resolution {
     let mut b = DocumentBuilder::new(did);
     let mut created = i64::MAX;
     let mut updated = i64::MIN;
@@ -162,14 +268,14 @@ pub fn document_for(did: &str, records: &[KeyRecord]) -> Resolution {
             b.also_known_as(format!("did:key:{}", r.public_multibase));
         }
     }
-    let document: DidDocument = b.build();
-    let iso = |ms: i64| {
-        chrono::DateTime::from_timestamp_millis(ms)
-            .unwrap_or_default()
-            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-    };
-    let mut resolution = Resolution::new(document);
+    let mut resolution = Resolution::new(b.build());
     if created != i64::MAX {
+        // DID Resolution §7.2: `created` / `updated` are XML datetimes (seconds suffice).
+        let iso = |ms: i64| {
+            chrono::DateTime::from_timestamp_millis(ms)
+                .unwrap_or_default()
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        };
         resolution.document_metadata = json!({"created": iso(created), "updated": iso(updated)});
     }
     resolution
@@ -178,7 +284,7 @@ pub fn document_for(did: &str, records: &[KeyRecord]) -> Resolution {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sichat_core::keys::KeyType;
+    use sichat_core::id::KeyId;
 
     const ED: &str = "z6MkiTBz1ymuepAQ4HEHYSF1H8quG5GLVVQR3djdX3mDooWp";
     const ED_OLD: &str = "z6MkpTHR8VNsBxYAAWHut2Geadd9jSwuBV8xRoAnwWsdvktH";
@@ -187,8 +293,8 @@ mod tests {
 
     fn record(mb: &str, key_type: KeyType, status: KeyStatus, created_at: i64) -> KeyRecord {
         KeyRecord {
-            id: format!("k-{mb}"),
-            owner: "server".into(),
+            id: KeyId::generate(),
+            owner: Owner::Server,
             key_type,
             public_multibase: mb.into(),
             sealed_private: vec![],
@@ -201,7 +307,7 @@ mod tests {
     /// The wire format of the documents Sichat serves, pinned.
     #[test]
     fn did_web_document_shape_is_pinned() {
-        let did = "did:web:id.example";
+        let did = Did::parse("did:web:id.example").unwrap();
         let records = [
             record(
                 ED_OLD,
@@ -213,7 +319,8 @@ mod tests {
             record(P256, KeyType::P256, KeyStatus::Active, 1_700_000_001_000),
             record(X, KeyType::X25519, KeyStatus::Active, 1_700_000_001_000),
         ];
-        let resolution = document_for(did, &records);
+        let resolution = document_for(&did, &records);
+        let did = did.as_str();
         let vm = |mb: &str| json!({"id": format!("{did}#{mb}"), "type": "Multikey", "controller": did, "publicKeyMultibase": mb});
         let id = |mb: &str| format!("{did}#{mb}");
         let expected = json!({

@@ -1,23 +1,53 @@
-//! The server's domain services. No HTTP types here: handlers call these, these call the
-//! store and `sichat-core`.
+//! The server's domain services, built once per process from the opened data directory
+//! ([`bootstrap::open`]) and shared by `serve` and every CLI command. No HTTP types here:
+//! handlers call these, these call the store and `sichat-core`.
 
 pub mod admin_token;
+pub mod background;
 pub mod bootstrap;
 pub mod identity;
+pub mod passwords;
+pub mod public_url;
+pub mod readiness;
 pub mod resolver;
 pub mod users;
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use sichat_core::Clock;
 use sichat_core::keys::KeyService;
 
-use crate::store::keys::SeaKeyStore;
+use crate::config::Config;
+use crate::store::SeaStore;
 
-/// The key service over the server's database.
-pub type ServerKeys = KeyService<SeaKeyStore>;
+/// The key service over the server's database; it is also the server's [`Signer`]
+/// (`sichat_core::keys::Signer`).
+pub type ServerKeys = KeyService<Arc<SeaStore>>;
 
-/// Owner of the server's own keys.
-pub const SERVER_OWNER: &str = "server";
+/// Every service of one server process.
+pub struct Services {
+    pub clock: Arc<dyn Clock>,
+    pub store: Arc<SeaStore>,
+    pub keys: Arc<ServerKeys>,
+    pub identity: Arc<identity::IdentityService>,
+    pub users: Arc<users::UserService>,
+    pub resolver: Arc<resolver::ServerResolver>,
+    pub admin_tokens: Arc<admin_token::AdminTokens>,
+    pub passwords: Arc<passwords::PasswordHasher>,
+    pub readiness: Arc<readiness::Readiness>,
+    pub public_urls: Arc<public_url::PublicUrls>,
+    pub background: background::Background,
+}
 
-/// Owner string of a user's keys.
-pub fn user_owner(name: &str) -> String {
-    format!("user:{name}")
+impl Services {
+    /// Starts the tasks a serving process runs (the identity sync); `serve` drains them on
+    /// shutdown through [`background::Background::drain`].
+    pub fn start_background(&self, config: &Config) {
+        let interval = Duration::from_millis(config.identity_sync_interval_ms.max(50));
+        let identity = self.identity.clone();
+        let stop = self.background.stop_token();
+        self.background
+            .spawn("identity-sync", identity.watch(interval, stop));
+    }
 }

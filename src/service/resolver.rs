@@ -1,14 +1,17 @@
-//! The server's resolver: its own did:web DIDs from the database (no network round trip
-//! to itself), everything else through the standard resolver (offline methods computed,
-//! other did:web documents fetched with the guarded fetcher and cached).
+//! The server's resolver: its own did:web DIDs from the identity service (no network round
+//! trip to itself, cached documents), everything else through the standard resolver
+//! (offline methods computed; other did:web documents fetched with the guarded fetcher,
+//! cached, one fetch per DID at a time, failures remembered briefly).
 
 use std::sync::Arc;
 
-use sichat_core::SystemClock;
-use sichat_core::did::web_fetch::GuardedFetcher;
+use serde_json::Value;
+use sichat_core::Clock;
+use sichat_core::did::web::DidWebFetcher;
 use sichat_core::did::{
-    DidResolver, Resolution, ResolutionOptions, ResolveError, StandardResolver, parse_did,
+    CachePolicy, DidResolver, Resolution, ResolutionOptions, ResolveError, StandardResolver,
 };
+use sichat_core::id::{Did, DidUrl};
 
 use super::identity::IdentityService;
 
@@ -20,23 +23,20 @@ pub struct ServerResolver {
 impl ServerResolver {
     pub fn new(
         identity: Arc<IdentityService>,
-        allow_loopback: bool,
-        cache_ttl_secs: u64,
-    ) -> Result<Self, ResolveError> {
-        let fetcher = Arc::new(GuardedFetcher::new(allow_loopback)?);
-        let remote = StandardResolver::with_cached_web(
-            fetcher,
-            Arc::new(SystemClock),
-            cache_ttl_secs,
-            1_000,
-        );
-        Ok(Self { identity, remote })
+        fetcher: Arc<dyn DidWebFetcher>,
+        clock: Arc<dyn Clock>,
+        policy: CachePolicy,
+    ) -> Self {
+        Self {
+            identity,
+            remote: StandardResolver::with_cached_web(fetcher, clock, policy),
+        }
     }
 
     /// Resolves with DID Resolution options (did:key `publicKeyFormat`).
     pub async fn resolve_with(
         &self,
-        did: &str,
+        did: &Did,
         options: &ResolutionOptions,
     ) -> Result<Resolution, ResolveError> {
         options.key_format()?;
@@ -45,22 +45,39 @@ impl ServerResolver {
         }
         self.remote.resolve_with(did, options).await
     }
+
+    /// DID URL dereferencing of a fragment (DID Resolution §Dereferencing): the resolved
+    /// document's verification method or service with that fragment, and the resolution
+    /// it came from. Both did:peer:2 key-id conventions find the same key.
+    pub async fn dereference(
+        &self,
+        url: &DidUrl,
+        options: &ResolutionOptions,
+    ) -> Result<(Resolution, Value), ResolveError> {
+        let resolution = self.resolve_with(&url.did, options).await?;
+        let content = resolution
+            .document
+            .dereference(&url.fragment)
+            .cloned()
+            .ok_or_else(|| ResolveError::NotFound(url.to_string()))?;
+        Ok((resolution, content))
+    }
 }
 
 #[async_trait::async_trait]
 impl DidResolver for ServerResolver {
-    async fn resolve(&self, did: &str) -> Result<Resolution, ResolveError> {
-        parse_did(did)?;
+    async fn resolve(&self, did: &Did) -> Result<Resolution, ResolveError> {
         if self.identity.is_own_namespace(did) {
             return self
                 .identity
-                .resolve_local(did)
+                .document(did)
                 .await
                 .map_err(|e| {
                     tracing::error!(error = %e, "local DID lookup failed");
                     ResolveError::Fetch("local store unavailable".into())
                 })?
-                .ok_or_else(|| ResolveError::NotFound(did.to_owned()));
+                .map(|doc| doc.resolution.clone())
+                .ok_or_else(|| ResolveError::NotFound(did.to_string()));
         }
         self.remote.resolve(did).await
     }

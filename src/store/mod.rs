@@ -3,8 +3,11 @@
 //! PostgreSQL shares the same migrations.
 
 pub mod keys;
+mod sea_store;
 pub mod settings;
 pub mod users;
+
+pub use sea_store::{IdentityEpoch, SeaStore, stamp_identity_change};
 
 use std::time::Duration;
 

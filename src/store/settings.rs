@@ -34,6 +34,9 @@ pub const KEK_CHECK: &str = "kek_check";
 pub const SERVER_KEYS_CREATED: &str = "server_keys_created";
 /// The public URL the server's DIDs derive from.
 pub const PUBLIC_URL: &str = "public_url";
+/// A random value rewritten by every change to users, keys or the public URL: processes
+/// sharing the database poll it to drop cached DID documents.
+pub const IDENTITY_STAMP: &str = "identity_stamp";
 
 pub async fn get(db: &impl ConnectionTrait, name: &str) -> Result<Option<String>, StoreError> {
     Ok(Entity::find_by_id(name.to_owned())

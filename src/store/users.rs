@@ -1,8 +1,9 @@
 //! The `users` table.
 
 use sea_orm::entity::prelude::*;
-use sea_orm::{ActiveValue::Set, QueryOrder};
-use sichat_core::store::StoreError;
+use sea_orm::{ActiveValue::Set, QueryOrder, QuerySelect};
+use sichat_core::id::{UserId, UserName};
+use sichat_core::store::{StoreError, UserRecord};
 
 use super::map_err;
 
@@ -20,7 +21,16 @@ pub mod entity {
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
+    pub enum Relation {
+        #[sea_orm(has_many = "crate::store::keys::entity::Entity")]
+        Keys,
+    }
+
+    impl Related<crate::store::keys::entity::Entity> for Entity {
+        fn to() -> RelationDef {
+            Relation::Keys.def()
+        }
+    }
 
     impl ActiveModelBehavior for ActiveModel {}
 }
@@ -28,18 +38,29 @@ pub mod entity {
 pub use entity::Model as UserRow;
 use entity::{ActiveModel, Column, Entity};
 
-pub async fn insert(db: &impl ConnectionTrait, row: &UserRow) -> Result<(), StoreError> {
+fn to_record(row: UserRow) -> Result<UserRecord, StoreError> {
+    let corrupt =
+        |e: sichat_core::id::InvalidId| StoreError::Backend(format!("corrupt user row: {e}"));
+    Ok(UserRecord {
+        id: UserId::parse(&row.id).map_err(corrupt)?,
+        name: UserName::parse(&row.name).map_err(corrupt)?,
+        password_hash: row.password_hash,
+        created_at: row.created_at,
+    })
+}
+
+pub async fn insert(db: &impl ConnectionTrait, user: &UserRecord) -> Result<(), StoreError> {
     let am = ActiveModel {
-        id: Set(row.id.clone()),
-        name: Set(row.name.clone()),
-        password_hash: Set(row.password_hash.clone()),
-        created_at: Set(row.created_at),
+        id: Set(user.id.to_string()),
+        name: Set(user.name.to_string()),
+        password_hash: Set(user.password_hash.clone()),
+        created_at: Set(user.created_at),
     };
     Entity::insert(am)
         .exec_without_returning(db)
         .await
         .map_err(|e| match map_err(e) {
-            StoreError::Duplicate(_) => StoreError::Duplicate(format!("user `{}`", row.name)),
+            StoreError::Duplicate(_) => StoreError::Duplicate(format!("user `{}`", user.name)),
             other => other,
         })?;
     Ok(())
@@ -47,19 +68,39 @@ pub async fn insert(db: &impl ConnectionTrait, row: &UserRow) -> Result<(), Stor
 
 pub async fn find_by_name(
     db: &impl ConnectionTrait,
-    name: &str,
-) -> Result<Option<UserRow>, StoreError> {
+    name: &UserName,
+) -> Result<Option<UserRecord>, StoreError> {
     Entity::find()
-        .filter(Column::Name.eq(name))
+        .filter(Column::Name.eq(name.as_str()))
+        .one(db)
+        .await
+        .map_err(map_err)?
+        .map(to_record)
+        .transpose()
+}
+
+/// The row id of the user called `name`.
+pub async fn id_of(
+    db: &impl ConnectionTrait,
+    name: &UserName,
+) -> Result<Option<String>, StoreError> {
+    Entity::find()
+        .select_only()
+        .column(Column::Id)
+        .filter(Column::Name.eq(name.as_str()))
+        .into_tuple::<String>()
         .one(db)
         .await
         .map_err(map_err)
 }
 
-pub async fn list(db: &impl ConnectionTrait) -> Result<Vec<UserRow>, StoreError> {
+pub async fn list(db: &impl ConnectionTrait) -> Result<Vec<UserRecord>, StoreError> {
     Entity::find()
         .order_by_asc(Column::Name)
         .all(db)
         .await
-        .map_err(map_err)
+        .map_err(map_err)?
+        .into_iter()
+        .map(to_record)
+        .collect()
 }

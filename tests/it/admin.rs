@@ -253,12 +253,12 @@ async fn user_creation_is_atomic_when_a_key_insert_fails() {
     // Fault injection: the database refuses keys for user `trap`.
     let ddl: &[&str] = if crate::common::is_postgres() {
         &[
-            "CREATE FUNCTION sichat_trap() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'trap'; END; $$ LANGUAGE plpgsql",
-            "CREATE TRIGGER trap BEFORE INSERT ON keys FOR EACH ROW WHEN (NEW.owner = 'user:trap') EXECUTE FUNCTION sichat_trap()",
+            "CREATE FUNCTION sichat_trap() RETURNS trigger AS $$ BEGIN IF NEW.user_id IN (SELECT id FROM users WHERE name = 'trap') THEN RAISE EXCEPTION 'trap'; END IF; RETURN NEW; END; $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER trap BEFORE INSERT ON keys FOR EACH ROW EXECUTE FUNCTION sichat_trap()",
         ]
     } else {
         &[
-            "CREATE TRIGGER trap BEFORE INSERT ON keys WHEN NEW.owner = 'user:trap' BEGIN SELECT RAISE(ABORT, 'trap'); END",
+            "CREATE TRIGGER trap BEFORE INSERT ON keys WHEN NEW.user_id IN (SELECT id FROM users WHERE name = 'trap') BEGIN SELECT RAISE(ABORT, 'trap'); END",
         ]
     };
     for stmt in ddl {
@@ -274,11 +274,18 @@ async fn user_creation_is_atomic_when_a_key_insert_fails() {
     );
     let resp = server.admin_get_raw("/admin/users/trap").await;
     assert_problem(resp, 404, "not-found").await;
+    let trap = sichat_core::id::Owner::parse("user:trap").unwrap();
     assert!(
-        sichat::store::keys::list(&db, "user:trap")
+        sichat::store::keys::list(&db, &trap)
             .await
             .unwrap()
             .is_empty()
+    );
+    let all = sichat::store::keys::list_all(&db).await.unwrap();
+    assert!(
+        all.iter()
+            .all(|k| k.owner == sichat_core::id::Owner::Server),
+        "no key of the failed user remains"
     );
     assert_eq!(
         server

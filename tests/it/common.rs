@@ -4,10 +4,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::Value;
-use sichat::config::{Config, LogFormat};
-use sichat::service::bootstrap;
+use sichat::config::{Config, ConfigFlags};
+use sichat::service::Services;
+use sichat::service::bootstrap::{self, Purpose};
+use sichat_core::SystemClock;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 
@@ -55,70 +59,117 @@ pub struct TestServer {
     pub data_dir: PathBuf,
     pub database_url: String,
     pub client: reqwest::Client,
+    pub services: Arc<Services>,
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<()>>,
     _dir: Option<TempDir>,
 }
 
+/// How a test server differs from the defaults: `SICHAT_*` settings, as in the
+/// environment (`("SICHAT_DID_WEB_ALLOW_LOOPBACK", "true")`).
+#[derive(Debug, Clone, Default)]
 pub struct Options {
-    pub allow_loopback: bool,
+    pub settings: Vec<(&'static str, String)>,
+}
+
+impl Options {
+    pub fn with(mut self, key: &'static str, value: impl Into<String>) -> Self {
+        self.settings.push((key, value.into()));
+        self
+    }
+    pub fn allow_loopback() -> Self {
+        Self::default().with("SICHAT_DID_WEB_ALLOW_LOOPBACK", "true")
+    }
+}
+
+/// The configuration of a test server on `addr`, from defaults and `opts`.
+pub fn test_config(
+    addr: std::net::SocketAddr,
+    data_dir: &Path,
+    database_url: &str,
+    opts: &Options,
+) -> Config {
+    let flags = ConfigFlags {
+        listen: Some(addr.to_string()),
+        public_url: Some(format!("http://{addr}")),
+        data_dir: Some(data_dir.display().to_string()),
+        database_url: Some(database_url.to_owned()),
+        config: None,
+    };
+    let settings = opts.settings.clone();
+    Config::load_with(&flags, &move |k| {
+        settings
+            .iter()
+            .rev()
+            .find(|(key, _)| *key == k)
+            .map(|(_, v)| v.clone())
+            .or_else(|| (k == "SICHAT_LOG_LEVEL").then(|| "warn".to_owned()))
+    })
+    .expect("test configuration")
 }
 
 impl TestServer {
     pub async fn spawn() -> Self {
-        Self::spawn_with(Options {
-            allow_loopback: false,
-        })
-        .await
+        Self::spawn_with(Options::default()).await
     }
 
     pub async fn spawn_with(opts: Options) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let db = fresh_database_url(dir.path()).await;
-        let mut s = Self::start(dir.path().to_owned(), db, opts).await;
+        let mut s = Self::start(dir.path().to_owned(), db, "127.0.0.1:0", opts).await;
         s._dir = Some(dir);
         s
     }
 
-    /// Starts a server on an existing data dir and database (restart tests).
-    pub async fn start(data_dir: PathBuf, database_url: String, opts: Options) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    /// Starts a server on an existing data dir and database (restart tests) at `listen`
+    /// (`127.0.0.1:0` for any port; the same address again to keep the public URL).
+    pub async fn start(
+        data_dir: PathBuf,
+        database_url: String,
+        listen: &str,
+        opts: Options,
+    ) -> Self {
+        let listener = tokio::net::TcpListener::bind(listen).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let base = format!("http://{addr}");
-        let mut config = Config {
-            listen: addr,
-            public_url: url::Url::parse(&base).unwrap(),
-            public_url_explicit: true,
-            data_dir: data_dir.clone(),
-            database_url: database_url.clone(),
-            log_format: LogFormat::Text,
-            log_level: "warn".into(),
-            request_timeout_secs: 30,
-            cors_allowed_origins: vec!["*".into()],
-            did_web_allow_loopback: opts.allow_loopback,
-            resolver_cache_ttl_secs: 60,
-        };
-        let opened = bootstrap::open(&mut config, &test_env)
-            .await
-            .expect("open data dir");
-        let state = sichat::app::AppState::new(config, &opened).unwrap();
+        let mut config = test_config(addr, &data_dir, &database_url, &opts);
+        let opened = bootstrap::open(
+            &mut config,
+            &test_env,
+            Arc::new(SystemClock),
+            Purpose::Serve,
+        )
+        .await
+        .expect("open data dir");
+        let services = Arc::new(opened.services);
+        services.start_background(&config);
+        let router = sichat::app::router(sichat::app::AppState::new(&services), &config);
+        let options = sichat::serve::ServeOptions::from_config(&config);
         let (tx, rx) = oneshot::channel::<()>();
+        let held = services.clone();
         let handle = tokio::spawn(async move {
-            sichat::app::serve(listener, sichat::app::router(state), async {
+            sichat::serve::serve(listener, router, options, async {
                 let _ = rx.await;
             })
             .await
             .unwrap();
+            held.background.drain(options.shutdown_grace).await;
         });
         Self {
             base,
             data_dir,
             database_url,
             client: reqwest::Client::new(),
+            services,
             shutdown: Some(tx),
             handle: Some(handle),
             _dir: None,
         }
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> String {
+        self.base.trim_start_matches("http://").to_owned()
     }
 
     /// Stops the server (graceful) and keeps its data dir for a restart.
@@ -212,6 +263,11 @@ impl Drop for TestServer {
     }
 }
 
+/// A DID the test knows is valid.
+pub fn did(s: &str) -> sichat_core::id::Did {
+    sichat_core::id::Did::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
+}
+
 /// Asserts an RFC 9457 problem response with the given status and type slug.
 pub async fn assert_problem(resp: reqwest::Response, status: u16, slug: &str) -> Value {
     assert_eq!(resp.status().as_u16(), status, "status");
@@ -263,19 +319,65 @@ pub fn sichat_cmd(data_dir: &Path, database_url: &str) -> Command {
     cmd
 }
 
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
 impl ServerProcess {
+    pub async fn start(data_dir: &Path, database_url: &str, log_level: &str) -> Self {
+        Self::start_on(data_dir, database_url, log_level, free_port(), &[]).await
+    }
+
+    /// Starts `sichat serve` on `port` with extra environment settings.
+    pub async fn start_on(
+        data_dir: &Path,
+        database_url: &str,
+        log_level: &str,
+        port: u16,
+        settings: &[(&str, &str)],
+    ) -> Self {
+        Self::launch(data_dir, database_url, log_level, port, settings, None).await
+    }
+
+    /// Like [`ServerProcess::start_on`], under an open-file limit of `nofile` (soft and
+    /// hard) when given.
     // The child is owned by the returned value, whose Drop kills and reaps it.
     #[allow(clippy::zombie_processes)]
-    pub async fn start(data_dir: &Path, database_url: &str, log_level: &str) -> Self {
-        let port = {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            l.local_addr().unwrap().port()
-        };
+    pub async fn launch(
+        data_dir: &Path,
+        database_url: &str,
+        log_level: &str,
+        port: u16,
+        settings: &[(&str, &str)],
+        nofile: Option<u32>,
+    ) -> Self {
         let base = format!("http://127.0.0.1:{port}");
         let log = data_dir.join(format!("server-{port}.log"));
         let out = std::fs::File::create(&log).unwrap();
-        let child = sichat_cmd(data_dir, database_url)
+        let mut cmd = sichat_cmd(data_dir, database_url);
+        if let Some(n) = nofile {
+            let program = cmd.get_program().to_owned();
+            let args: Vec<_> = cmd.get_args().map(|a| a.to_owned()).collect();
+            let mut wrapped = Command::new("sh");
+            wrapped
+                .arg("-c")
+                .arg("ulimit -n \"$0\" && exec \"$@\"")
+                .arg(n.to_string())
+                .arg(program)
+                .args(args)
+                .current_dir(data_dir)
+                .env_clear()
+                .envs(
+                    cmd.get_envs()
+                        .filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned()))),
+                );
+            cmd = wrapped;
+        }
+        let child = cmd
             .env("SICHAT_LOG_LEVEL", log_level)
+            .envs(settings.iter().copied())
             .args([
                 "serve",
                 "--listen",
@@ -303,6 +405,18 @@ impl ServerProcess {
             "server did not become ready: {}",
             std::fs::read_to_string(&log).unwrap_or_default()
         );
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn port(&self) -> u16 {
+        self.base
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_default()
     }
 
     pub fn stop(mut self) -> String {

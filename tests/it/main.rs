@@ -5,7 +5,10 @@
 mod admin;
 mod cli;
 mod common;
+mod connections;
 mod did_documents;
+mod hostile_resolution;
+mod migrations;
 mod openapi;
 mod problems;
 mod resolution;

@@ -61,10 +61,7 @@ async fn accept_did_json_returns_the_bare_document_and_encoded_dids_work() {
 #[tokio::test]
 async fn did_web_of_another_server_is_fetched_over_the_network_when_loopback_is_allowed() {
     let other = TestServer::spawn().await;
-    let resolver = TestServer::spawn_with(Options {
-        allow_loopback: true,
-    })
-    .await;
+    let resolver = TestServer::spawn_with(Options::allow_loopback()).await;
     let did = other.host_did();
     let (status, body) = resolver.get_json(&format!("/1.0/identifiers/{did}")).await;
     assert_eq!(status, 200, "{body}");
@@ -217,10 +214,7 @@ async fn hostile_host() -> (String, tokio::task::JoinHandle<()>) {
 #[tokio::test]
 async fn did_web_fetch_refuses_oversized_redirected_lying_and_slow_documents() {
     let (did, host) = hostile_host().await;
-    let server = TestServer::spawn_with(Options {
-        allow_loopback: true,
-    })
-    .await;
+    let server = TestServer::spawn_with(Options::allow_loopback()).await;
     let (status, body) = server.get_json(&format!("/1.0/identifiers/{did}")).await;
     assert_eq!(status, 200, "the well-behaved document resolves: {body}");
     for (path, slug) in [

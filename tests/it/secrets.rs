@@ -89,7 +89,7 @@ async fn private_keys_are_absent_from_database_files_rows_and_logs() {
     let mut secrets = Vec::new();
     for r in &records {
         secrets.push(
-            kek.open(&r.sealed_private, r.id.as_bytes())
+            kek.open(&r.sealed_private, r.id.as_str().as_bytes())
                 .unwrap()
                 .to_vec(),
         );

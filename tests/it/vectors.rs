@@ -4,7 +4,8 @@ use serde_json::Value;
 use sichat_core::did::document::Relationship;
 use sichat_core::did::key::{KeyFormat, resolve_with_format};
 use sichat_core::did::peer::{PeerStyle, alias_key_id, peer3_of, resolve_with_style};
-use sichat_core::did::{DidDocument, StandardResolver, parse_did};
+use sichat_core::did::{DidDocument, StandardResolver};
+use sichat_core::id::Did;
 
 fn vector(path: &str) -> Value {
     let full = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -15,13 +16,13 @@ fn vector(path: &str) -> Value {
 
 /// The expected document with relative ids made absolute (how Sichat serves documents).
 fn normalized(did: &str, doc: &Value) -> Value {
-    DidDocument::from_json(did, doc.clone())
+    DidDocument::from_json(&d(did), doc.clone())
         .expect("vector is a valid document")
         .into_json()
 }
 
-fn msid(did: &str) -> &str {
-    parse_did(did).unwrap().1
+fn d(did: &str) -> Did {
+    Did::parse(did).unwrap_or_else(|e| panic!("{did}: {e}"))
 }
 
 #[test]
@@ -30,7 +31,7 @@ fn did_key_ed25519_vectors_with_derived_x25519() {
     let vectors = vectors.as_object().unwrap();
     assert_eq!(vectors.len(), 5);
     for (did, v) in vectors {
-        let ours = resolve_with_format(did, msid(did), KeyFormat::Legacy2018)
+        let ours = resolve_with_format(&d(did), KeyFormat::Legacy2018)
             .unwrap()
             .into_json();
         assert_eq!(ours, normalized(did, &v["didDocument"]), "{did}");
@@ -41,7 +42,7 @@ fn did_key_ed25519_vectors_with_derived_x25519() {
 fn did_key_x25519_vectors() {
     let vectors = vector("did-key/x25519.json");
     for (did, doc) in vectors["didDocument"].as_object().unwrap() {
-        let ours = resolve_with_format(did, msid(did), KeyFormat::Legacy2018)
+        let ours = resolve_with_format(&d(did), KeyFormat::Legacy2018)
             .unwrap()
             .into_json();
         assert_eq!(ours, normalized(did, doc), "{did}");
@@ -54,14 +55,14 @@ fn did_key_p256_vectors_and_unsupported_curves_refused() {
     let mut p256 = 0;
     for (did, v) in vectors.as_object().unwrap() {
         if did.starts_with("did:key:zDn") {
-            let ours = resolve_with_format(did, msid(did), KeyFormat::JsonWebKey2020)
+            let ours = resolve_with_format(&d(did), KeyFormat::JsonWebKey2020)
                 .unwrap()
                 .into_json();
             assert_eq!(ours, normalized(did, &v["didDocument"]), "{did}");
             p256 += 1;
         } else {
             // P-384 / P-521: not Sichat key types; refused with a typed error, not a panic.
-            let err = StandardResolver::resolve_offline(did).unwrap_err();
+            let err = StandardResolver::resolve_offline(&d(did)).unwrap_err();
             assert_eq!(err.code(), "invalidPublicKey", "{did}");
         }
     }
@@ -76,7 +77,7 @@ fn did_jwk_spec_examples() {
     ] {
         let expected = vector(file);
         let did = expected["id"].as_str().unwrap();
-        let ours = StandardResolver::resolve_offline(did)
+        let ours = StandardResolver::resolve_offline(&d(did))
             .unwrap()
             .document
             .into_json();
@@ -88,17 +89,17 @@ fn did_jwk_spec_examples() {
 fn did_peer_0_sicpa_and_spec_equivalence() {
     let expected = vector("did-peer/sicpa-python-readme-numalgo0.json");
     let did = expected["id"].as_str().unwrap();
-    let ours = StandardResolver::resolve_offline(did)
+    let ours = StandardResolver::resolve_offline(&d(did))
         .unwrap()
         .document
         .into_json();
     assert_eq!(ours, normalized(did, &expected));
     // Spec: did:peer:0 carries the same key as the did:key with the same multibase value.
     let pair = &vector("did-peer/spec-string-examples.json")["numalgo0_equivalence"];
-    let key_doc = StandardResolver::resolve_offline(pair["did:key"].as_str().unwrap())
+    let key_doc = StandardResolver::resolve_offline(&d(pair["did:key"].as_str().unwrap()))
         .unwrap()
         .document;
-    let peer_doc = StandardResolver::resolve_offline(pair["did:peer:0"].as_str().unwrap())
+    let peer_doc = StandardResolver::resolve_offline(&d(pair["did:peer:0"].as_str().unwrap()))
         .unwrap()
         .document;
     let key_of = |d: &DidDocument| {
@@ -112,13 +113,13 @@ fn did_peer_0_sicpa_and_spec_equivalence() {
 fn did_peer_2_sicpa_readme_example() {
     let expected = vector("did-peer/sicpa-python-readme-numalgo2.json");
     let did = expected["id"].as_str().unwrap();
-    let ours = resolve_with_style(did, msid(did), PeerStyle::Sicpa)
+    let ours = resolve_with_style(&d(did), PeerStyle::Sicpa)
         .unwrap()
         .into_json();
     assert_eq!(ours, normalized(did, &expected));
     // The default style is SICPA's.
     assert_eq!(
-        StandardResolver::resolve_offline(did)
+        StandardResolver::resolve_offline(&d(did))
             .unwrap()
             .document
             .into_json(),
@@ -130,7 +131,7 @@ fn did_peer_2_sicpa_readme_example() {
 fn did_peer_2_spec_example() {
     let expected = vector("did-peer/spec-numalgo2-example.json");
     let did = expected["id"].as_str().unwrap();
-    let ours = resolve_with_style(did, msid(did), PeerStyle::Spec)
+    let ours = resolve_with_style(&d(did), PeerStyle::Spec)
         .unwrap()
         .into_json();
     assert_eq!(ours, normalized(did, &expected));
@@ -152,8 +153,8 @@ fn did_peer_2_key_ids_of_either_convention_find_the_same_keys() {
     ] {
         let v = vector(file);
         let did = v["did"].as_str().unwrap();
-        let expected = DidDocument::from_json(did, v["didDocument"].clone()).unwrap();
-        let ours = StandardResolver::resolve_offline(did).unwrap().document;
+        let expected = DidDocument::from_json(&d(did), v["didDocument"].clone()).unwrap();
+        let ours = StandardResolver::resolve_offline(&d(did)).unwrap().document;
         for vm in expected.verification_methods() {
             let id = vm["id"].as_str().unwrap();
             let found = ours

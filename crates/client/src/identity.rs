@@ -4,10 +4,12 @@
 use serde_json::{Value, json};
 use sichat_core::did::key::did_key;
 use sichat_core::did::peer::{Purpose, create_peer2};
+use sichat_core::id::Did;
 use sichat_core::keys::{KeyType, SecretKey};
 
 /// The DID method of a new local identity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Method {
     Key,
     Peer,
@@ -15,7 +17,7 @@ pub enum Method {
 
 /// A DID with its private keys.
 pub struct LocalIdentity {
-    pub did: String,
+    pub did: Did,
     /// `(verification method id, key)`.
     pub keys: Vec<(String, SecretKey)>,
 }
@@ -35,7 +37,7 @@ pub fn create(method: Method, endpoint: Option<&str>) -> LocalIdentity {
     match method {
         Method::Key => {
             let did = did_key(&signing.public_key());
-            let vm = format!("{did}#{}", signing.public_key().to_multibase());
+            let vm = did.with_fragment(&signing.public_key().to_multibase());
             LocalIdentity {
                 did,
                 keys: vec![(vm, signing)],
@@ -55,8 +57,8 @@ pub fn create(method: Method, endpoint: Option<&str>) -> LocalIdentity {
             // SICPA-style ids: '#' + the first 8 characters after 'z'.
             let short = |mb: String| mb.chars().skip(1).take(8).collect::<String>();
             let keys = vec![
-                (format!("{did}#{}", short(ap.to_multibase())), agreement),
-                (format!("{did}#{}", short(sp.to_multibase())), signing),
+                (did.with_fragment(&short(ap.to_multibase())), agreement),
+                (did.with_fragment(&short(sp.to_multibase())), signing),
             ];
             LocalIdentity { did, keys }
         }
@@ -71,7 +73,7 @@ impl LocalIdentity {
             .iter()
             .map(|(id, k)| json!({"id": id, "privateKeyJwk": k.to_private_jwk_value()}))
             .collect();
-        json!({"did": self.did, "keys": keys})
+        json!({"did": self.did.as_str(), "keys": keys})
     }
 }
 

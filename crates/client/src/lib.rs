@@ -2,8 +2,12 @@
 //!
 //! It works with no server at all: it creates identities (`did:key`, `did:peer:2`) and
 //! resolves DIDs offline (did:key, did:jwk, did:peer) or over the guarded HTTPS fetcher
-//! (did:web). With a server it asks that server's resolver. The wallet, offline credential
-//! verification and DIDComm arrive on top of this in later versions.
+//! (did:web). With a server it uses the server's resolver and admin API ([`server`]),
+//! through the same wire types the server's handlers use (`sichat_core::api`). The
+//! wallet, offline credential verification and DIDComm arrive on top of this.
+//!
+//! The command-line tool is behind the default `cli` feature; a library user who wants
+//! the library alone sets `default-features = false`.
 
 pub mod identity;
 pub mod server;
@@ -11,18 +15,18 @@ pub mod server;
 use std::sync::Arc;
 
 use sichat_core::SystemClock;
-use sichat_core::did::web_fetch::GuardedFetcher;
-use sichat_core::did::{DidResolver, Resolution, ResolveError, StandardResolver};
+use sichat_core::did::web_fetch::{FetchPolicy, GuardedFetcher};
+use sichat_core::did::{CachePolicy, DidResolver, Resolution, ResolveError, StandardResolver};
+use sichat_core::id::Did;
 
 /// A local resolver: offline methods in-process, did:web through the guarded fetcher,
-/// documents cached for `ttl_secs`.
-pub fn local_resolver(ttl_secs: u64) -> Result<StandardResolver, ResolveError> {
-    let fetcher = Arc::new(GuardedFetcher::new(false)?);
+/// documents cached per `policy`.
+pub fn local_resolver(policy: CachePolicy) -> Result<StandardResolver, ResolveError> {
+    let fetcher = Arc::new(GuardedFetcher::new(FetchPolicy::default())?);
     Ok(StandardResolver::with_cached_web(
         fetcher,
         Arc::new(SystemClock),
-        ttl_secs,
-        1024,
+        policy,
     ))
 }
 
@@ -38,5 +42,6 @@ pub fn local_resolver(ttl_secs: u64) -> Result<StandardResolver, ResolveError> {
 /// # }
 /// ```
 pub async fn resolve_locally(did: &str) -> Result<Resolution, ResolveError> {
-    local_resolver(300)?.resolve(did).await
+    let did = Did::parse(did)?;
+    local_resolver(CachePolicy::default())?.resolve(&did).await
 }

@@ -7,7 +7,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use sichat_client::identity::{self, Method};
 use sichat_client::server::ServerClient;
-use sichat_core::did::DidResolver;
+use sichat_core::did::{CachePolicy, DidResolver};
+use sichat_core::id::Did;
 
 #[derive(Parser)]
 #[command(
@@ -53,7 +54,9 @@ async fn main() {
 async fn run() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Resolve { did, server: None } => {
-            let resolution = sichat_client::local_resolver(300)?.resolve(&did).await?;
+            let resolution = sichat_client::local_resolver(CachePolicy::default())?
+                .resolve(&Did::parse(&did)?)
+                .await?;
             println!(
                 "{}",
                 serde_json::to_string_pretty(&resolution.to_universal_resolver_json())?

@@ -1,6 +1,13 @@
-//! Wire types and paths shared by the server's handlers and the client's HTTP transport.
+//! Wire types and paths shared by the server's handlers and the client's HTTP transport,
+//! so that the two cannot drift: request bodies, responses and path constants of the
+//! admin, DID and operations endpoints.
 
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::id::{Did, KeyId, Owner, UserId, UserName};
 pub use crate::keys::KeyInfo;
+use crate::keys::KeyType;
 
 /// Path constants of the server's HTTP API.
 pub mod paths {
@@ -17,4 +24,165 @@ pub mod paths {
     pub const ADMIN_KEY_ROTATE: &str = "/admin/keys/{id}/rotate";
     pub const ADMIN_KEYS_IMPORT: &str = "/admin/keys/import";
     pub const ADMIN_DIDS: &str = "/admin/dids";
+
+    /// `path` with its one `{…}` parameter replaced by `value` (which the caller has
+    /// percent-encoded where needed).
+    pub fn with_param(path: &str, value: &str) -> String {
+        match (path.find('{'), path.find('}')) {
+            (Some(start), Some(end)) if start < end => {
+                format!("{}{value}{}", &path[..start], &path[end + 1..])
+            }
+            _ => path.to_owned(),
+        }
+    }
+}
+
+/// Body of `POST /admin/users`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    /// 1–64 characters: a–z, 0–9, `.`, `_`, `-`; becomes the did:web path segment.
+    pub name: UserName,
+    /// Optional login password (8–1024 characters), stored as an Argon2id hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+}
+
+/// A user as the admin API and CLI show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct UserView {
+    pub id: UserId,
+    pub name: UserName,
+    pub did: Did,
+    pub has_password: bool,
+    /// RFC 3339.
+    pub created_at: String,
+    pub keys: Vec<KeyInfo>,
+}
+
+/// Whose keys: `server` (default) or `user:<name>`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[serde(deny_unknown_fields)]
+pub struct OwnerQuery {
+    pub owner: Option<String>,
+}
+
+/// Body of `POST /admin/keys`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct GenerateKey {
+    #[serde(rename = "type")]
+    pub key_type: KeyType,
+    /// `server` (default) or `user:<name>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+}
+
+/// Body of `POST /admin/keys/import`.
+#[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ImportKey {
+    /// A private JWK: OKP Ed25519/X25519 or EC P-256, with `d`.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub jwk: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+}
+
+impl std::fmt::Debug for ImportKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImportKey")
+            .field("jwk", &"<private JWK>")
+            .field("owner", &self.owner)
+            .finish()
+    }
+}
+
+/// The DID method of a [`DidEntry`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum DidKind {
+    #[serde(rename = "did:web")]
+    Web,
+    #[serde(rename = "did:key")]
+    Key,
+}
+
+/// A DID this server controls, for `sichat did list` and `GET /admin/dids`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct DidEntry {
+    pub did: Did,
+    pub owner: Owner,
+    /// `did:web`, or `did:key` for a signing key of that owner.
+    pub method: DidKind,
+    /// For did:key entries, the key's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<KeyId>,
+}
+
+/// Body of `/healthz` and `/readyz`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Status {
+    pub status: String,
+}
+
+/// DID Resolution options accepted as query parameters of `GET /1.0/identifiers/{did}`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+pub struct ResolveQuery {
+    /// did:key verification method format: `Multikey` (default), `JsonWebKey2020`,
+    /// `Ed25519VerificationKey2018`.
+    #[serde(
+        rename = "publicKeyFormat",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", param(rename = "publicKeyFormat"))]
+    pub public_key_format: Option<String>,
+}
+
+/// An RFC 9457 problem details object as the server sends it (extension members, such as
+/// `didResolutionMetadata`, are kept in `extensions`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub title: String,
+    pub status: u16,
+    #[serde(default)]
+    pub detail: String,
+    #[serde(flatten)]
+    pub extensions: serde_json::Map<String, Value>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_parameters_are_substituted() {
+        assert_eq!(
+            paths::with_param(paths::ADMIN_KEY_ROTATE, "k1"),
+            "/admin/keys/k1/rotate"
+        );
+        assert_eq!(paths::with_param(paths::HEALTH, "x"), "/healthz");
+    }
+
+    #[test]
+    fn bodies_refuse_unknown_fields_and_bad_names() {
+        assert!(serde_json::from_str::<CreateUser>(r#"{"name":"dave"}"#).is_ok());
+        assert!(serde_json::from_str::<CreateUser>(r#"{"nam":"dave"}"#).is_err());
+        assert!(serde_json::from_str::<CreateUser>(r#"{"name":"Bad Name"}"#).is_err());
+        assert!(serde_json::from_str::<GenerateKey>(r#"{"type":"RSA"}"#).is_err());
+    }
 }

@@ -20,6 +20,14 @@ impl Clock for SystemClock {
     }
 }
 
+/// Milliseconds since the Unix epoch as RFC 3339 UTC with milliseconds
+/// (`2023-11-14T22:13:20.000Z`).
+pub fn rfc3339(millis: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(millis)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
 /// A clock that only moves when told to (tests, simulations).
 #[derive(Debug, Default)]
 pub struct ManualClock(AtomicI64);

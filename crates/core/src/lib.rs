@@ -9,9 +9,12 @@
 pub mod api;
 pub mod clock;
 pub mod did;
+pub mod id;
 pub mod keys;
 pub mod secret;
 pub mod store;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 pub use clock::{Clock, SystemClock};
 pub use secret::Secret;

@@ -5,6 +5,7 @@
 use serde_json::{Map, Value, json};
 
 use super::resolver::ResolveError;
+use crate::id::Did;
 use crate::keys::PublicKey;
 
 pub const DID_CONTEXT_V1: &str = "https://www.w3.org/ns/did/v1";
@@ -52,17 +53,21 @@ impl Relationship {
 
 /// A DID document: a JSON object whose `id` is the DID it was resolved for.
 #[derive(Debug, Clone, PartialEq)]
-pub struct DidDocument(Value);
+pub struct DidDocument {
+    did: Did,
+    json: Value,
+}
 
 impl DidDocument {
     /// Validates a document obtained for `did`: an object, `id` equal to `did`, verification
     /// methods with `id`/`type`/`controller`. Relative ids are resolved against `did`.
-    pub fn from_json(did: &str, value: Value) -> Result<Self, ResolveError> {
+    pub fn from_json(did: &Did, value: Value) -> Result<Self, ResolveError> {
+        let did_str = did.as_str();
         let Value::Object(mut obj) = value else {
             return Err(ResolveError::InvalidDocument("not a JSON object".into()));
         };
         match obj.get("id").and_then(Value::as_str) {
-            Some(id) if id == did => {}
+            Some(id) if id == did_str => {}
             Some(id) => {
                 return Err(ResolveError::InvalidDocument(format!(
                     "`id` is `{id}`, expected `{did}`"
@@ -74,7 +79,7 @@ impl DidDocument {
             if let Some(s) = v.as_str()
                 && s.starts_with('#')
             {
-                *v = Value::String(format!("{did}{s}"));
+                *v = Value::String(format!("{did_str}{s}"));
             }
         };
         if let Some(vms) = obj.get_mut("verificationMethod") {
@@ -125,46 +130,59 @@ impl DidDocument {
                 }
             }
         }
-        Ok(Self(Value::Object(obj)))
+        Ok(Self {
+            did: did.clone(),
+            json: Value::Object(obj),
+        })
     }
 
     pub fn id(&self) -> &str {
-        self.0.get("id").and_then(Value::as_str).unwrap_or_default()
+        self.did.as_str()
+    }
+
+    /// The DID this document was obtained for (its `id`).
+    pub fn did(&self) -> &Did {
+        &self.did
     }
 
     pub fn as_json(&self) -> &Value {
-        &self.0
+        &self.json
     }
 
     pub fn into_json(self) -> Value {
-        self.0
+        self.json
     }
 
     /// All verification methods: `verificationMethod` entries and methods embedded in
     /// relationships.
     pub fn verification_methods(&self) -> impl Iterator<Item = &Value> {
         let listed = self
-            .0
+            .json
             .get("verificationMethod")
             .and_then(Value::as_array)
             .into_iter()
             .flatten();
         let embedded = Relationship::ALL
             .into_iter()
-            .filter_map(|r| self.0.get(r.property()).and_then(Value::as_array))
+            .filter_map(|r| self.json.get(r.property()).and_then(Value::as_array))
             .flatten()
             .filter(|v| v.is_object());
         listed.chain(embedded)
     }
 
-    /// Finds a verification method by DID URL (absolute, or a `#fragment`). For `did:peer:2`
-    /// both key-id conventions resolve to the same key (see [`super::peer`]).
-    pub fn verification_method(&self, did_url: &str) -> Option<&Value> {
-        let wanted = if did_url.starts_with('#') {
+    /// `#fragment` made absolute against this document's DID.
+    fn absolute(&self, did_url: &str) -> String {
+        if did_url.starts_with('#') {
             format!("{}{did_url}", self.id())
         } else {
             did_url.to_owned()
-        };
+        }
+    }
+
+    /// Finds a verification method by DID URL (absolute, or a `#fragment`). For `did:peer:2`
+    /// both key-id conventions resolve to the same key (see [`super::peer`]).
+    pub fn verification_method(&self, did_url: &str) -> Option<&Value> {
+        let wanted = self.absolute(did_url);
         let found = self
             .verification_methods()
             .find(|vm| vm.get("id").and_then(Value::as_str) == Some(&wanted));
@@ -175,9 +193,27 @@ impl DidDocument {
         })
     }
 
+    /// Finds a service by DID URL (absolute, or a `#fragment`).
+    pub fn service(&self, did_url: &str) -> Option<&Value> {
+        let wanted = self.absolute(did_url);
+        self.json
+            .get("service")
+            .and_then(Value::as_array)?
+            .iter()
+            .find(|s| s.get("id").and_then(Value::as_str) == Some(&wanted))
+    }
+
+    /// DID URL dereferencing of a fragment (DID Core §7.2, DID Resolution §Dereferencing):
+    /// the verification method or service the fragment names.
+    pub fn dereference(&self, fragment: &str) -> Option<&Value> {
+        let url = self.did.with_fragment(fragment);
+        self.verification_method(&url)
+            .or_else(|| self.service(&url))
+    }
+
     /// The ids referenced (or embedded) under a verification relationship.
     pub fn relationship(&self, rel: Relationship) -> Vec<&str> {
-        self.0
+        self.json
             .get(rel.property())
             .and_then(Value::as_array)
             .into_iter()
@@ -235,7 +271,7 @@ fn check_method(vm: &Value) -> Result<(), ResolveError> {
 /// Builds the documents Sichat itself produces.
 #[derive(Debug, Clone)]
 pub struct DocumentBuilder {
-    id: String,
+    did: Did,
     contexts: Vec<&'static str>,
     methods: Vec<Value>,
     relationships: Vec<(Relationship, String)>,
@@ -244,9 +280,9 @@ pub struct DocumentBuilder {
 }
 
 impl DocumentBuilder {
-    pub fn new(did: &str) -> Self {
+    pub fn new(did: &Did) -> Self {
         Self {
-            id: did.to_owned(),
+            did: did.clone(),
             contexts: vec![DID_CONTEXT_V1],
             methods: Vec::new(),
             relationships: Vec::new(),
@@ -293,9 +329,9 @@ impl DocumentBuilder {
     ) -> &mut Self {
         self.context(MULTIKEY_CONTEXT_V1);
         let method = json!({
-            "id": format!("{}#{fragment}", self.id),
+            "id": self.did.with_fragment(fragment),
             "type": "Multikey",
-            "controller": self.id,
+            "controller": self.did.as_str(),
             "publicKeyMultibase": key.to_multibase(),
         });
         self.method(method, relationships)
@@ -316,7 +352,7 @@ impl DocumentBuilder {
     pub fn build(&self) -> DidDocument {
         let mut obj = Map::new();
         obj.insert("@context".into(), json!(self.contexts));
-        obj.insert("id".into(), json!(self.id));
+        obj.insert("id".into(), json!(self.did.as_str()));
         if !self.also_known_as.is_empty() {
             obj.insert("alsoKnownAs".into(), json!(self.also_known_as));
         }
@@ -338,7 +374,10 @@ impl DocumentBuilder {
         if !self.services.is_empty() {
             obj.insert("service".into(), Value::Array(self.services.clone()));
         }
-        DidDocument(Value::Object(obj))
+        DidDocument {
+            did: self.did.clone(),
+            json: Value::Object(obj),
+        }
     }
 }
 
@@ -346,10 +385,14 @@ impl DocumentBuilder {
 mod tests {
     use super::*;
 
+    fn did(s: &str) -> Did {
+        Did::parse(s).unwrap()
+    }
+
     #[test]
     fn relative_ids_become_absolute_and_resolve() {
         let doc = DidDocument::from_json(
-            "did:web:example.com",
+            &did("did:web:example.com"),
             json!({"id":"did:web:example.com","verificationMethod":[{"id":"#k1","type":"Multikey",
               "controller":"did:web:example.com","publicKeyMultibase":"z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK"}],
               "assertionMethod":["#k1"]}),
@@ -365,27 +408,27 @@ mod tests {
 
     #[test]
     fn documents_for_another_did_or_malformed_are_refused() {
-        let err =
-            DidDocument::from_json("did:web:a.com", json!({"id":"did:web:b.com"})).unwrap_err();
+        let err = DidDocument::from_json(&did("did:web:a.com"), json!({"id":"did:web:b.com"}))
+            .unwrap_err();
         assert_eq!(err.code(), "invalidDidDocument");
-        assert!(DidDocument::from_json("did:web:a.com", json!([1])).is_err());
+        assert!(DidDocument::from_json(&did("did:web:a.com"), json!([1])).is_err());
         assert!(
             DidDocument::from_json(
-                "did:web:a.com",
+                &did("did:web:a.com"),
                 json!({"id":"did:web:a.com","verificationMethod":{}})
             )
             .is_err()
         );
         assert!(
             DidDocument::from_json(
-                "did:web:a.com",
+                &did("did:web:a.com"),
                 json!({"id":"did:web:a.com","verificationMethod":[{"id":"#x"}]})
             )
             .is_err()
         );
         assert!(
             DidDocument::from_json(
-                "did:web:a.com",
+                &did("did:web:a.com"),
                 json!({"id":"did:web:a.com","authentication":[3]})
             )
             .is_err()

@@ -8,6 +8,7 @@ use super::document::{
     DidDocument, DocumentBuilder, JWS_2020_CONTEXT, MULTIKEY_CONTEXT_V1, Relationship,
 };
 use super::resolver::ResolveError;
+use crate::id::Did;
 use crate::keys::{KeyType, PublicKey};
 
 /// How verification methods are expressed (the `publicKeyFormat` resolution option).
@@ -39,13 +40,14 @@ impl KeyFormat {
 }
 
 /// The `did:key` of a public key.
-pub fn did_key(key: &PublicKey) -> String {
-    format!("did:key:{}", key.to_multibase())
+pub fn did_key(key: &PublicKey) -> Did {
+    // Invariant: `did:key:` + a base58btc multibase value is DID syntax.
+    Did::parse(&format!("did:key:{}", key.to_multibase())).expect("a did:key is a DID")
 }
 
 /// Resolves a `did:key` in the default [`KeyFormat::Multikey`].
-pub fn resolve(did: &str, msid: &str) -> Result<DidDocument, ResolveError> {
-    resolve_with_format(did, msid, KeyFormat::Multikey)
+pub fn resolve(did: &Did) -> Result<DidDocument, ResolveError> {
+    resolve_with_format(did, KeyFormat::Multikey)
 }
 
 /// Decodes the Multikey of a `did:key` / `did:peer:0` method-specific id.
@@ -70,12 +72,11 @@ pub(crate) fn decode_multikey(msid: &str) -> Result<PublicKey, ResolveError> {
 /// Like [`decode_multikey`], with the derived X25519 key of an Ed25519 key (§3.1.2), from
 /// a single point decompression.
 fn decode_with_derived(msid: &str) -> Result<(PublicKey, Option<PublicKey>), ResolveError> {
-    let Some(body) = msid.strip_prefix("z6Mk").map(|_| &msid[1..]) else {
+    if !msid.starts_with("z6Mk") {
         return Ok((decode_multikey(msid)?, None));
-    };
-    let raw = bs58::decode(body)
-        .into_vec()
-        .map_err(|e| ResolveError::InvalidPublicKey(e.to_string()))?;
+    }
+    let (_, raw) =
+        multibase::decode(msid).map_err(|e| ResolveError::InvalidPublicKey(e.to_string()))?;
     match raw.as_slice() {
         [0xed, 0x01, key @ ..] => {
             let (ed, x) = PublicKey::ed25519_with_x25519(key)
@@ -87,13 +88,20 @@ fn decode_with_derived(msid: &str) -> Result<(PublicKey, Option<PublicKey>), Res
 }
 
 /// Resolves a `did:key` with the given verification-method format (§3.1.1).
-pub fn resolve_with_format(
-    did: &str,
-    msid: &str,
+pub fn resolve_with_format(did: &Did, format: KeyFormat) -> Result<DidDocument, ResolveError> {
+    document(did, did.method_specific_id(), format)
+}
+
+/// The did:key document of the Multikey `multibase`, with `did` as its id (did:peer:0 in
+/// the spec's style is the did:key document of its key).
+pub(crate) fn document(
+    did: &Did,
+    multibase: &str,
     format: KeyFormat,
 ) -> Result<DidDocument, ResolveError> {
-    let (key, derived) = decode_with_derived(msid)?;
+    let (key, derived) = decode_with_derived(multibase)?;
     let mut builder = DocumentBuilder::new(did);
+    let did = did.as_str();
     let mb = key.to_multibase();
     if key.key_type() == KeyType::X25519 {
         add(
@@ -174,7 +182,7 @@ mod tests {
     #[test]
     fn ed25519_did_key_gets_derived_key_agreement() {
         let did = "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK";
-        let doc = resolve(did, &did[8..]).unwrap();
+        let doc = resolve(&Did::parse(did).unwrap()).unwrap();
         let ka = doc.relationship(Relationship::KeyAgreement);
         assert_eq!(
             ka,
@@ -191,7 +199,8 @@ mod tests {
     #[test]
     fn malformed_did_keys_are_refused() {
         for msid in ["6MkhaX", "zzzz", "z6Mk", "z"] {
-            assert!(resolve(&format!("did:key:{msid}"), msid).is_err(), "{msid}");
+            let did = Did::parse(&format!("did:key:{msid}")).unwrap();
+            assert!(resolve(&did).is_err(), "{msid}");
         }
     }
 }

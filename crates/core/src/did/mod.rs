@@ -18,9 +18,7 @@ pub mod web;
 #[cfg(feature = "http")]
 pub mod web_fetch;
 
-pub use cache::CachingResolver;
+pub use cache::{CachePolicy, CachingResolver};
 pub use document::{DidDocument, DocumentBuilder, Relationship};
-pub use resolver::{
-    DidResolver, Resolution, ResolutionOptions, ResolveError, StandardResolver, parse_did,
-};
+pub use resolver::{DidResolver, Resolution, ResolutionOptions, ResolveError, StandardResolver};
 pub use ssi_adapter::SsiResolver;

@@ -16,6 +16,7 @@ use super::document::{
 };
 use super::key::decode_multikey;
 use super::resolver::ResolveError;
+use crate::id::Did;
 use crate::keys::{KeyType, PublicKey};
 
 /// The most keys and services one did:peer:2 may carry. Real ones have two or three; the
@@ -82,12 +83,19 @@ impl Purpose {
 }
 
 /// `did:peer:0` of a key (numalgo 0: the multibase key itself).
-pub fn create_peer0(key: &PublicKey) -> String {
-    format!("did:peer:0{}", key.to_multibase())
+pub fn create_peer0(key: &PublicKey) -> Did {
+    // Invariant: `did:peer:0` + a base58btc multibase value is DID syntax.
+    Did::parse(&format!("did:peer:0{}", key.to_multibase())).expect("a did:peer:0 is a DID")
 }
 
-/// `did:peer:2` from purposed keys and DIDComm services (plain, unabbreviated JSON).
-pub fn create_peer2(keys: &[(Purpose, &PublicKey)], services: &[Value]) -> String {
+/// `did:peer:2` from purposed keys and services given in plain DID-document JSON (a
+/// DIDComm service's endpoint may be the DIDComm v2.1 object `{uri, accept, routingKeys}`).
+/// Each service is encoded in the flat abbreviated form
+/// `{"t":"dm","s":"<uri>","r":[…],"a":[…]}`: the one form every deployed did:peer
+/// resolver reads (SICPA's Python and JVM libraries, Credo, Veramo, ACA-Py's did-peer-2,
+/// aries-vcx); nested forms (`"s":{"uri",…}`) lose `accept` and `routingKeys` in some
+/// of them or fail to parse.
+pub fn create_peer2(keys: &[(Purpose, &PublicKey)], services: &[Value]) -> Did {
     let mut did = String::from("did:peer:2");
     for (purpose, key) in keys {
         did.push('.');
@@ -96,9 +104,10 @@ pub fn create_peer2(keys: &[(Purpose, &PublicKey)], services: &[Value]) -> Strin
     }
     for service in services {
         did.push_str(".S");
-        did.push_str(&B64.encode(abbreviate(service).to_string()));
+        did.push_str(&B64.encode(encode_service(service)));
     }
-    did
+    // Invariant: purpose codes, base58btc and base64url are all DID characters.
+    Did::parse(&did).expect("a did:peer:2 is a DID")
 }
 
 /// The did:peer:3 of a did:peer:2 (SHA-256 multihash of the part after `did:peer:2`).
@@ -106,12 +115,15 @@ pub fn peer3_of(peer2: &str) -> Option<String> {
     let rest = peer2.strip_prefix("did:peer:2")?;
     let mut mh = vec![0x12, 0x20];
     mh.extend_from_slice(&Sha256::digest(rest.as_bytes()));
-    Some(format!("did:peer:3z{}", bs58::encode(mh).into_string()))
+    Some(format!(
+        "did:peer:3{}",
+        multibase::encode(multibase::Base::Base58Btc, mh)
+    ))
 }
 
 /// Resolves a `did:peer` (numalgo 0 or 2) in the default [`PeerStyle::Sicpa`].
-pub fn resolve(did: &str, msid: &str) -> Result<DidDocument, ResolveError> {
-    resolve_with_style(did, msid, PeerStyle::Sicpa)
+pub fn resolve(did: &Did) -> Result<DidDocument, ResolveError> {
+    resolve_with_style(did, PeerStyle::Sicpa)
 }
 
 fn short_id(mb: &str) -> String {
@@ -151,16 +163,13 @@ fn add_key(
 }
 
 /// Resolves numalgo 0 or 2 in the given style.
-pub fn resolve_with_style(
-    did: &str,
-    msid: &str,
-    style: PeerStyle,
-) -> Result<DidDocument, ResolveError> {
+pub fn resolve_with_style(did: &Did, style: PeerStyle) -> Result<DidDocument, ResolveError> {
     let mut b = DocumentBuilder::new(did);
+    let msid = did.method_specific_id();
     if let Some(mb) = msid.strip_prefix('0') {
         if style == PeerStyle::Spec {
             // The spec: a did:peer:0 document is the did:key document of the same key.
-            return super::key::resolve(did, mb);
+            return super::key::document(did, mb, super::key::KeyFormat::Multikey);
         }
         let key = decode_multikey(mb)?;
         let rels: &[Relationship] = if key.key_type() == KeyType::X25519 {
@@ -168,7 +177,7 @@ pub fn resolve_with_style(
         } else {
             &Relationship::SIGNING
         };
-        add_key(&mut b, did, &short_id(mb), &key, style, rels);
+        add_key(&mut b, did.as_str(), &short_id(mb), &key, style, rels);
         return Ok(b.build());
     }
     let Some(elements) = msid.strip_prefix("2.") else {
@@ -210,7 +219,7 @@ pub fn resolve_with_style(
         };
         add_key(
             &mut b,
-            did,
+            did.as_str(),
             &fragment,
             &key,
             style,
@@ -224,15 +233,23 @@ pub fn resolve_with_style(
     for service in services {
         for mut s in flatten(service) {
             if let Value::Object(obj) = &mut s {
-                let default_id = match style {
-                    PeerStyle::Sicpa => {
-                        let ty = obj
-                            .get("type")
-                            .and_then(Value::as_str)
-                            .unwrap_or("service")
-                            .to_lowercase();
-                        format!("#{ty}-{n}")
+                // DID Core §5.4: a service has a string `type`; the deployed resolvers
+                // refuse one without it.
+                let ty = match obj.get("type") {
+                    Some(Value::String(t)) if !t.is_empty() => t.to_lowercase(),
+                    Some(Value::Array(types))
+                        if !types.is_empty() && types.iter().all(Value::is_string) =>
+                    {
+                        types[0].as_str().unwrap_or_default().to_lowercase()
                     }
+                    _ => {
+                        return Err(ResolveError::InvalidDid(
+                            "did:peer:2 service without a `type` (DID Core §5.4)".into(),
+                        ));
+                    }
+                };
+                let default_id = match style {
+                    PeerStyle::Sicpa => format!("#{ty}-{n}"),
                     PeerStyle::Spec if n == 0 => "#service".to_owned(),
                     PeerStyle::Spec => format!("#service-{n}"),
                 };
@@ -244,7 +261,7 @@ pub fn resolve_with_style(
                 obj.insert(
                     "id".into(),
                     Value::String(if id.starts_with('#') {
-                        format!("{did}{id}")
+                        format!("{}{id}", did.as_str())
                     } else {
                         id
                     }),
@@ -255,7 +272,7 @@ pub fn resolve_with_style(
         }
     }
     if style == PeerStyle::Spec
-        && let Some(p3) = peer3_of(did)
+        && let Some(p3) = peer3_of(did.as_str())
     {
         b.also_known_as(p3);
     }
@@ -331,9 +348,51 @@ fn expand(v: Value) -> Value {
     rename(v, true)
 }
 
-/// Applies the service abbreviations (inverse of [`expand`]).
-fn abbreviate(v: &Value) -> Value {
-    rename(v.clone(), false)
+/// The flat abbreviated JSON of a service, members in the order `t`, `s`, `r`, `a`, then
+/// any others (abbreviated the same way), as SICPA's libraries write them.
+fn encode_service(service: &Value) -> String {
+    let Value::Object(obj) = service else {
+        return rename(service.clone(), false).to_string();
+    };
+    let mut rest = obj.clone();
+    let mut members: Vec<(&str, Value)> = Vec::new();
+    if let Some(t) = rest.remove("type") {
+        members.push(("t", rename(json!({"t": t}), false)["t"].clone()));
+    }
+    let (mut routing, mut accept) = (rest.remove("routingKeys"), rest.remove("accept"));
+    match rest.remove("serviceEndpoint") {
+        // DIDComm v2.1 object endpoint: flattened, its uri becomes `s`.
+        Some(Value::Object(mut endpoint)) if endpoint.get("uri").is_some_and(Value::is_string) => {
+            members.push(("s", endpoint.remove("uri").unwrap_or_default()));
+            routing = endpoint.remove("routingKeys").or(routing);
+            accept = endpoint.remove("accept").or(accept);
+        }
+        Some(endpoint) => members.push(("s", endpoint)),
+        None => {}
+    }
+    if let Some(r) = routing {
+        members.push(("r", r));
+    }
+    if let Some(a) = accept {
+        members.push(("a", a));
+    }
+    let mut text = String::from("{");
+    let others = rest.into_iter().map(|(k, v)| (k, rename(v, false)));
+    for (i, (key, value)) in members
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .chain(others)
+        .enumerate()
+    {
+        if i > 0 {
+            text.push(',');
+        }
+        text.push_str(&Value::String(key).to_string());
+        text.push(':');
+        text.push_str(&value.to_string());
+    }
+    text.push('}');
+    text
 }
 
 /// Maps a did:peer:2 key id in the other convention to the id in `doc`: `#key-N` to the
@@ -374,15 +433,60 @@ mod tests {
             &[(Purpose::Verification, &sig), (Purpose::Encryption, &enc)],
             std::slice::from_ref(&service),
         );
-        let doc = resolve(&did, &did[9..]).unwrap();
+        let doc = resolve(&did).unwrap();
         let ka = doc.relationship(Relationship::KeyAgreement);
         assert_eq!(ka, vec![format!("{did}#{}", short_id(&enc.to_multibase()))]);
         let svc = &doc.as_json()["service"][0];
-        assert_eq!(svc["serviceEndpoint"], service["serviceEndpoint"]);
+        assert_eq!(svc["serviceEndpoint"], "https://example.com/didcomm");
+        assert_eq!(svc["accept"], json!(["didcomm/v2"]));
+        assert_eq!(svc["routingKeys"], json!([]));
         assert_eq!(svc["type"], "DIDCommMessaging");
         // Both key-id conventions find the same key.
         let by_number = doc.verification_method(&format!("{did}#key-2")).unwrap();
         assert_eq!(by_number["publicKeyMultibase"], enc.to_multibase());
+    }
+
+    /// The service is written in the flat form SICPA's README example uses, so a DID made
+    /// here from the same keys and service is the README's DID, byte for byte.
+    #[test]
+    fn services_are_encoded_in_the_flat_form_every_resolver_reads() {
+        let readme = "did:peer:2.Ez6LSpSrLxbAhg2SHwKk7kwpsH7DM7QjFS5iK6qP87eViohud.Vz6MkqRYqQiSgvZQdnBytw86Qbs2ZWUkGv22od935YF4s8M7V.SeyJ0IjoiZG0iLCJzIjoiaHR0cHM6Ly9leGFtcGxlLmNvbS9lbmRwb2ludDEiLCJyIjpbImRpZDpleGFtcGxlOnNvbWVtZWRpYXRvciNzb21la2V5MSJdLCJhIjpbImRpZGNvbW0vdjIiLCJkaWRjb21tL2FpcDI7ZW52PXJmYzU4NyJdfQ";
+        let enc =
+            PublicKey::from_multibase("z6LSpSrLxbAhg2SHwKk7kwpsH7DM7QjFS5iK6qP87eViohud").unwrap();
+        let sig =
+            PublicKey::from_multibase("z6MkqRYqQiSgvZQdnBytw86Qbs2ZWUkGv22od935YF4s8M7V").unwrap();
+        let keys = [(Purpose::Encryption, &enc), (Purpose::Verification, &sig)];
+        let routing = json!(["did:example:somemediator#somekey1"]);
+        let accept = json!(["didcomm/v2", "didcomm/aip2;env=rfc587"]);
+        // DIDComm v2.1 object endpoint and the legacy flat one encode alike.
+        let object = json!({"type": "DIDCommMessaging", "serviceEndpoint": {
+            "uri": "https://example.com/endpoint1", "routingKeys": routing, "accept": accept}});
+        let flat = json!({"type": "DIDCommMessaging", "serviceEndpoint": "https://example.com/endpoint1",
+            "accept": accept, "routingKeys": routing});
+        for service in [object, flat] {
+            assert_eq!(create_peer2(&keys, &[service]).as_str(), readme);
+        }
+    }
+
+    /// Resolvers in the wild write the nested forms too: both still read.
+    #[test]
+    fn nested_service_forms_are_still_read() {
+        let sig = crate::keys::SecretKey::generate(KeyType::Ed25519).public_key();
+        for encoded in [
+            json!({"t":"dm","s":{"uri":"https://m.example","a":["didcomm/v2"],"r":["did:example:m#k"]}}),
+            json!({"t":"dm","s":{"uri":"https://m.example","accept":["didcomm/v2"],"routingKeys":["did:example:m#k"]}}),
+        ] {
+            let did = format!(
+                "did:peer:2.V{}.S{}",
+                sig.to_multibase(),
+                B64.encode(encoded.to_string())
+            );
+            let doc = resolve(&Did::parse(&did).unwrap()).unwrap();
+            let endpoint = &doc.as_json()["service"][0]["serviceEndpoint"];
+            assert_eq!(endpoint["uri"], "https://m.example");
+            assert_eq!(endpoint["accept"], json!(["didcomm/v2"]));
+            assert_eq!(endpoint["routingKeys"], json!(["did:example:m#k"]));
+        }
     }
 
     #[test]
@@ -396,10 +500,29 @@ mod tests {
             "2.S!!",
             "2.SeyJ4Ijox",
         ] {
-            assert!(
-                resolve(&format!("did:peer:{msid}"), msid).is_err(),
-                "{msid}"
+            let resolved = Did::parse(&format!("did:peer:{msid}"))
+                .map_err(ResolveError::from)
+                .and_then(|did| resolve(&did));
+            assert!(resolved.is_err(), "{msid}");
+        }
+    }
+
+    #[test]
+    fn services_without_a_type_are_invalid_dids() {
+        let sig = crate::keys::SecretKey::generate(KeyType::Ed25519).public_key();
+        for service in [
+            json!({"s": "https://example.com/didcomm"}),
+            json!({"t": "", "s": "https://example.com/didcomm"}),
+            json!({"t": 7, "s": "https://example.com/didcomm"}),
+            json!([{"t": "dm", "s": "https://a.example"}, {"s": "https://b.example"}]),
+        ] {
+            let did = format!(
+                "did:peer:2.V{}.S{}",
+                sig.to_multibase(),
+                B64.encode(service.to_string())
             );
+            let err = resolve(&Did::parse(&did).unwrap()).unwrap_err();
+            assert_eq!(err.code(), "invalidDid", "{service}");
         }
     }
 }

@@ -10,12 +10,16 @@ use super::document::DidDocument;
 use super::web::DidWebFetcher;
 use super::{jwk, key, peer, web};
 use crate::clock::Clock;
+use crate::id::{Did, InvalidId};
 
 /// A resolution error, with the DID Resolution error code it maps to.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum ResolveError {
     #[error("invalid DID: {0}")]
     InvalidDid(String),
+    /// A DID URL that is malformed or asks for something other than a fragment.
+    #[error("invalid DID URL: {0}")]
+    InvalidDidUrl(String),
     #[error("DID method `{0}` is not supported (supported: key, jwk, web, peer)")]
     MethodNotSupported(String),
     #[error("DID not found: {0}")]
@@ -35,6 +39,19 @@ pub enum ResolveError {
     /// The DID's host could not be reached or refused the request (did:web).
     #[error("could not fetch the DID document: {0}")]
     Fetch(String),
+    /// Too many outbound fetches are under way (globally or to this host); try again soon.
+    #[error("too many DID resolutions under way: {0}")]
+    Busy(String),
+}
+
+impl From<InvalidId> for ResolveError {
+    fn from(e: InvalidId) -> Self {
+        if e.kind == "DID URL" {
+            ResolveError::InvalidDidUrl(e.reason)
+        } else {
+            ResolveError::InvalidDid(e.reason)
+        }
+    }
 }
 
 impl ResolveError {
@@ -42,6 +59,7 @@ impl ResolveError {
     pub fn code(&self) -> &'static str {
         match self {
             ResolveError::InvalidDid(_) => "invalidDid",
+            ResolveError::InvalidDidUrl(_) => "invalidDidUrl",
             ResolveError::MethodNotSupported(_) => "methodNotSupported",
             ResolveError::NotFound(_) => "notFound",
             ResolveError::InvalidPublicKey(_) => "invalidPublicKey",
@@ -49,7 +67,7 @@ impl ResolveError {
             ResolveError::InvalidDocument(_) => "invalidDidDocument",
             // did:web forbids IP and local hosts; the guard refuses what resolves to them.
             ResolveError::Refused(_) => "invalidDid",
-            ResolveError::Fetch(_) => "internalError",
+            ResolveError::Fetch(_) | ResolveError::Busy(_) => "internalError",
         }
     }
 }
@@ -79,8 +97,8 @@ impl Resolution {
                 "contentType": "application/did+ld+json",
                 "did": {
                     "didString": self.document.id(),
-                    "method": self.document.id().split(':').nth(1).unwrap_or_default(),
-                    "methodSpecificId": self.document.id().splitn(3, ':').nth(2).unwrap_or_default(),
+                    "method": self.document.did().method(),
+                    "methodSpecificId": self.document.did().method_specific_id(),
                 },
             },
             "didDocumentMetadata": self.document_metadata,
@@ -99,31 +117,14 @@ pub struct ResolutionOptions {
 /// Resolves DIDs to documents. Implementations must be cheap to share (`Arc`).
 #[async_trait::async_trait]
 pub trait DidResolver: Send + Sync {
-    async fn resolve(&self, did: &str) -> Result<Resolution, ResolveError>;
+    async fn resolve(&self, did: &Did) -> Result<Resolution, ResolveError>;
 }
 
 #[async_trait::async_trait]
 impl<T: DidResolver + ?Sized> DidResolver for Arc<T> {
-    async fn resolve(&self, did: &str) -> Result<Resolution, ResolveError> {
+    async fn resolve(&self, did: &Did) -> Result<Resolution, ResolveError> {
         (**self).resolve(did).await
     }
-}
-
-/// Splits a DID into method name and method-specific id, checking DID Core §3.1 syntax.
-/// DID URLs (with path, query or fragment) are refused: resolution takes a bare DID.
-pub fn parse_did(did: &str) -> Result<(&str, &str), ResolveError> {
-    if did.len() > 8192 {
-        return Err(ResolveError::InvalidDid(
-            "longer than 8192 characters".into(),
-        ));
-    }
-    ssi::dids::DID::new(did)
-        .map_err(|_| ResolveError::InvalidDid(format!("`{did}` is not a DID (DID Core §3.1)")))?;
-    let rest = &did[4..];
-    let (method, msid) = rest
-        .split_once(':')
-        .ok_or_else(|| ResolveError::InvalidDid(did.to_owned()))?;
-    Ok((method, msid))
 }
 
 /// Resolves `did:key`, `did:jwk` and `did:peer` offline, and `did:web` through a fetcher
@@ -138,7 +139,7 @@ struct WebResolver(Arc<dyn DidWebFetcher>);
 
 #[async_trait::async_trait]
 impl DidResolver for WebResolver {
-    async fn resolve(&self, did: &str) -> Result<Resolution, ResolveError> {
+    async fn resolve(&self, did: &Did) -> Result<Resolution, ResolveError> {
         let url = web::did_web_url(did, self.0.allows_loopback())?;
         let bytes = self.0.fetch(&url).await?;
         Ok(Resolution::new(web::parse_document(did, &bytes)?))
@@ -173,17 +174,16 @@ impl StandardResolver {
         }
     }
 
-    /// did:web through `fetcher`, each document cached `ttl_secs` (at most `capacity` of
-    /// them). Offline methods are never cached: they cost microseconds to compute, and a
-    /// cache of them would only let callers fill memory.
+    /// did:web through `fetcher`, behind a [`CachingResolver`] (documents cached
+    /// `policy.ttl_secs`, failures `policy.negative_ttl_secs`, one fetch per DID at a time).
+    /// Offline methods are never cached: they cost microseconds to compute, and a cache of
+    /// them would only let callers fill memory.
     pub fn with_cached_web(
         fetcher: Arc<dyn DidWebFetcher>,
         clock: Arc<dyn Clock>,
-        ttl_secs: u64,
-        capacity: usize,
+        policy: super::CachePolicy,
     ) -> Self {
-        let ttl_millis = i64::try_from(ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
-        let cached = CachingResolver::new(WebResolver(fetcher), clock, ttl_millis, capacity);
+        let cached = CachingResolver::new(WebResolver(fetcher), clock, policy);
         Self {
             web: Some(Arc::new(cached)),
         }
@@ -193,11 +193,11 @@ impl StandardResolver {
     /// methods ignore it, as DID Resolution lets methods do).
     pub async fn resolve_with(
         &self,
-        did: &str,
+        did: &Did,
         options: &ResolutionOptions,
     ) -> Result<Resolution, ResolveError> {
         options.key_format()?;
-        if parse_did(did)?.0 == "web" {
+        if did.method() == "web" {
             return self.resolve(did).await;
         }
         Self::resolve_offline_with(did, options)
@@ -205,24 +205,23 @@ impl StandardResolver {
 
     /// Resolves the offline methods with resolution options.
     pub fn resolve_offline_with(
-        did: &str,
+        did: &Did,
         options: &ResolutionOptions,
     ) -> Result<Resolution, ResolveError> {
-        match (options.key_format()?, parse_did(did)?) {
-            (Some(format), ("key", msid)) => Ok(Resolution::new(key::resolve_with_format(
-                did, msid, format,
-            )?)),
+        match options.key_format()? {
+            Some(format) if did.method() == "key" => {
+                Ok(Resolution::new(key::resolve_with_format(did, format)?))
+            }
             _ => Self::resolve_offline(did),
         }
     }
 
     /// Resolves the offline methods synchronously (no I/O).
-    pub fn resolve_offline(did: &str) -> Result<Resolution, ResolveError> {
-        let (method, msid) = parse_did(did)?;
-        let doc = match method {
-            "key" => key::resolve(did, msid)?,
-            "jwk" => jwk::resolve(did, msid)?,
-            "peer" => peer::resolve(did, msid)?,
+    pub fn resolve_offline(did: &Did) -> Result<Resolution, ResolveError> {
+        let doc = match did.method() {
+            "key" => key::resolve(did)?,
+            "jwk" => jwk::resolve(did)?,
+            "peer" => peer::resolve(did)?,
             other => return Err(ResolveError::MethodNotSupported(other.to_owned())),
         };
         Ok(Resolution::new(doc))
@@ -231,9 +230,8 @@ impl StandardResolver {
 
 #[async_trait::async_trait]
 impl DidResolver for StandardResolver {
-    async fn resolve(&self, did: &str) -> Result<Resolution, ResolveError> {
-        let (method, _) = parse_did(did)?;
-        if method == "web" {
+    async fn resolve(&self, did: &Did) -> Result<Resolution, ResolveError> {
+        if did.method() == "web" {
             let web = self
                 .web
                 .as_ref()
@@ -248,35 +246,17 @@ impl DidResolver for StandardResolver {
 mod tests {
     use super::*;
 
-    #[test]
-    fn malformed_dids_are_invalid_did_errors() {
-        for bad in [
-            "",
-            "did:",
-            "did:key",
-            "key:z6Mk",
-            "did:KEY:abc",
-            "did:key:",
-            "did:key:z6Mk#frag",
-            "did:key:a b",
-        ] {
-            let err = parse_did(bad).unwrap_err();
-            assert_eq!(err.code(), "invalidDid", "{bad}");
-        }
-        assert_eq!(parse_did("did:example:123").unwrap(), ("example", "123"));
-    }
-
     #[tokio::test]
     async fn unknown_methods_are_not_supported() {
-        let err = StandardResolver::offline()
-            .resolve("did:example:123")
-            .await
-            .unwrap_err();
+        let did = Did::parse("did:example:123").unwrap();
+        let err = StandardResolver::offline().resolve(&did).await.unwrap_err();
         assert_eq!(err, ResolveError::MethodNotSupported("example".into()));
-        let err = StandardResolver::offline()
-            .resolve("did:web:example.com")
-            .await
-            .unwrap_err();
+        let did = Did::parse("did:web:example.com").unwrap();
+        let err = StandardResolver::offline().resolve(&did).await.unwrap_err();
         assert_eq!(err.code(), "methodNotSupported");
+        assert_eq!(
+            ResolveError::from(Did::parse("did:x").unwrap_err()).code(),
+            "invalidDid"
+        );
     }
 }

@@ -16,7 +16,9 @@ impl<R: DidResolver> DIDResolver for SsiResolver<R> {
         did: &'a DID,
         _options: resolution::Options,
     ) -> Result<Output<Vec<u8>>, resolution::Error> {
-        let resolved = self.0.resolve(did.as_str()).await.map_err(|e| match e {
+        let did = crate::id::Did::parse(did.as_str())
+            .map_err(|e| resolution::Error::InvalidMethodSpecificId(e.reason))?;
+        let resolved = self.0.resolve(&did).await.map_err(|e| match e {
             ResolveError::MethodNotSupported(m) => resolution::Error::MethodNotSupported(m),
             ResolveError::NotFound(_) => resolution::Error::NotFound,
             ResolveError::InvalidDid(m) => resolution::Error::InvalidMethodSpecificId(m),

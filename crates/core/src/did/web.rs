@@ -2,8 +2,11 @@
 //! document. The network fetch is behind [`DidWebFetcher`]; the guarded HTTPS
 //! implementation is [`super::web_fetch`] (feature `http`).
 
+use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_encode};
+
 use super::document::DidDocument;
-use super::resolver::{ResolveError, parse_did};
+use super::resolver::ResolveError;
+use crate::id::Did;
 
 /// The largest DID document accepted from the network.
 pub const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
@@ -19,27 +22,12 @@ pub trait DidWebFetcher: Send + Sync {
     }
 }
 
-/// Percent-decodes a DID component; malformed escapes or non-UTF-8 are `invalidDid`.
+/// Percent-decodes a DID component; non-UTF-8 is `invalidDid`. (Malformed escapes cannot
+/// reach here inside a parsed [`Did`]: DID syntax allows only `%` + two hex digits.)
 pub fn percent_decode(s: &str) -> Result<String, ResolveError> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = s
-                .get(i + 1..i + 3)
-                .ok_or_else(|| ResolveError::InvalidDid("bad percent-encoding".into()))?;
-            out.push(
-                u8::from_str_radix(hex, 16)
-                    .map_err(|_| ResolveError::InvalidDid("bad percent-encoding".into()))?,
-            );
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out)
+    percent_decode_str(s)
+        .decode_utf8()
+        .map(|c| c.into_owned())
         .map_err(|_| ResolveError::InvalidDid("percent-encoding is not UTF-8".into()))
 }
 
@@ -54,14 +42,13 @@ pub fn is_loopback_host(host: &str) -> bool {
 
 /// §3.2.1: `did:web:example.com%3A8443:user:alice` → `https://example.com:8443/user/alice/did.json`.
 /// Plain `http` is used only for loopback hosts and only when `allow_loopback_http` is set.
-pub fn did_web_url(did: &str, allow_loopback_http: bool) -> Result<url::Url, ResolveError> {
-    let (method, msid) = parse_did(did)?;
-    if method != "web" {
+pub fn did_web_url(did: &Did, allow_loopback_http: bool) -> Result<url::Url, ResolveError> {
+    if did.method() != "web" {
         return Err(ResolveError::InvalidDid(format!(
             "`{did}` is not a did:web"
         )));
     }
-    let mut parts = msid.split(':');
+    let mut parts = did.method_specific_id().split(':');
     let authority = percent_decode(parts.next().unwrap_or_default())?;
     if authority.is_empty()
         || authority.contains(['/', '@', '?', '#', '\\'])
@@ -117,7 +104,7 @@ pub fn did_web_url(did: &str, allow_loopback_http: bool) -> Result<url::Url, Res
 }
 
 /// Reads a fetched `did:web` document: JSON, at most 64 KiB, `id` equal to the DID (§3.2.2).
-pub fn parse_document(did: &str, bytes: &[u8]) -> Result<DidDocument, ResolveError> {
+pub fn parse_document(did: &Did, bytes: &[u8]) -> Result<DidDocument, ResolveError> {
     if bytes.len() > MAX_DOCUMENT_BYTES {
         return Err(ResolveError::InvalidDocument("larger than 64 KiB".into()));
     }
@@ -126,17 +113,16 @@ pub fn parse_document(did: &str, bytes: &[u8]) -> Result<DidDocument, ResolveErr
     DidDocument::from_json(did, value)
 }
 
+/// What a host name or path segment must escape inside a did:web (DID Core §3.1 idchar
+/// plus `%`: the port's `:` and an IPv6 literal's brackets and colons).
+const DID_WEB_ESCAPES: &AsciiSet = &CONTROLS.add(b':').add(b'[').add(b']').add(b'%').add(b' ');
+
 /// The `did:web` for a public base URL and path segments (inverse of [`did_web_url`]).
-pub fn did_web_for(base: &url::Url, segments: &[&str]) -> String {
+/// Segments must be DID idchars (user names are).
+pub fn did_web_for(base: &url::Url, segments: &[&str]) -> Result<Did, ResolveError> {
     let mut did = String::from("did:web:");
-    // IPv6 literals keep their brackets, percent-encoded with their colons (DID syntax).
     let host = base.host_str().unwrap_or("localhost");
-    did.push_str(
-        &host
-            .replace('[', "%5B")
-            .replace(']', "%5D")
-            .replace(':', "%3A"),
-    );
+    did.extend(utf8_percent_encode(host, DID_WEB_ESCAPES));
     if let Some(port) = base.port() {
         did.push_str(&format!("%3A{port}"));
     }
@@ -148,14 +134,18 @@ pub fn did_web_for(base: &url::Url, segments: &[&str]) -> String {
         .chain(segments.iter().copied())
     {
         did.push(':');
-        did.push_str(s);
+        did.extend(utf8_percent_encode(s, DID_WEB_ESCAPES));
     }
-    did
+    Ok(Did::parse(&did)?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn d(s: &str) -> Did {
+        Did::parse(s).unwrap()
+    }
 
     #[test]
     fn spec_examples_map_to_urls() {
@@ -175,16 +165,16 @@ mod tests {
             ),
         ];
         for (did, url) in cases {
-            assert_eq!(did_web_url(did, false).unwrap().as_str(), url);
+            assert_eq!(did_web_url(&d(did), false).unwrap().as_str(), url);
         }
         assert_eq!(
-            did_web_url("did:web:127.0.0.1%3A8080", false)
+            did_web_url(&d("did:web:127.0.0.1%3A8080"), false)
                 .unwrap()
                 .scheme(),
             "https"
         );
         assert_eq!(
-            did_web_url("did:web:127.0.0.1%3A8080", true)
+            did_web_url(&d("did:web:127.0.0.1%3A8080"), true)
                 .unwrap()
                 .as_str(),
             "http://127.0.0.1:8080/.well-known/did.json"
@@ -202,19 +192,28 @@ mod tests {
             "did:web:%zz",
             "did:key:z6Mk",
         ] {
-            assert!(did_web_url(bad, false).is_err(), "{bad}");
+            let url = Did::parse(bad)
+                .map_err(ResolveError::from)
+                .and_then(|did| did_web_url(&did, false));
+            assert!(url.is_err(), "{bad}");
         }
     }
 
     #[test]
     fn base_url_round_trips_to_did() {
         let base = url::Url::parse("http://127.0.0.1:8080").unwrap();
-        assert_eq!(did_web_for(&base, &[]), "did:web:127.0.0.1%3A8080");
         assert_eq!(
-            did_web_for(&base, &["users", "alice"]),
-            "did:web:127.0.0.1%3A8080:users:alice"
+            did_web_for(&base, &[]).unwrap().as_str(),
+            "did:web:127.0.0.1%3A8080"
         );
-        let url = did_web_url(&did_web_for(&base, &["users", "alice"]), true).unwrap();
+        let alice = did_web_for(&base, &["users", "alice"]).unwrap();
+        assert_eq!(alice.as_str(), "did:web:127.0.0.1%3A8080:users:alice");
+        let url = did_web_url(&alice, true).unwrap();
         assert_eq!(url.as_str(), "http://127.0.0.1:8080/users/alice/did.json");
+        let v6 = url::Url::parse("https://[::1]:8443").unwrap();
+        assert_eq!(
+            did_web_for(&v6, &[]).unwrap().as_str(),
+            "did:web:%5B%3A%3A1%5D%3A8443"
+        );
     }
 }

@@ -9,11 +9,15 @@ mod public;
 mod sealed;
 mod secret;
 mod service;
+mod signer;
+mod ssi_signer;
 
 pub use public::PublicKey;
 pub use sealed::Kek;
 pub use secret::SecretKey;
 pub use service::{KeyInfo, KeyService, KeyServiceError};
+pub use signer::{SignError, Signer};
+pub use ssi_signer::SsiSigner;
 
 use serde::{Deserialize, Serialize};
 
@@ -99,48 +103,16 @@ pub enum KeyError {
     CannotSign(KeyType),
 }
 
-/// Unsigned LEB128 varint, as used by multicodec prefixes.
-pub(crate) fn varint_encode(mut value: u64, out: &mut Vec<u8>) {
-    loop {
-        let byte = (value & 0x7f) as u8;
-        value >>= 7;
-        if value == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
-}
-
-/// Decodes a varint prefix; returns the value and the remaining bytes.
-pub(crate) fn varint_decode(bytes: &[u8]) -> Option<(u64, &[u8])> {
-    let mut value: u64 = 0;
-    for (i, byte) in bytes.iter().enumerate().take(9) {
-        value |= u64::from(byte & 0x7f) << (7 * i);
-        if byte & 0x80 == 0 {
-            return Some((value, &bytes[i + 1..]));
-        }
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn multicodec_prefixes_match_the_table() {
-        let mut out = Vec::new();
-        varint_encode(0xed, &mut out);
-        assert_eq!(out, [0xed, 0x01]);
-        out.clear();
-        varint_encode(0x1200, &mut out);
-        assert_eq!(out, [0x80, 0x24]);
-        out.clear();
-        varint_encode(0xec, &mut out);
-        assert_eq!(out, [0xec, 0x01]);
-        assert_eq!(varint_decode(&[0x80, 0x24, 7]), Some((0x1200, &[7u8][..])));
-        assert_eq!(varint_decode(&[0x80]), None);
+        let key = |t| SecretKey::generate(t).public_key().to_multicodec();
+        assert_eq!(key(KeyType::Ed25519)[..2], [0xed, 0x01]);
+        assert_eq!(key(KeyType::P256)[..2], [0x80, 0x24]);
+        assert_eq!(key(KeyType::X25519)[..2], [0xec, 0x01]);
     }
 
     #[test]

@@ -4,7 +4,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use serde_json::{Value, json};
 
-use super::{KeyError, KeyType, varint_decode, varint_encode};
+use super::{KeyError, KeyType};
 
 /// A validated public key. P-256 keys are held in SEC1 compressed form (33 bytes).
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -54,35 +54,32 @@ impl PublicKey {
 
     /// Multicodec-prefixed bytes, as inside a Multikey or a `did:key`.
     pub fn to_multicodec(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.bytes.len() + 2);
-        varint_encode(self.key_type.multicodec(), &mut out);
-        out.extend_from_slice(&self.bytes);
-        out
+        let mut prefix = unsigned_varint::encode::u64_buffer();
+        let prefix = unsigned_varint::encode::u64(self.key_type.multicodec(), &mut prefix);
+        [prefix, &self.bytes].concat()
     }
 
     /// `z`-prefixed base58btc Multikey value (`publicKeyMultibase`).
     pub fn to_multibase(&self) -> String {
-        let mut s = String::with_capacity(64);
-        s.push('z');
-        s.push_str(&bs58::encode(self.to_multicodec()).into_string());
-        s
+        multibase::encode(multibase::Base::Base58Btc, self.to_multicodec())
     }
 
     /// Parses a `publicKeyMultibase` value (base58btc, multicodec-prefixed).
     pub fn from_multibase(value: &str) -> Result<Self, KeyError> {
-        let body = value
-            .strip_prefix('z')
-            .ok_or_else(|| KeyError::InvalidMultibase("expected base58btc ('z' prefix)".into()))?;
-        let raw = bs58::decode(body)
-            .into_vec()
-            .map_err(|e| KeyError::InvalidMultibase(e.to_string()))?;
+        if !value.starts_with('z') {
+            return Err(KeyError::InvalidMultibase(
+                "expected base58btc ('z' prefix)".into(),
+            ));
+        }
+        let (_, raw) =
+            multibase::decode(value).map_err(|e| KeyError::InvalidMultibase(e.to_string()))?;
         Self::from_multicodec(&raw)
     }
 
     /// Parses multicodec-prefixed key bytes.
     pub fn from_multicodec(raw: &[u8]) -> Result<Self, KeyError> {
-        let (code, key) = varint_decode(raw)
-            .ok_or_else(|| KeyError::InvalidMultibase("truncated multicodec prefix".into()))?;
+        let (code, key) = unsigned_varint::decode::u64(raw)
+            .map_err(|e| KeyError::InvalidMultibase(format!("multicodec prefix: {e}")))?;
         let key_type = KeyType::from_multicodec(code).ok_or_else(|| {
             KeyError::InvalidMultibase(format!("unsupported multicodec 0x{code:x}"))
         })?;
@@ -96,16 +93,13 @@ impl PublicKey {
                 json!({"crv": self.key_type.as_str(), "kty": "OKP", "x": B64.encode(&self.bytes)})
             }
             KeyType::P256 => {
-                use p256::elliptic_curve::sec1::ToEncodedPoint;
-                // Invariant: bytes were validated as a P-256 point in `from_bytes`.
-                let point = p256::PublicKey::from_sec1_bytes(&self.bytes)
+                // Invariant: bytes were validated as a P-256 point in `from_bytes`, and a
+                // JwkEcKey always serializes.
+                let jwk = p256::PublicKey::from_sec1_bytes(&self.bytes)
                     .expect("validated P-256 point")
-                    .to_encoded_point(false);
-                let (x, y) = (
-                    point.x().map(|x| B64.encode(x)),
-                    point.y().map(|y| B64.encode(y)),
-                );
-                json!({"crv": "P-256", "kty": "EC", "x": x, "y": y})
+                    .to_jwk();
+                // serde_json's map is ordered by key: the RFC 7638 order (crv, kty, x, y).
+                serde_json::to_value(jwk).expect("a JWK serializes")
             }
         }
     }
@@ -132,17 +126,14 @@ impl PublicKey {
             ("OKP", "Ed25519") => Self::from_bytes(KeyType::Ed25519, &member("x")?),
             ("OKP", "X25519") => Self::from_bytes(KeyType::X25519, &member("x")?),
             ("EC", "P-256") => {
-                let (x, y) = (member("x")?, member("y")?);
-                if x.len() != 32 || y.len() != 32 {
-                    return Err(KeyError::InvalidJwk(
-                        "P-256 coordinates must be 32 bytes".into(),
-                    ));
-                }
-                let mut sec1 = Vec::with_capacity(65);
-                sec1.push(4);
-                sec1.extend_from_slice(&x);
-                sec1.extend_from_slice(&y);
-                Self::from_bytes(KeyType::P256, &sec1)
+                let public: p256::elliptic_curve::JwkEcKey = serde_json::from_value(json!({
+                    "kty": "EC", "crv": "P-256", "x": jwk.get("x"), "y": jwk.get("y"),
+                }))
+                .map_err(|e| KeyError::InvalidJwk(format!("P-256 coordinates: {e}")))?;
+                let key = p256::PublicKey::from_jwk(&public)
+                    .map_err(|_| KeyError::InvalidKeyBytes(KeyType::P256))?;
+                use p256::elliptic_curve::sec1::ToEncodedPoint;
+                Self::from_bytes(KeyType::P256, key.to_encoded_point(true).as_bytes())
             }
             _ => Err(KeyError::InvalidJwk(format!(
                 "unsupported kty/crv `{kty}`/`{crv}` (expected OKP Ed25519/X25519 or EC P-256)"

@@ -1,13 +1,16 @@
-//! The key service: generate, import, list, rotate and unseal keys over any [`KeyStore`].
-//! The same code runs on the server (sea-orm store) and on the client (wallet).
+//! The key service: generate, import, list and rotate keys over any [`KeyStore`], and sign
+//! with them ([`Signer`]). The same code runs on the server (sea-orm store) and on the
+//! client (wallet). Private keys leave the store only sealed; they are opened here for one
+//! signature and wiped at once.
 
 use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{Kek, KeyError, KeyType, PublicKey, SecretKey};
-use crate::clock::Clock;
+use super::{Kek, KeyError, KeyType, PublicKey, SecretKey, SignError, Signer};
+use crate::clock::{Clock, rfc3339};
+use crate::id::{KeyId, Owner};
 use crate::store::{KeyRecord, KeyStatus, KeyStore, StoreError};
 
 /// Why a key operation failed.
@@ -18,18 +21,16 @@ pub enum KeyServiceError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("key `{0}` not found")]
-    NotFound(String),
-    #[error("key `{0}` is retired and cannot be used to sign")]
-    Retired(String),
+    NotFound(KeyId),
 }
 
 /// The public view of a stored key.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct KeyInfo {
-    pub id: String,
-    pub owner: String,
+    pub id: KeyId,
+    pub owner: Owner,
     #[serde(rename = "type")]
     pub key_type: KeyType,
     pub status: KeyStatus,
@@ -39,17 +40,11 @@ pub struct KeyInfo {
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub public_key_jwk: Value,
     /// The `did:key` of this key.
-    pub did_key: String,
+    pub did_key: crate::id::Did,
     /// RFC 3339.
     pub created_at: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retired_at: Option<String>,
-}
-
-pub(crate) fn rfc3339(millis: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(millis)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 impl KeyInfo {
@@ -70,12 +65,13 @@ impl KeyInfo {
     }
 }
 
-/// The public view of a stored record; a stored public key that no longer parses is a
-/// storage fault, not the caller's.
+/// A stored public key that no longer parses is a storage fault, not the caller's.
+fn corrupt(record: &KeyRecord, e: KeyError) -> StoreError {
+    StoreError::Backend(format!("stored key {} is corrupt: {e}", record.id))
+}
+
 fn info(record: &KeyRecord) -> Result<KeyInfo, KeyServiceError> {
-    KeyInfo::from_record(record).map_err(|e| {
-        StoreError::Backend(format!("stored key {} is corrupt: {e}", record.id)).into()
-    })
+    KeyInfo::from_record(record).map_err(|e| corrupt(record, e).into())
 }
 
 /// Key management over a [`KeyStore`], sealing private keys under a [`Kek`].
@@ -90,17 +86,14 @@ impl<S: KeyStore> KeyService<S> {
         Self { store, kek, clock }
     }
 
-    fn new_id() -> String {
-        format!("k{}", hex::encode(rand::random::<[u8; 12]>()))
-    }
-
-    /// Seals a private key into a new record for `owner` (not yet stored).
-    pub fn seal_record(&self, owner: &str, secret: &SecretKey) -> KeyRecord {
-        let id = Self::new_id();
+    /// Seals a private key into a new record for `owner`, to be stored by the caller's
+    /// unit of work (e.g. a new user together with their keys).
+    pub fn seal_record(&self, owner: &Owner, secret: &SecretKey) -> KeyRecord {
+        let id = KeyId::generate();
         KeyRecord {
-            sealed_private: self.kek.seal(&secret.to_bytes(), id.as_bytes()),
+            sealed_private: self.kek.seal(&secret.to_bytes(), id.as_str().as_bytes()),
             id,
-            owner: owner.to_owned(),
+            owner: owner.clone(),
             key_type: secret.key_type(),
             public_multibase: secret.public_key().to_multibase(),
             status: KeyStatus::Active,
@@ -109,10 +102,18 @@ impl<S: KeyStore> KeyService<S> {
         }
     }
 
+    /// Fresh records of every key type for `owner` (a new identity's keys), unsaved.
+    pub fn fresh_identity_records(&self, owner: &Owner) -> Vec<KeyRecord> {
+        KeyType::ALL
+            .iter()
+            .map(|t| self.seal_record(owner, &SecretKey::generate(*t)))
+            .collect()
+    }
+
     /// Generates and stores a new key.
     pub async fn generate(
         &self,
-        owner: &str,
+        owner: &Owner,
         key_type: KeyType,
     ) -> Result<KeyInfo, KeyServiceError> {
         let record = self.seal_record(owner, &SecretKey::generate(key_type));
@@ -121,33 +122,32 @@ impl<S: KeyStore> KeyService<S> {
     }
 
     /// Imports a private JWK (OKP Ed25519/X25519 or EC P-256).
-    pub async fn import_jwk(&self, owner: &str, jwk: &Value) -> Result<KeyInfo, KeyServiceError> {
+    pub async fn import_jwk(&self, owner: &Owner, jwk: &Value) -> Result<KeyInfo, KeyServiceError> {
         let secret = SecretKey::from_jwk_value(jwk)?;
         let record = self.seal_record(owner, &secret);
         self.store.insert_key(&record).await?;
         info(&record)
     }
 
-    pub async fn list(&self, owner: &str) -> Result<Vec<KeyInfo>, KeyServiceError> {
+    pub async fn list(&self, owner: &Owner) -> Result<Vec<KeyInfo>, KeyServiceError> {
         let records = self.store.list_keys(owner).await?;
         records.iter().map(info).collect()
     }
 
-    pub async fn get(&self, id: &str) -> Result<KeyInfo, KeyServiceError> {
-        let record = self.record(id).await?;
-        info(&record)
+    pub async fn get(&self, id: &KeyId) -> Result<KeyInfo, KeyServiceError> {
+        info(&self.record(id).await?)
     }
 
-    async fn record(&self, id: &str) -> Result<KeyRecord, KeyServiceError> {
+    async fn record(&self, id: &KeyId) -> Result<KeyRecord, KeyServiceError> {
         self.store
             .get_key(id)
             .await?
-            .ok_or_else(|| KeyServiceError::NotFound(id.to_owned()))
+            .ok_or_else(|| KeyServiceError::NotFound(id.clone()))
     }
 
     /// Replaces an active key by a new one of the same type and owner. The old key is kept,
     /// retired: still published for verification, never used to sign.
-    pub async fn rotate(&self, id: &str) -> Result<KeyInfo, KeyServiceError> {
+    pub async fn rotate(&self, id: &KeyId) -> Result<KeyInfo, KeyServiceError> {
         let old = self.record(id).await?;
         let new = self.seal_record(&old.owner, &SecretKey::generate(old.key_type));
         self.store
@@ -156,16 +156,37 @@ impl<S: KeyStore> KeyService<S> {
         info(&new)
     }
 
-    /// Unseals an active key for signing or key agreement.
-    pub async fn secret(&self, id: &str) -> Result<SecretKey, KeyServiceError> {
-        let record = self.record(id).await?;
+    /// Opens an active key's sealed private part; the caller uses it once and drops it.
+    async fn open(&self, id: &KeyId) -> Result<SecretKey, SignError> {
+        let record = self
+            .store
+            .get_key(id)
+            .await?
+            .ok_or_else(|| SignError::NotFound(id.clone()))?;
         if record.status != KeyStatus::Active {
-            return Err(KeyServiceError::Retired(id.to_owned()));
+            return Err(SignError::Retired(id.clone()));
         }
         let bytes = self
             .kek
-            .open(&record.sealed_private, record.id.as_bytes())?;
+            .open(&record.sealed_private, record.id.as_str().as_bytes())?;
         Ok(SecretKey::from_bytes(record.key_type, &bytes)?)
+    }
+}
+
+#[async_trait::async_trait]
+impl<S: KeyStore> Signer for KeyService<S> {
+    async fn sign(&self, key: &KeyId, message: &[u8]) -> Result<Vec<u8>, SignError> {
+        Ok(self.open(key).await?.sign(message)?)
+    }
+
+    async fn public_key(&self, key: &KeyId) -> Result<PublicKey, SignError> {
+        let record = self
+            .store
+            .get_key(key)
+            .await?
+            .ok_or_else(|| SignError::NotFound(key.clone()))?;
+        PublicKey::from_multibase(&record.public_multibase)
+            .map_err(|e| SignError::Store(corrupt(&record, e)))
     }
 }
 
@@ -173,39 +194,67 @@ impl<S: KeyStore> KeyService<S> {
 mod tests {
     use super::*;
     use crate::clock::ManualClock;
-    use crate::store::MemoryKeyStore;
+    use crate::store::MemoryStore;
 
-    fn service() -> (KeyService<MemoryKeyStore>, Arc<ManualClock>) {
+    fn service() -> (KeyService<MemoryStore>, Arc<ManualClock>) {
         let clock = Arc::new(ManualClock::new(1_700_000_000_000));
         (
-            KeyService::new(MemoryKeyStore::new(), Kek::generate(), clock.clone()),
+            KeyService::new(MemoryStore::new(), Kek::generate(), clock.clone()),
             clock,
         )
     }
 
-    #[tokio::test]
-    async fn generated_keys_are_listed_and_unseal_to_the_same_public_key() {
-        let (svc, _) = service();
-        for t in KeyType::ALL {
-            let info = svc.generate("server", t).await.unwrap();
-            assert_eq!(info.key_type, t);
-            let secret = svc.secret(&info.id).await.unwrap();
-            assert_eq!(
-                secret.public_key().to_multibase(),
-                info.public_key_multibase
-            );
+    fn verify(public: &PublicKey, message: &[u8], sig: &[u8]) -> bool {
+        match public.key_type() {
+            KeyType::Ed25519 => {
+                use ed25519_dalek::Verifier;
+                let key = ed25519_dalek::VerifyingKey::try_from(public.as_bytes()).unwrap();
+                let sig = ed25519_dalek::Signature::from_slice(sig).unwrap();
+                key.verify(message, &sig).is_ok()
+            }
+            KeyType::P256 => {
+                use p256::ecdsa::signature::Verifier;
+                let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(public.as_bytes()).unwrap();
+                let sig = p256::ecdsa::Signature::from_slice(sig).unwrap();
+                key.verify(message, &sig).is_ok()
+            }
+            KeyType::X25519 => false,
         }
-        assert_eq!(svc.list("server").await.unwrap().len(), 3);
     }
 
     #[tokio::test]
-    async fn rotation_keeps_the_old_key_published_but_unusable() {
+    async fn stored_keys_sign_and_the_signature_verifies_with_the_published_key() {
+        let (svc, _) = service();
+        for t in [KeyType::Ed25519, KeyType::P256] {
+            let info = svc.generate(&Owner::Server, t).await.unwrap();
+            let sig = svc.sign(&info.id, b"message").await.unwrap();
+            assert_eq!(sig.len(), 64, "{t}: raw signature (r||s for ES256)");
+            let public = svc.public_key(&info.id).await.unwrap();
+            assert_eq!(public.to_multibase(), info.public_key_multibase);
+            assert!(verify(&public, b"message", &sig), "{t}");
+            assert!(!verify(&public, b"other", &sig), "{t}");
+        }
+        let x = svc.generate(&Owner::Server, KeyType::X25519).await.unwrap();
+        assert!(matches!(
+            svc.sign(&x.id, b"m").await,
+            Err(SignError::Key(KeyError::CannotSign(KeyType::X25519)))
+        ));
+        let missing = KeyId::parse("nope").unwrap();
+        assert!(matches!(
+            svc.sign(&missing, b"m").await,
+            Err(SignError::NotFound(_))
+        ));
+        assert_eq!(svc.list(&Owner::Server).await.unwrap().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn rotation_keeps_the_old_key_published_but_unable_to_sign() {
         let (svc, clock) = service();
-        let old = svc.generate("server", KeyType::P256).await.unwrap();
+        let old = svc.generate(&Owner::Server, KeyType::P256).await.unwrap();
         clock.advance(1000);
         let new = svc.rotate(&old.id).await.unwrap();
         assert_eq!(new.key_type, KeyType::P256);
-        let listed = svc.list("server").await.unwrap();
+        let listed = svc.list(&Owner::Server).await.unwrap();
         assert_eq!(listed.len(), 2);
         assert_eq!(listed[0].status, KeyStatus::Retired);
         assert_eq!(
@@ -213,10 +262,11 @@ mod tests {
             Some("2023-11-14T22:13:21.000Z")
         );
         assert!(matches!(
-            svc.secret(&old.id).await,
-            Err(KeyServiceError::Retired(_))
+            svc.sign(&old.id, b"m").await,
+            Err(SignError::Retired(_))
         ));
-        assert!(svc.secret(&new.id).await.is_ok());
+        assert!(svc.public_key(&old.id).await.is_ok(), "still published");
+        assert!(svc.sign(&new.id, b"m").await.is_ok());
         assert!(matches!(
             svc.rotate(&old.id).await,
             Err(KeyServiceError::Store(StoreError::Conflict(_)))
@@ -227,24 +277,24 @@ mod tests {
     async fn import_refuses_bad_jwk_and_duplicates() {
         let (svc, _) = service();
         assert!(matches!(
-            svc.import_jwk("server", &serde_json::json!({"kty":"oct"}))
+            svc.import_jwk(&Owner::Server, &serde_json::json!({"kty":"oct"}))
                 .await,
             Err(KeyServiceError::Key(_))
         ));
         let jwk = serde_json::json!({"kty":"OKP","crv":"Ed25519",
             "d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A",
             "x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"});
-        let info = svc.import_jwk("server", &jwk).await.unwrap();
+        let info = svc.import_jwk(&Owner::Server, &jwk).await.unwrap();
         assert_eq!(
             info.public_key_jwk["x"],
             "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"
         );
         assert!(matches!(
-            svc.import_jwk("server", &jwk).await,
+            svc.import_jwk(&Owner::Server, &jwk).await,
             Err(KeyServiceError::Store(StoreError::Duplicate(_)))
         ));
         assert!(matches!(
-            svc.get("nope").await,
+            svc.get(&KeyId::parse("nope").unwrap()).await,
             Err(KeyServiceError::NotFound(_))
         ));
     }

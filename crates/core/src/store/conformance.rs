@@ -1,17 +1,32 @@
-//! The key-store contract as executable checks. Each backend runs all of them through
-//! [`store_conformance!`](crate::store_conformance); a check panics (fails the
+//! The store contract as executable checks (feature `testing`). Each backend runs all of
+//! them through [`store_conformance!`](crate::store_conformance); a check panics (fails the
 //! test) when the backend breaks the contract.
 
-use super::{KeyRecord, KeyStatus, KeyStore, StoreError};
+use super::{Changes, KeyRecord, KeyStatus, Rotation, Store, StoreError, UserRecord};
+use crate::id::{KeyId, Owner, UserId, UserName};
 use crate::keys::KeyType;
 
-/// A record with unique id and public key, for tests.
-pub fn sample_record(owner: &str, n: i64) -> KeyRecord {
-    let secret = crate::keys::SecretKey::generate(KeyType::Ed25519);
+/// A user record with a fresh id.
+pub fn sample_user(name: &str) -> UserRecord {
+    UserRecord {
+        id: UserId::generate(),
+        name: UserName::parse(name).expect("sample user names are valid"),
+        password_hash: None,
+        created_at: 1_700_000_000_000,
+    }
+}
+
+/// A key record with a unique id and public key.
+pub fn sample_key(owner: &Owner, n: i64) -> KeyRecord {
+    sample_key_of_type(owner, n, KeyType::Ed25519)
+}
+
+fn sample_key_of_type(owner: &Owner, n: i64, key_type: KeyType) -> KeyRecord {
+    let secret = crate::keys::SecretKey::generate(key_type);
     KeyRecord {
-        id: format!("k{}", hex::encode(rand::random::<[u8; 8]>())),
-        owner: owner.to_owned(),
-        key_type: KeyType::Ed25519,
+        id: KeyId::generate(),
+        owner: owner.clone(),
+        key_type,
         public_multibase: secret.public_key().to_multibase(),
         sealed_private: vec![1, 2, 3, n as u8],
         status: KeyStatus::Active,
@@ -20,18 +35,28 @@ pub fn sample_record(owner: &str, n: i64) -> KeyRecord {
     }
 }
 
-pub async fn insert_then_get_round_trips(store: &impl KeyStore) {
-    let rec = sample_record("server", 1);
-    store.insert_key(&rec).await.unwrap();
-    assert_eq!(store.get_key(&rec.id).await.unwrap(), Some(rec));
-    assert_eq!(store.get_key("missing").await.unwrap(), None);
+async fn with_user(store: &impl Store, name: &str) -> Owner {
+    let user = sample_user(name);
+    store
+        .save_changes(&Changes::new().user(user.clone()))
+        .await
+        .unwrap();
+    Owner::User(user.name)
 }
 
-pub async fn duplicate_id_or_public_key_is_a_typed_error(store: &impl KeyStore) {
-    let rec = sample_record("server", 1);
+pub async fn insert_then_get_round_trips(store: &impl Store) {
+    let rec = sample_key(&Owner::Server, 1);
+    store.insert_key(&rec).await.unwrap();
+    assert_eq!(store.get_key(&rec.id).await.unwrap(), Some(rec));
+    let missing = KeyId::parse("missing").unwrap();
+    assert_eq!(store.get_key(&missing).await.unwrap(), None);
+}
+
+pub async fn duplicate_id_or_public_key_is_a_typed_error(store: &impl Store) {
+    let rec = sample_key(&Owner::Server, 1);
     store.insert_key(&rec).await.unwrap();
     let same_id = KeyRecord {
-        public_multibase: sample_record("x", 0).public_multibase,
+        public_multibase: sample_key(&Owner::Server, 0).public_multibase,
         ..rec.clone()
     };
     assert!(matches!(
@@ -39,7 +64,7 @@ pub async fn duplicate_id_or_public_key_is_a_typed_error(store: &impl KeyStore) 
         Err(StoreError::Duplicate(_))
     ));
     let same_key = KeyRecord {
-        id: "another-id".into(),
+        id: KeyId::generate(),
         ..rec.clone()
     };
     assert!(matches!(
@@ -48,36 +73,37 @@ pub async fn duplicate_id_or_public_key_is_a_typed_error(store: &impl KeyStore) 
     ));
 }
 
-pub async fn list_is_per_owner_and_oldest_first(store: &impl KeyStore) {
-    let b = sample_record("user:alice", 2);
-    let a = sample_record("user:alice", 1);
-    let other = sample_record("user:bob", 0);
+pub async fn list_is_per_owner_and_oldest_first(store: &impl Store) {
+    let alice = with_user(store, "alice").await;
+    let bob = with_user(store, "bob").await;
+    let b = sample_key(&alice, 2);
+    let a = sample_key(&alice, 1);
+    let other = sample_key(&bob, 0);
     for r in [&b, &a, &other] {
         store.insert_key(r).await.unwrap();
     }
-    let ids: Vec<String> = store
-        .list_keys("user:alice")
+    let ids: Vec<KeyId> = store
+        .list_keys(&alice)
         .await
         .unwrap()
         .into_iter()
         .map(|k| k.id)
         .collect();
     assert_eq!(ids, vec![a.id, b.id]);
-    assert!(store.list_keys("nobody").await.unwrap().is_empty());
+    assert!(store.list_keys(&Owner::Server).await.unwrap().is_empty());
+    let nobody = Owner::User(UserName::parse("nobody").unwrap());
+    assert!(store.list_keys(&nobody).await.unwrap().is_empty());
 }
 
-pub async fn keys_created_together_list_by_type(store: &impl KeyStore) {
+pub async fn keys_created_together_list_by_type(store: &impl Store) {
+    let carol = with_user(store, "carol").await;
+    let mut changes = Changes::new();
     for t in [KeyType::X25519, KeyType::Ed25519, KeyType::P256] {
-        let secret = crate::keys::SecretKey::generate(t);
-        let record = KeyRecord {
-            key_type: t,
-            public_multibase: secret.public_key().to_multibase(),
-            ..sample_record("user:carol", 7)
-        };
-        store.insert_key(&record).await.unwrap();
+        changes = changes.key(sample_key_of_type(&carol, 7, t));
     }
+    store.save_changes(&changes).await.unwrap();
     let types: Vec<KeyType> = store
-        .list_keys("user:carol")
+        .list_keys(&carol)
         .await
         .unwrap()
         .into_iter()
@@ -86,10 +112,10 @@ pub async fn keys_created_together_list_by_type(store: &impl KeyStore) {
     assert_eq!(types, KeyType::ALL.to_vec());
 }
 
-pub async fn rotation_retires_old_key_and_keeps_it(store: &impl KeyStore) {
-    let old = sample_record("server", 1);
+pub async fn rotation_retires_old_key_and_keeps_it(store: &impl Store) {
+    let old = sample_key(&Owner::Server, 1);
     store.insert_key(&old).await.unwrap();
-    let new = sample_record("server", 2);
+    let new = sample_key(&Owner::Server, 2);
     store
         .rotate_key(&old.id, &new, 1_800_000_000_000)
         .await
@@ -101,17 +127,17 @@ pub async fn rotation_retires_old_key_and_keeps_it(store: &impl KeyStore) {
         store.get_key(&new.id).await.unwrap().unwrap().status,
         KeyStatus::Active
     );
-    assert_eq!(store.list_keys("server").await.unwrap().len(), 2);
+    assert_eq!(store.list_keys(&Owner::Server).await.unwrap().len(), 2);
 }
 
-pub async fn rotating_twice_or_missing_key_fails_without_side_effects(store: &impl KeyStore) {
-    let old = sample_record("server", 1);
+pub async fn rotating_twice_or_missing_key_fails_without_side_effects(store: &impl Store) {
+    let old = sample_key(&Owner::Server, 1);
     store.insert_key(&old).await.unwrap();
     store
-        .rotate_key(&old.id, &sample_record("server", 2), 5)
+        .rotate_key(&old.id, &sample_key(&Owner::Server, 2), 5)
         .await
         .unwrap();
-    let again = sample_record("server", 3);
+    let again = sample_key(&Owner::Server, 3);
     assert!(matches!(
         store.rotate_key(&old.id, &again, 6).await,
         Err(StoreError::Conflict(_))
@@ -121,36 +147,194 @@ pub async fn rotating_twice_or_missing_key_fails_without_side_effects(store: &im
         None,
         "failed rotation must not insert"
     );
-    let orphan = sample_record("server", 4);
+    let orphan = sample_key(&Owner::Server, 4);
+    let missing = KeyId::parse("missing").unwrap();
     assert!(matches!(
-        store.rotate_key("missing", &orphan, 7).await,
+        store.rotate_key(&missing, &orphan, 7).await,
         Err(StoreError::NotFound(_))
     ));
     assert_eq!(store.get_key(&orphan.id).await.unwrap(), None);
 }
 
-/// Generates one test per contract check of the store traits (today `KeyStore`; the
-/// credential and message stores add their checks here). `$factory` is a closure returning a future that
-/// yields a fresh, empty store. The caller's crate must depend on tokio (macros, rt).
+pub async fn users_are_unique_by_name_and_listed_by_name(store: &impl Store) {
+    let zed = sample_user("zed");
+    let amy = sample_user("amy");
+    store
+        .save_changes(&Changes::new().user(zed.clone()).user(amy.clone()))
+        .await
+        .unwrap();
+    assert_eq!(store.get_user(&zed.name).await.unwrap(), Some(zed.clone()));
+    assert_eq!(
+        store
+            .get_user(&UserName::parse("nobody").unwrap())
+            .await
+            .unwrap(),
+        None
+    );
+    let again = UserRecord {
+        id: UserId::generate(),
+        ..zed.clone()
+    };
+    assert!(matches!(
+        store.save_changes(&Changes::new().user(again)).await,
+        Err(StoreError::Duplicate(_))
+    ));
+    let names: Vec<String> = store
+        .list_users()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.name.to_string())
+        .collect();
+    assert_eq!(names, ["amy", "zed"]);
+}
+
+/// A user and their keys commit together; when one write fails, none remains.
+pub async fn a_batch_is_all_or_nothing(store: &impl Store) {
+    let taken = sample_key(&Owner::Server, 1);
+    store.insert_key(&taken).await.unwrap();
+    let user = sample_user("dora");
+    let owner = Owner::User(user.name.clone());
+    let first = sample_key(&owner, 2);
+    let clash = KeyRecord {
+        id: KeyId::generate(),
+        owner: owner.clone(),
+        ..taken.clone()
+    };
+    let result = store
+        .save_changes(
+            &Changes::new()
+                .user(user.clone())
+                .key(first.clone())
+                .key(clash),
+        )
+        .await;
+    assert!(
+        matches!(result, Err(StoreError::Duplicate(_))),
+        "{result:?}"
+    );
+    assert_eq!(store.get_user(&user.name).await.unwrap(), None);
+    assert_eq!(store.get_key(&first.id).await.unwrap(), None);
+    // The same batch without the clash commits whole.
+    store
+        .save_changes(&Changes::new().user(user.clone()).key(first.clone()))
+        .await
+        .unwrap();
+    assert_eq!(store.get_user(&user.name).await.unwrap(), Some(user));
+    assert_eq!(store.list_keys(&owner).await.unwrap(), vec![first]);
+}
+
+/// A user's key needs the user: the contract holds whatever the backend's schema is.
+pub async fn keys_of_an_unknown_user_are_refused(store: &impl Store) {
+    let ghost = Owner::User(UserName::parse("ghost").unwrap());
+    let key = sample_key(&ghost, 1);
+    assert!(matches!(
+        store.insert_key(&key).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(store.get_key(&key.id).await.unwrap(), None);
+}
+
+/// Two rotations of one key at the same time: exactly one wins, the other is a conflict,
+/// and the key has exactly one successor.
+pub async fn concurrent_rotations_of_one_key_exactly_one_wins(store: &impl Store) {
+    let old = sample_key(&Owner::Server, 1);
+    store.insert_key(&old).await.unwrap();
+    let (a, b) = (sample_key(&Owner::Server, 2), sample_key(&Owner::Server, 3));
+    let rotate = |new: KeyRecord| {
+        let retire = old.id.clone();
+        async move {
+            store
+                .save_changes(&Changes::new().rotation(Rotation {
+                    retire,
+                    at: 9,
+                    successor: new,
+                }))
+                .await
+        }
+    };
+    let (ra, rb) = futures_join(rotate(a.clone()), rotate(b.clone())).await;
+    let wins = [&ra, &rb].iter().filter(|r| r.is_ok()).count();
+    assert_eq!(wins, 1, "{ra:?} {rb:?}");
+    assert!(
+        [&ra, &rb]
+            .iter()
+            .any(|r| matches!(r, Err(StoreError::Conflict(_)))),
+        "{ra:?} {rb:?}"
+    );
+    let keys = store.list_keys(&Owner::Server).await.unwrap();
+    assert_eq!(keys.len(), 2, "one successor only");
+    assert_eq!(
+        keys.iter()
+            .filter(|k| k.status == KeyStatus::Active)
+            .count(),
+        1
+    );
+}
+
+/// Polls two futures concurrently (core has no async runtime of its own).
+async fn futures_join<A: std::future::Future, B: std::future::Future>(
+    a: A,
+    b: B,
+) -> (A::Output, B::Output) {
+    use std::pin::pin;
+    use std::task::Poll;
+    let (mut a, mut b) = (pin!(a), pin!(b));
+    let (mut ra, mut rb) = (None, None);
+    std::future::poll_fn(|cx| {
+        if ra.is_none()
+            && let Poll::Ready(v) = a.as_mut().poll(cx)
+        {
+            ra = Some(v);
+        }
+        if rb.is_none()
+            && let Poll::Ready(v) = b.as_mut().poll(cx)
+        {
+            rb = Some(v);
+        }
+        if ra.is_some() && rb.is_some() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await;
+    (
+        ra.expect("polled to completion"),
+        rb.expect("polled to completion"),
+    )
+}
+
+/// Generates one test per contract check of the store traits. `$factory` is a closure
+/// returning a future that yields a fresh, empty store. The caller's crate must depend on
+/// tokio (macros, rt-multi-thread).
 #[macro_export]
 macro_rules! store_conformance {
     ($name:ident, $factory:expr) => {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
-            $crate::store_conformance!(@check $factory, insert_then_get_round_trips);
-            $crate::store_conformance!(@check $factory, duplicate_id_or_public_key_is_a_typed_error);
-            $crate::store_conformance!(@check $factory, list_is_per_owner_and_oldest_first);
-            $crate::store_conformance!(@check $factory, keys_created_together_list_by_type);
-            $crate::store_conformance!(@check $factory, rotation_retires_old_key_and_keeps_it);
-            $crate::store_conformance!(@check $factory, rotating_twice_or_missing_key_fails_without_side_effects);
+            $crate::store_conformance!(@check $factory,
+                insert_then_get_round_trips,
+                duplicate_id_or_public_key_is_a_typed_error,
+                list_is_per_owner_and_oldest_first,
+                keys_created_together_list_by_type,
+                rotation_retires_old_key_and_keeps_it,
+                rotating_twice_or_missing_key_fails_without_side_effects,
+                users_are_unique_by_name_and_listed_by_name,
+                a_batch_is_all_or_nothing,
+                keys_of_an_unknown_user_are_refused,
+                concurrent_rotations_of_one_key_exactly_one_wins
+            );
         }
     };
-    (@check $factory:expr, $check:ident) => {
-        #[tokio::test]
-        async fn $check() {
-            let store = ($factory)().await;
-            $crate::store::conformance::$check(&store).await;
-        }
+    (@check $factory:expr, $($check:ident),*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $check() {
+                let store = ($factory)().await;
+                $crate::store::conformance::$check(&store).await;
+            }
+        )*
     };
 }

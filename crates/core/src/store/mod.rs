@@ -1,20 +1,27 @@
 //! Persistence contracts. Every backend (the server's sea-orm store, the client's wallet,
 //! the in-memory store here) implements these traits and passes the same conformance
-//! suite ([`conformance`], run with [`store_conformance!`](crate::store_conformance)).
+//! suite (`conformance`, feature `testing`, run with `store_conformance!`).
+//!
+//! Reads go through the per-area traits ([`KeyStore`], [`UserStore`]); writes go through
+//! one [`UnitOfWork::save_changes`] call per atomic batch ([`Changes`]): the backend owns the
+//! transaction, so a service commits a user and their keys (and, later, a credential with
+//! its status index, or a batch of queued messages) all or nothing.
 
+#[cfg(any(test, feature = "testing"))]
 pub mod conformance;
 mod memory;
 
-pub use memory::MemoryKeyStore;
+pub use memory::MemoryStore;
 
 use serde::{Deserialize, Serialize};
 
+use crate::id::{KeyId, Owner, UserId, UserName};
 use crate::keys::KeyType;
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum StoreError {
-    /// A unique key (an id, a name) already exists.
+    /// A unique key (an id, a name, a public key) already exists.
     #[error("already exists: {0}")]
     Duplicate(String),
     #[error("not found: {0}")]
@@ -56,9 +63,8 @@ impl KeyStatus {
 /// A key as stored: public part in clear, private part sealed under the KEK.
 #[derive(Clone, PartialEq, Eq)]
 pub struct KeyRecord {
-    pub id: String,
-    /// Who the key belongs to: `server` or `user:<name>`.
-    pub owner: String,
+    pub id: KeyId,
+    pub owner: Owner,
     pub key_type: KeyType,
     pub public_multibase: String,
     pub sealed_private: Vec<u8>,
@@ -81,41 +87,137 @@ impl std::fmt::Debug for KeyRecord {
     }
 }
 
-/// Storage of key records.
+/// A user as stored.
+#[derive(Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    pub id: UserId,
+    pub name: UserName,
+    /// PHC string (Argon2id), when the user has a password.
+    pub password_hash: Option<String>,
+    /// Milliseconds since the Unix epoch.
+    pub created_at: i64,
+}
+
+impl std::fmt::Debug for UserRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserRecord")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("has_password", &self.password_hash.is_some())
+            .finish()
+    }
+}
+
+/// Replaces an active key by its successor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rotation {
+    /// The key to retire; it must be active.
+    pub retire: KeyId,
+    /// When it is retired (milliseconds since the Unix epoch).
+    pub at: i64,
+    /// The new key (same owner).
+    pub successor: KeyRecord,
+}
+
+/// One atomic batch of writes: applied all together, in the order users, keys, rotations,
+/// or not at all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changes {
+    pub new_users: Vec<UserRecord>,
+    /// New keys; a user's key needs the user (stored, or in `new_users`).
+    pub new_keys: Vec<KeyRecord>,
+    pub rotations: Vec<Rotation>,
+}
+
+impl Changes {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn user(mut self, user: UserRecord) -> Self {
+        self.new_users.push(user);
+        self
+    }
+    pub fn key(mut self, key: KeyRecord) -> Self {
+        self.new_keys.push(key);
+        self
+    }
+    pub fn rotation(mut self, rotation: Rotation) -> Self {
+        self.rotations.push(rotation);
+        self
+    }
+    pub fn is_empty(&self) -> bool {
+        self.new_users.is_empty() && self.new_keys.is_empty() && self.rotations.is_empty()
+    }
+}
+
+/// Atomic writes. A failed batch leaves nothing behind, and the error says why:
+/// [`StoreError::Duplicate`] (an id, name or public key exists), [`StoreError::NotFound`]
+/// (a rotated key, or the user of a new key, does not exist), [`StoreError::Conflict`]
+/// (a rotated key is not active; of two concurrent rotations of one key exactly one wins).
 #[async_trait::async_trait]
-pub trait KeyStore: Send + Sync {
-    /// Inserts a new key; [`StoreError::Duplicate`] when the id or public key exists.
-    async fn insert_key(&self, record: &KeyRecord) -> Result<(), StoreError>;
-    async fn get_key(&self, id: &str) -> Result<Option<KeyRecord>, StoreError>;
+pub trait UnitOfWork: Send + Sync {
+    async fn save_changes(&self, changes: &Changes) -> Result<(), StoreError>;
+}
+
+/// Reading stored keys; writing them is [`UnitOfWork::save_changes`].
+#[async_trait::async_trait]
+pub trait KeyStore: UnitOfWork {
+    async fn get_key(&self, id: &KeyId) -> Result<Option<KeyRecord>, StoreError>;
     /// The owner's keys, oldest first; keys created in the same millisecond are ordered by
     /// key type name (`Ed25519`, `P-256`, `X25519`), then id.
-    async fn list_keys(&self, owner: &str) -> Result<Vec<KeyRecord>, StoreError>;
-    /// Atomically retires `old_id` (which must be active) and inserts `new`.
-    async fn rotate_key(
-        &self,
-        old_id: &str,
-        new: &KeyRecord,
-        retired_at: i64,
-    ) -> Result<(), StoreError>;
+    async fn list_keys(&self, owner: &Owner) -> Result<Vec<KeyRecord>, StoreError>;
+
+    /// Inserts one key (a batch of one).
+    async fn insert_key(&self, record: &KeyRecord) -> Result<(), StoreError> {
+        self.save_changes(&Changes::new().key(record.clone())).await
+    }
+
+    /// Atomically retires `old` (which must be active) and inserts `new`.
+    async fn rotate_key(&self, old: &KeyId, new: &KeyRecord, at: i64) -> Result<(), StoreError> {
+        self.save_changes(&Changes::new().rotation(Rotation {
+            retire: old.clone(),
+            at,
+            successor: new.clone(),
+        }))
+        .await
+    }
+}
+
+/// Reading stored users; writing them is [`UnitOfWork::save_changes`].
+#[async_trait::async_trait]
+pub trait UserStore: UnitOfWork {
+    async fn get_user(&self, name: &UserName) -> Result<Option<UserRecord>, StoreError>;
+    /// Every user, by name.
+    async fn list_users(&self) -> Result<Vec<UserRecord>, StoreError>;
+}
+
+/// Everything a server or wallet stores.
+pub trait Store: KeyStore + UserStore {}
+impl<T: KeyStore + UserStore> Store for T {}
+
+#[async_trait::async_trait]
+impl<T: UnitOfWork + ?Sized> UnitOfWork for std::sync::Arc<T> {
+    async fn save_changes(&self, changes: &Changes) -> Result<(), StoreError> {
+        (**self).save_changes(changes).await
+    }
 }
 
 #[async_trait::async_trait]
 impl<T: KeyStore + ?Sized> KeyStore for std::sync::Arc<T> {
-    async fn insert_key(&self, record: &KeyRecord) -> Result<(), StoreError> {
-        (**self).insert_key(record).await
-    }
-    async fn get_key(&self, id: &str) -> Result<Option<KeyRecord>, StoreError> {
+    async fn get_key(&self, id: &KeyId) -> Result<Option<KeyRecord>, StoreError> {
         (**self).get_key(id).await
     }
-    async fn list_keys(&self, owner: &str) -> Result<Vec<KeyRecord>, StoreError> {
+    async fn list_keys(&self, owner: &Owner) -> Result<Vec<KeyRecord>, StoreError> {
         (**self).list_keys(owner).await
     }
-    async fn rotate_key(
-        &self,
-        old_id: &str,
-        new: &KeyRecord,
-        retired_at: i64,
-    ) -> Result<(), StoreError> {
-        (**self).rotate_key(old_id, new, retired_at).await
+}
+
+#[async_trait::async_trait]
+impl<T: UserStore + ?Sized> UserStore for std::sync::Arc<T> {
+    async fn get_user(&self, name: &UserName) -> Result<Option<UserRecord>, StoreError> {
+        (**self).get_user(name).await
+    }
+    async fn list_users(&self) -> Result<Vec<UserRecord>, StoreError> {
+        (**self).list_users().await
     }
 }

@@ -1,0 +1,178 @@
+//! [`SeaStore`]: the server's implementation of the core store contracts over sea-orm.
+//! Each `save_changes` is one write transaction; every commit that touches users or keys
+//! also writes a fresh identity stamp, so that caches of DID documents in this process
+//! (at once, through [`IdentityEpoch`]) and in other processes sharing the database
+//! (within a poll interval) drop what they built from the old rows.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+use sichat_core::id::{KeyId, Owner, UserName};
+use sichat_core::store::{
+    Changes, KeyRecord, KeyStore, StoreError, UnitOfWork, UserRecord, UserStore,
+};
+
+use super::{begin_write, keys, map_err, settings, users};
+
+/// A counter that moves whenever identity data (users, keys, the public URL) may have
+/// changed; caches compare it with the value they were filled at.
+#[derive(Debug, Default)]
+pub struct IdentityEpoch(AtomicU64);
+
+impl IdentityEpoch {
+    pub fn current(&self) -> u64 {
+        self.0.load(Ordering::Acquire)
+    }
+    pub fn bump(&self) {
+        self.0.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+/// Writes a new identity stamp inside the caller's transaction.
+pub async fn stamp_identity_change(db: &impl ConnectionTrait) -> Result<(), StoreError> {
+    settings::put(
+        db,
+        settings::IDENTITY_STAMP,
+        &hex::encode(rand::random::<[u8; 12]>()),
+    )
+    .await
+}
+
+/// The server's store: the only way services write users and keys.
+#[derive(Clone)]
+pub struct SeaStore {
+    db: DatabaseConnection,
+    epoch: Arc<IdentityEpoch>,
+}
+
+impl SeaStore {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self {
+            db,
+            epoch: Arc::new(IdentityEpoch::default()),
+        }
+    }
+
+    /// The connection, for the server's own repository functions (settings, readiness).
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    pub fn epoch(&self) -> &Arc<IdentityEpoch> {
+        &self.epoch
+    }
+
+    /// Checks the database answers (readiness).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        super::ping(&self.db).await.map_err(map_err)
+    }
+}
+
+async fn owner_row(
+    txn: &impl ConnectionTrait,
+    owner: &Owner,
+) -> Result<Option<String>, StoreError> {
+    match owner {
+        Owner::Server => Ok(None),
+        Owner::User(name) => users::id_of(txn, name)
+            .await?
+            .map(Some)
+            .ok_or_else(|| StoreError::NotFound(format!("user `{name}`"))),
+    }
+}
+
+async fn apply(txn: &impl ConnectionTrait, changes: &Changes) -> Result<(), StoreError> {
+    for user in &changes.new_users {
+        users::insert(txn, user).await?;
+    }
+    for key in &changes.new_keys {
+        keys::insert(txn, key, owner_row(txn, &key.owner).await?).await?;
+    }
+    for rotation in &changes.rotations {
+        if !keys::retire(txn, &rotation.retire, rotation.at).await? {
+            return Err(match keys::find(txn, &rotation.retire).await? {
+                Some(_) => {
+                    StoreError::Conflict(format!("key {} is already retired", rotation.retire))
+                }
+                None => StoreError::NotFound(format!("key {}", rotation.retire)),
+            });
+        }
+        let successor = &rotation.successor;
+        keys::insert(txn, successor, owner_row(txn, &successor.owner).await?).await?;
+    }
+    stamp_identity_change(txn).await
+}
+
+impl SeaStore {
+    /// Runs one write transaction: `claim` (if any) is a settings marker that must not be
+    /// set yet and is set with the changes. Returns whether the changes were applied.
+    async fn transact(&self, claim: Option<&str>, changes: &Changes) -> Result<bool, StoreError> {
+        let txn = begin_write(&self.db).await.map_err(map_err)?;
+        let result = async {
+            if let Some(marker) = claim
+                && !settings::insert_if_absent(&txn, marker, "1").await?
+            {
+                return Ok(false);
+            }
+            apply(&txn, changes).await.map(|()| true)
+        }
+        .await;
+        match result {
+            Ok(true) => {
+                txn.commit().await.map_err(map_err)?;
+                self.epoch.bump();
+                Ok(true)
+            }
+            other => {
+                // Dropping the transaction rolls it back too; an explicit rollback frees
+                // the connection (and SQLite's write lock) before the result travels up.
+                let _ = txn.rollback().await;
+                other
+            }
+        }
+    }
+
+    /// Applies `changes` once per database: only if the settings marker `marker` is not
+    /// set, setting it in the same transaction (first-start initialisation that several
+    /// processes may attempt at once). Returns whether this call applied them.
+    pub async fn save_changes_once(
+        &self,
+        marker: &str,
+        changes: &Changes,
+    ) -> Result<bool, StoreError> {
+        self.transact(Some(marker), changes).await
+    }
+}
+
+#[async_trait::async_trait]
+impl UnitOfWork for SeaStore {
+    async fn save_changes(&self, changes: &Changes) -> Result<(), StoreError> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        self.transact(None, changes).await.map(|_| ())
+    }
+}
+
+#[async_trait::async_trait]
+impl KeyStore for SeaStore {
+    async fn get_key(&self, id: &KeyId) -> Result<Option<KeyRecord>, StoreError> {
+        keys::find(&self.db, id).await
+    }
+
+    async fn list_keys(&self, owner: &Owner) -> Result<Vec<KeyRecord>, StoreError> {
+        keys::list(&self.db, owner).await
+    }
+}
+
+#[async_trait::async_trait]
+impl UserStore for SeaStore {
+    async fn get_user(&self, name: &UserName) -> Result<Option<UserRecord>, StoreError> {
+        users::find_by_name(&self.db, name).await
+    }
+
+    async fn list_users(&self) -> Result<Vec<UserRecord>, StoreError> {
+        users::list(&self.db).await
+    }
+}
