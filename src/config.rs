@@ -607,6 +607,64 @@ mod tests {
     }
 
     #[test]
+    fn debug_output_hides_the_database_password() {
+        let c = load(
+            ConfigFlags {
+                database_url: Some("postgres://sichat:hunter2secret@db.example:5432/sichat".into()),
+                ..Default::default()
+            },
+            &[],
+        )
+        .unwrap();
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("hunter2secret"), "{shown}");
+        assert!(
+            shown.contains("postgres://sichat:***@db.example:5432/sichat"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn limits_have_sane_defaults_and_refuse_zero() {
+        let c = load(ConfigFlags::default(), &[]).unwrap();
+        assert_eq!(
+            (
+                c.max_connections,
+                c.header_read_timeout_secs,
+                c.idle_timeout_secs
+            ),
+            (512, 10, 60)
+        );
+        assert_eq!(
+            (c.did_web_max_fetches, c.did_web_max_fetches_per_site),
+            (64, 4)
+        );
+        for key in [
+            "SICHAT_MAX_CONNECTIONS",
+            "SICHAT_IDLE_TIMEOUT_SECS",
+            "SICHAT_DID_WEB_MAX_FETCHES",
+        ] {
+            let err = load(ConfigFlags::default(), &[(key, "0")])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key) && err.contains("at least 1"), "{err}");
+        }
+        let err = load(
+            ConfigFlags::default(),
+            &[("SICHAT_DID_WEB_DNS_SERVERS", "8.8.8.8")],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("SICHAT_DID_WEB_DNS_SERVERS"), "{err}");
+        let c = load(
+            ConfigFlags::default(),
+            &[("SICHAT_DID_WEB_DNS_SERVERS", "127.0.0.1:5353, [::1]:53")],
+        )
+        .unwrap();
+        assert_eq!(c.did_web_dns_servers.len(), 2);
+    }
+
+    #[test]
     fn example_file_covers_every_key() {
         let text = include_str!("../sichat.example.toml");
         // Commented-out keys are documented too; uncommented, the file must still parse.

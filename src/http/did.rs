@@ -88,19 +88,23 @@ enum Target {
 }
 
 /// Reads the DID or DID URL from the raw (still percent-encoded) path. A DID sent as is
-/// keeps its own `%3A` (did:web ports) and only its `%23` (`#`, which a client cannot send
-/// literally) is decoded; a fully percent-encoded one (`did%3Aweb%3A…`, as
-/// `encodeURIComponent` makes them) is decoded once.
+/// keeps its own `%3A` (did:web ports); only the DID URL delimiters a client cannot send
+/// literally in one path segment (`%23` `#`, `%2F` `/`, `%3F` `?`) are decoded. A fully
+/// percent-encoded one (`did%3Aweb%3A…`, as `encodeURIComponent` makes them) is decoded
+/// once.
 fn target_from_raw(raw: &str) -> Result<Target, ApiError> {
     let text = if raw.to_ascii_lowercase().starts_with("did%3a") {
         sichat_core::did::web::percent_decode(raw)?
     } else {
-        match raw.find("%23") {
-            Some(i) => format!("{}#{}", &raw[..i], &raw[i + 3..]),
-            None => raw.to_owned(),
+        let mut text = raw.to_owned();
+        for (encoded, plain) in [("%23", "#"), ("%2F", "/"), ("%3F", "?")] {
+            text = text
+                .replace(encoded, plain)
+                .replace(&encoded.to_lowercase(), plain);
         }
+        text
     };
-    if text.contains('#') {
+    if text.contains(['#', '/', '?']) {
         DidUrl::parse(&text)
             .map(Target::Url)
             .map_err(|e| ApiError::dereferencing(e.into()))

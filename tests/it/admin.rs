@@ -156,10 +156,23 @@ async fn keys_generate_import_and_list_by_owner() {
         "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"
     );
     assert!(imported.get("d").is_none() && imported["publicKeyJwk"].get("d").is_none());
-    let (status, _) = server
-        .admin_post("/admin/keys/import", json!({"jwk": jwk}))
+    let again = server
+        .admin_post_raw("/admin/keys/import", &json!({"jwk": jwk}))
         .await;
-    assert_eq!(status, 409, "the same key twice is a conflict");
+    let problem = assert_problem(again, 409, "conflict").await;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains(imported["publicKeyMultibase"].as_str().unwrap()),
+        "the same key twice is a conflict naming it: {problem}"
+    );
+    assert!(
+        !problem
+            .to_string()
+            .contains("nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A"),
+        "the private key is never echoed"
+    );
 }
 
 #[tokio::test]
@@ -294,5 +307,43 @@ async fn user_creation_is_atomic_when_a_key_insert_fails() {
             .0,
         201,
         "other users still work"
+    );
+}
+
+/// Password hashing is bounded: past the hashing slots and the queue, a request is told
+/// to come back (503 + Retry-After) and leaves nothing behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn saturated_password_hashing_answers_503_with_retry_after() {
+    let server = TestServer::spawn_with(
+        crate::common::Options::default()
+            .with("SICHAT_PASSWORD_HASH_CONCURRENCY", "1")
+            .with("SICHAT_PASSWORD_HASH_QUEUE", "0"),
+    )
+    .await;
+    let bodies: Vec<_> = (0..8)
+        .map(|i| json!({"name": format!("p{i}"), "password": "a long password"}))
+        .collect();
+    let requests = bodies
+        .iter()
+        .map(|body| server.admin_post_raw("/admin/users", body));
+    let responses = futures_util::future::join_all(requests).await;
+    let (mut created, mut busy) = (0, 0);
+    for resp in responses {
+        match resp.status().as_u16() {
+            201 => created += 1,
+            503 => {
+                assert_eq!(resp.headers()["retry-after"], "1");
+                assert_problem(resp, 503, "server-busy").await;
+                busy += 1;
+            }
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert!(created >= 1 && busy >= 1, "{created} created, {busy} busy");
+    let (_, users) = server.admin_get("/admin/users").await;
+    assert_eq!(
+        users.as_array().unwrap().len(),
+        created,
+        "refused requests left no user"
     );
 }

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use crate::common::{ServerProcess, fresh_database_url, is_postgres, sichat_bin, sichat_cmd};
+use crate::common::{ServerProcess, free_port, fresh_database_url, sichat_bin, sichat_cmd};
 
 fn run(cmd: &mut Command, stdin: Option<&str>) -> (bool, String, String) {
     let mut child = cmd
@@ -117,11 +117,41 @@ async fn admin_commands_work_against_the_database_of_a_running_server() {
         .next()
         .unwrap()
         .to_owned();
-    let (ok, _, err) = run(
+    let cached = client
+        .get(format!("{}/.well-known/did.json", server.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let (ok, rotated, err) = run(
         sichat_cmd(dir.path(), &db).args(["key", "rotate", &ed_id]),
         None,
     );
     assert!(ok, "{err}");
+    // The running server drops its cached document within its sync interval (1 s).
+    let new_key = rotated.trim().split('\t').nth(2).unwrap().to_owned();
+    assert!(!cached.contains(&new_key));
+    let mut served = String::new();
+    for _ in 0..50 {
+        served = client
+            .get(format!("{}/.well-known/did.json", server.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if served.contains(&new_key) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        served.contains(&new_key),
+        "the CLI's rotation is served: {served}"
+    );
     let (ok, _, err) = run(
         sichat_cmd(dir.path(), &db).args(["key", "rotate", &ed_id]),
         None,
@@ -135,14 +165,15 @@ async fn admin_commands_work_against_the_database_of_a_running_server() {
         None,
     );
     assert!(!ok && err.contains("already exists"), "{err}");
-    server.stop();
+    let log = server.stop();
+    assert!(
+        log.contains("did:web forbids IP hosts"),
+        "serving an IP-address public URL is warned about: {log}"
+    );
 }
 
 #[test]
 fn init_creates_a_private_master_key_and_shows_the_admin_token_once() {
-    if is_postgres() {
-        return; // covered on SQLite: this checks the data dir files
-    }
     let dir = tempfile::tempdir().unwrap();
     let init = || {
         Command::new(sichat_bin())
@@ -243,9 +274,6 @@ fn bad_configuration_is_a_one_line_error_naming_the_key() {
 
 #[test]
 fn an_admin_command_that_initialises_the_data_dir_shows_the_admin_token() {
-    if is_postgres() {
-        return; // a data dir property, checked on SQLite
-    }
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(sichat_bin())
         .current_dir(dir.path())
@@ -268,9 +296,6 @@ fn an_admin_command_that_initialises_the_data_dir_shows_the_admin_token() {
 
 #[test]
 fn a_missing_master_key_is_an_error_and_no_new_key_file_appears() {
-    if is_postgres() {
-        return; // a data dir property, checked on SQLite
-    }
     let dir = tempfile::tempdir().unwrap();
     let with_env = Command::new(sichat_bin())
         .current_dir(dir.path())
@@ -299,4 +324,205 @@ fn a_missing_master_key_is_an_error_and_no_new_key_file_appears() {
         !dir.path().join("master.key").exists(),
         "no key file that could never open the stored keys"
     );
+}
+
+/// The public URL is pinned like the master key: another one refuses to start, admin
+/// commands never store one, and changing it is an explicit command listing the DIDs
+/// that change, after which running instances report themselves not ready.
+#[tokio::test]
+async fn the_public_url_cannot_change_behind_the_servers_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = fresh_database_url(dir.path()).await;
+    // An admin command on a fresh data dir stores no URL.
+    let (ok, _, err) = run(
+        sichat_cmd(dir.path(), &db).args(["user", "add", "ann"]),
+        None,
+    );
+    assert!(ok, "{err}");
+    let (ok, out, _) = run(
+        sichat_cmd(dir.path(), &db).args(["public-url", "show"]),
+        None,
+    );
+    assert!(ok && out.contains("not stored yet"), "{out}");
+
+    let port = free_port();
+    let server = ServerProcess::start_on(dir.path(), &db, "warn", port, &[]).await;
+    let first = server.base.clone();
+    let first_did = format!("did:web:127.0.0.1%3A{port}");
+    // A second instance with another public URL on the same database refuses to start.
+    let other = format!("http://localhost:{port}");
+    let (ok, _, err) = run(
+        sichat_cmd(dir.path(), &db).args(["init", "--public-url", &other]),
+        None,
+    );
+    assert!(!ok, "a mismatching instance must not start");
+    assert!(
+        err.contains(&first) && err.contains(&other) && err.contains("sichat public-url set"),
+        "{err}"
+    );
+    // Admin commands follow the stored URL.
+    let (ok, out, _) = run(sichat_cmd(dir.path(), &db).args(["did", "list"]), None);
+    assert!(
+        ok && out.lines().next() == Some(first_did.as_str()),
+        "{out}"
+    );
+
+    // A dry run lists what would change and changes nothing.
+    let (ok, out, err) = run(
+        sichat_cmd(dir.path(), &db).args(["public-url", "set", &other]),
+        None,
+    );
+    assert!(ok, "{err}");
+    let new_did = format!("did:web:localhost%3A{port}");
+    assert!(out.contains(&format!("{first_did} -> {new_did}")), "{out}");
+    assert!(
+        out.contains(&format!("{first_did}:users:ann -> {new_did}:users:ann")),
+        "{out}"
+    );
+    assert!(out.contains("--yes"), "{out}");
+    let (_, out, _) = run(
+        sichat_cmd(dir.path(), &db).args(["public-url", "show"]),
+        None,
+    );
+    assert_eq!(out.trim(), first);
+
+    let (ok, out, err) = run(
+        sichat_cmd(dir.path(), &db).args(["public-url", "set", &other, "--yes"]),
+        None,
+    );
+    assert!(ok && out.contains("restart"), "{out}{err}");
+    // The running instance notices and takes itself out of rotation.
+    let client = reqwest::Client::new();
+    let mut status = 0;
+    for _ in 0..60 {
+        status = client
+            .get(format!("{}/readyz", server.base))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16();
+        if status == 503 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, 503, "an instance serving the old URL is not ready");
+    server.stop();
+    let (ok, out, _) = run(sichat_cmd(dir.path(), &db).args(["did", "list"]), None);
+    assert!(ok && out.lines().next() == Some(new_did.as_str()), "{out}");
+}
+
+/// Container secrets come as files: `SICHAT_MASTER_KEY_FILE`, `SICHAT_ADMIN_TOKEN_FILE`.
+#[test]
+fn secrets_can_be_passed_as_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = tempfile::tempdir().unwrap();
+    let key_file = secrets.path().join("master");
+    let token_file = secrets.path().join("token");
+    std::fs::write(&key_file, format!("{}\n", crate::common::MASTER_KEY)).unwrap();
+    std::fs::write(&token_file, format!("{}\n", crate::common::ADMIN_TOKEN)).unwrap();
+    let out = Command::new(sichat_bin())
+        .current_dir(dir.path())
+        .env_clear()
+        .env("SICHAT_MASTER_KEY_FILE", &key_file)
+        .env("SICHAT_ADMIN_TOKEN_FILE", &token_file)
+        .args(["init", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("taken from SICHAT_ADMIN_TOKEN"), "{stdout}");
+    assert!(
+        !dir.path().join("master.key").exists(),
+        "the file's key is used"
+    );
+    // The same key from the environment opens the data; both at once is refused.
+    let both = Command::new(sichat_bin())
+        .current_dir(dir.path())
+        .env_clear()
+        .env("SICHAT_MASTER_KEY", crate::common::MASTER_KEY)
+        .env("SICHAT_MASTER_KEY_FILE", &key_file)
+        .args(["did", "list", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&both.stderr);
+    assert!(!both.status.success() && err.contains("not both"), "{err}");
+    let missing = Command::new(sichat_bin())
+        .current_dir(dir.path())
+        .env_clear()
+        .env("SICHAT_MASTER_KEY_FILE", secrets.path().join("nope"))
+        .args(["did", "list", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        !missing.status.success() && err.contains("SICHAT_MASTER_KEY_FILE"),
+        "{err}"
+    );
+}
+
+/// A data dir that already exists (a Docker volume, mode 0755) still gets a database,
+/// WAL and shared-memory file readable by the owner only.
+#[cfg(unix)]
+#[tokio::test]
+async fn database_files_are_private_in_an_existing_directory() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let db = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("sichat.db").display()
+    );
+    // In process (umask 022, unlike the binary's 077): the bootstrap alone must do it.
+    let server = crate::common::TestServer::start(
+        dir.path().to_owned(),
+        db.clone(),
+        "127.0.0.1:0",
+        crate::common::Options::default(),
+    )
+    .await;
+    assert_eq!(
+        server
+            .admin_post("/admin/users", serde_json::json!({"name": "vol"}))
+            .await
+            .0,
+        201
+    );
+    for name in ["sichat.db", "sichat.db-wal", "sichat.db-shm"] {
+        let mode = std::fs::metadata(dir.path().join(name))
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{name}");
+    }
+    let addr = server.addr();
+    let (_, _, keep) = server.stop().await;
+    drop(keep);
+    // A database created 0644 by an earlier version is tightened at the next start.
+    std::fs::set_permissions(
+        dir.path().join("sichat.db"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    let again = crate::common::TestServer::start(
+        dir.path().to_owned(),
+        db,
+        &addr,
+        crate::common::Options::default(),
+    )
+    .await;
+    let mode = std::fs::metadata(dir.path().join("sichat.db"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    drop(again);
 }

@@ -123,6 +123,9 @@ async fn restart_keeps_server_and_user_dids_and_keys() {
 #[tokio::test]
 async fn rotated_key_stays_published_for_verification() {
     let server = TestServer::spawn().await;
+    // Served (and cached) before the rotation: the rotation must show at once.
+    let (_, before) = server.get_json("/.well-known/did.json").await;
+    assert!(before["verificationMethod"].is_array());
     let (_, keys) = server.admin_get("/admin/keys").await;
     let ed = keys
         .as_array()
@@ -167,13 +170,20 @@ async fn rotated_key_stays_published_for_verification() {
         .find(|k| k["id"] == ed["id"])
         .unwrap();
     assert_eq!(old["status"], "retired");
-    let (status, _) = server
-        .admin_post(
+    let again = server
+        .admin_post_raw(
             &format!("/admin/keys/{}/rotate", ed["id"].as_str().unwrap()),
-            json!({}),
+            &json!({}),
         )
         .await;
-    assert_eq!(status, 409, "a retired key cannot be rotated again");
+    let problem = crate::common::assert_problem(again, 409, "conflict").await;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("already retired"),
+        "a retired key cannot be rotated again: {problem}"
+    );
 }
 
 /// Anything answered 2xx is committed before the answer: it survives `kill -9` (the

@@ -4,6 +4,7 @@
 
 mod admin;
 mod cli;
+mod client;
 mod common;
 mod connections;
 mod did_documents;

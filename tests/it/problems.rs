@@ -107,8 +107,60 @@ async fn health_readiness_metrics_and_request_ids() {
         .await
         .unwrap();
     assert_eq!(resp.headers()["access-control-allow-origin"], "*");
-    let docs = server.get("/docs").await;
-    assert_eq!(docs.status(), 200);
     let spec: serde_json::Value = server.get("/openapi.json").await.json().await.unwrap();
     assert!(spec["paths"]["/1.0/identifiers/{did}"].is_object());
+}
+
+/// `/docs` loads its script from this origin only (embedded, pinned) under a content
+/// security policy, as every HTML page does.
+#[tokio::test]
+async fn html_pages_load_nothing_from_elsewhere_and_carry_a_csp() {
+    let server = TestServer::spawn().await;
+    for path in ["/docs", "/problems/", "/problems/not-found"] {
+        let resp = server.get(path).await;
+        assert_eq!(resp.status(), 200, "{path}");
+        let csp = resp.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            csp.contains("default-src 'none'") && csp.contains("script-src 'self'"),
+            "{csp}"
+        );
+        assert_eq!(resp.headers()["x-content-type-options"], "nosniff");
+        let html = resp.text().await.unwrap();
+        assert!(
+            !html.contains("src=\"http"),
+            "{path} loads nothing from another origin"
+        );
+    }
+    let html = server.get("/docs").await.text().await.unwrap();
+    let script = html
+        .split("<script src=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the page loads a script")
+        .to_owned();
+    assert!(script.starts_with("/docs/"), "{script}");
+    // Served gzip-encoded to clients that accept it, plain to others; both the same script.
+    let gz = server.get(&script).await;
+    assert_eq!(gz.status(), 200);
+    assert_eq!(
+        gz.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
+    let gz_body = gz.bytes().await.unwrap();
+    let plain = reqwest::Client::builder()
+        .no_gzip()
+        .build()
+        .unwrap()
+        .get(server.url(&script))
+        .header("accept-encoding", "identity")
+        .send()
+        .await
+        .unwrap();
+    assert!(plain.headers().get("content-encoding").is_none());
+    let plain_body = plain.bytes().await.unwrap();
+    assert_eq!(gz_body, plain_body, "reqwest decoded the gzip form");
+    assert!(plain_body.len() > 1_000_000, "the Scalar bundle itself");
 }

@@ -49,13 +49,117 @@ async fn accept_did_json_returns_the_bare_document_and_encoded_dids_work() {
         .replace(':', "%3A");
     let resp = server.get(&format!("/1.0/identifiers/{encoded}")).await;
     assert_problem(resp, 404, "did-not-found").await;
-    let resp = server
-        .get(&format!(
+    let (status, body) = server
+        .get_json(&format!(
             "/1.0/identifiers/{}",
             server.host_did().replace('%', "%25").replace(':', "%3A")
         ))
         .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["didDocument"]["id"],
+        server.host_did(),
+        "decoded once: the port's %3A stays encoded in the DID"
+    );
+}
+
+/// DID URL dereferencing (DID Resolution §Dereferencing): a fragment names a verification
+/// method or a service; both did:peer:2 key-id conventions find the same key.
+#[tokio::test]
+async fn did_urls_with_fragments_dereference_to_methods_and_services() {
+    let server = TestServer::spawn().await;
+    let x25519 = "z6LShs9GGnqk85isEBzzshkuVWrVKsRp24GnDuHk8QWkARMW";
+    let resp = server
+        .get(&format!("/1.0/identifiers/{DID_KEY}%23{x25519}"))
+        .await;
     assert_eq!(resp.status(), 200);
+    assert_eq!(
+        resp.headers()["content-type"],
+        "application/ld+json;profile=\"https://w3id.org/did-url-dereferencing\""
+    );
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["content"]["id"], format!("{DID_KEY}#{x25519}"));
+    assert_eq!(body["content"]["publicKeyMultibase"], x25519);
+    assert_eq!(
+        body["content"]["@context"][0], "https://www.w3.org/ns/did/v1",
+        "the method keeps the context it is read under"
+    );
+    assert_eq!(
+        body["dereferencingMetadata"]["contentType"],
+        "application/did+ld+json"
+    );
+
+    // did:peer:2: the SICPA id and the `#key-N` id name the same key; services too.
+    let sicpa = server
+        .client
+        .get(server.url(&format!("/1.0/identifiers/{DID_PEER_2}%236MkqRYqQ")))
+        .header("accept", "application/did+json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sicpa.headers()["content-type"], "application/did+json");
+    let sicpa: Value = sicpa.json().await.unwrap();
+    let (_, numbered) = server
+        .get_json(&format!("/1.0/identifiers/{DID_PEER_2}%23key-2"))
+        .await;
+    assert_eq!(
+        numbered["content"]["publicKeyMultibase"],
+        sicpa["publicKeyMultibase"]
+    );
+    assert_eq!(
+        sicpa["publicKeyMultibase"],
+        "z6MkqRYqQiSgvZQdnBytw86Qbs2ZWUkGv22od935YF4s8M7V"
+    );
+    let (status, service) = server
+        .get_json(&format!(
+            "/1.0/identifiers/{DID_PEER_2}%23didcommmessaging-0"
+        ))
+        .await;
+    assert_eq!(status, 200, "{service}");
+    assert_eq!(service["content"]["type"], "DIDCommMessaging");
+    // Fully percent-encoded, as encodeURIComponent makes it.
+    let encoded = format!("{DID_KEY}#{x25519}")
+        .replace(':', "%3A")
+        .replace('#', "%23");
+    let (status, body) = server
+        .get_json(&format!("/1.0/identifiers/{encoded}"))
+        .await;
+    assert_eq!(
+        (status, &body["content"]["id"]),
+        (200, &Value::from(format!("{DID_KEY}#{x25519}")))
+    );
+
+    // A fragment the document does not have, a malformed one, a path.
+    let resp = server
+        .get(&format!("/1.0/identifiers/{DID_KEY}%23nothing"))
+        .await;
+    let problem = assert_problem(resp, 404, "did-not-found").await;
+    assert_eq!(problem["dereferencingMetadata"]["error"], "notFound");
+    assert_eq!(problem["content"], Value::Null);
+    let resp = server.get(&format!("/1.0/identifiers/{DID_KEY}%23")).await;
+    let problem = assert_problem(resp, 400, "invalid-did-url").await;
+    assert_eq!(problem["dereferencingMetadata"]["error"], "invalidDidUrl");
+    let resp = server
+        .get(&format!("/1.0/identifiers/{DID_KEY}%2Fpath%23x"))
+        .await;
+    assert_problem(resp, 400, "invalid-did-url").await;
+    // The server's own did:web: its keys by fragment, from the cached document.
+    let (_, doc) = server.get_json("/.well-known/did.json").await;
+    let first = doc["verificationMethod"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let fragment = first.rsplit('#').next().unwrap();
+    let (status, body) = server
+        .get_json(&format!(
+            "/1.0/identifiers/{}%23{fragment}",
+            server.host_did()
+        ))
+        .await;
+    assert_eq!(
+        (status, body["content"]["id"].as_str()),
+        (200, Some(first.as_str()))
+    );
 }
 
 #[tokio::test]

@@ -165,11 +165,13 @@ fn did_peer_2_key_ids_of_either_convention_find_the_same_keys() {
                 DidDocument::public_key_of(vm).unwrap(),
                 "{file} {id}"
             );
+            // Both ways: in a `#key-N` document, the SICPA id finds the numbered one.
             let sicpa = alias_key_id(&ours, id).unwrap();
+            let numbered = resolve_with_style(&d(did), PeerStyle::Spec).unwrap();
             assert_eq!(
-                alias_key_id(&ours, &sicpa).as_deref(),
+                alias_key_id(&numbered, &sicpa).as_deref(),
                 Some(id),
-                "aliases map both ways"
+                "{file}"
             );
         }
         for rel in [Relationship::Authentication, Relationship::KeyAgreement] {
@@ -210,4 +212,195 @@ fn rfc8037_appendix_a_key_and_thumbprint() {
         .sign(a4["signing_input"].as_str().unwrap().as_bytes())
         .unwrap();
     assert_eq!(hex::encode(sig), a4["signature_hex"].as_str().unwrap());
+}
+
+/// The public keys a document lists under `rel`, whatever the id convention or key format.
+fn keys_under(doc: &DidDocument, rel: Relationship) -> Vec<sichat_core::keys::PublicKey> {
+    let mut keys: Vec<_> = doc
+        .relationship(rel)
+        .iter()
+        .map(|id| {
+            let vm = doc
+                .verification_method(id)
+                .unwrap_or_else(|| panic!("{id} is in the document"));
+            DidDocument::public_key_of(vm).unwrap()
+        })
+        .collect();
+    keys.sort_by_key(|k| k.to_multibase());
+    keys
+}
+
+/// SICPA's JVM fixture: full-fragment absolute ids, methods embedded in relationships, keys
+/// in three formats. Sichat finds every key under the fixture's own ids, with the same
+/// key agreement and the same services.
+#[test]
+fn did_peer_sicpa_jvm_fixture_keys_and_services() {
+    let v = vector("did-peer/sicpa-jvm-fixture.json");
+    let cases = [
+        (
+            "PEER_DID_NUMALGO_0",
+            v["DID_DOC_NUMALGO_0"]["base58"].clone(),
+        ),
+        (
+            "PEER_DID_NUMALGO_0",
+            v["DID_DOC_NUMALGO_0"]["multibase"].clone(),
+        ),
+        ("PEER_DID_NUMALGO_0", v["DID_DOC_NUMALGO_0"]["jwk"].clone()),
+        (
+            "PEER_DID_NUMALGO_2",
+            v["DID_DOC_NUMALGO_2"]["base58"].clone(),
+        ),
+        (
+            "PEER_DID_NUMALGO_2",
+            v["DID_DOC_NUMALGO_2"]["multibase"].clone(),
+        ),
+        ("PEER_DID_NUMALGO_2", v["DID_DOC_NUMALGO_2"]["jwk"].clone()),
+        (
+            "PEER_DID_NUMALGO_2_NO_SERVICES",
+            v["DID_DOC_NUMALGO_2_MULTIBASE_NO_SERVICES"].clone(),
+        ),
+        (
+            "PEER_DID_NUMALGO_2_MINIMAL_SERVICES",
+            v["DID_DOC_NUMALGO_2_MULTIBASE_MINIMAL_SERVICES"].clone(),
+        ),
+    ];
+    for (name, expected) in cases {
+        let did = v[name].as_str().unwrap();
+        let expected = DidDocument::from_json(&d(did), expected).unwrap();
+        let ours = StandardResolver::resolve_offline(&d(did)).unwrap().document;
+        for vm in expected.verification_methods() {
+            let id = vm["id"].as_str().unwrap();
+            let found = ours
+                .verification_method(id)
+                .unwrap_or_else(|| panic!("{name}: {id} not found"));
+            assert_eq!(
+                DidDocument::public_key_of(found).unwrap(),
+                DidDocument::public_key_of(vm).unwrap(),
+                "{name} {id}"
+            );
+        }
+        assert_eq!(
+            keys_under(&ours, Relationship::KeyAgreement),
+            keys_under(&expected, Relationship::KeyAgreement),
+            "{name}"
+        );
+        let authentication = keys_under(&ours, Relationship::Authentication);
+        for key in keys_under(&expected, Relationship::Authentication) {
+            assert!(authentication.contains(&key), "{name}: {key:?}");
+        }
+        let services = |doc: &DidDocument| -> Vec<(Value, Value)> {
+            doc.as_json()["service"]
+                .as_array()
+                .map(|s| {
+                    s.iter()
+                        .map(|s| (s["type"].clone(), s["serviceEndpoint"].clone()))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        assert_eq!(services(&ours), services(&expected), "{name}");
+    }
+}
+
+/// An earlier aries-vcx fixture: SICPA 8-character ids, the X25519 key embedded in
+/// `keyAgreement`, an empty `authentication`, an obsolete did:peer:3 form.
+#[test]
+fn did_peer_aries_vcx_legacy_8_character_ids() {
+    let v = vector("did-peer/aries-vcx-no-routing-keys-legacy-8char-ids.json");
+    let did = v["did"].as_str().unwrap();
+    let expected = DidDocument::from_json(&d(did), v["didDocument"].clone()).unwrap();
+    let ours = StandardResolver::resolve_offline(&d(did)).unwrap().document;
+    let mut ids = 0;
+    for vm in expected.verification_methods() {
+        let id = vm["id"].as_str().unwrap();
+        let found = ours.verification_method(id).unwrap();
+        // Same convention: the very same id, not an alias.
+        assert_eq!(found["id"], id);
+        assert_eq!(
+            DidDocument::public_key_of(found).unwrap(),
+            DidDocument::public_key_of(vm).unwrap()
+        );
+        ids += 1;
+    }
+    assert_eq!(ids, 3);
+    assert_eq!(
+        keys_under(&ours, Relationship::KeyAgreement),
+        keys_under(&expected, Relationship::KeyAgreement)
+    );
+    assert_eq!(
+        ours.as_json()["service"][0]["id"],
+        format!("{did}#service-0")
+    );
+    // The obsolete `did:peer:3.<hex sha256>` alias is not the spec's numalgo 3.
+    assert_ne!(peer3_of(did).as_deref(), v["didPeer3"].as_str());
+}
+
+/// The did:jwk spec's DIDs and DID URLs: each DID decodes to the document's key, and its
+/// `#0` DID URL dereferences to that verification method.
+#[test]
+fn did_jwk_spec_dids_and_did_urls() {
+    let v = vector("did-jwk/dids.json");
+    let documents = [
+        ("p256", vector("did-jwk/p256-example.corrected.json")),
+        ("x25519", vector("did-jwk/x25519-example.json")),
+    ];
+    for (name, expected) in documents {
+        let did = v[name]["did"].as_str().unwrap();
+        assert_eq!(expected["id"], did);
+        let url = sichat_core::id::DidUrl::parse(v[name]["didUrl"].as_str().unwrap()).unwrap();
+        assert_eq!(url.did.as_str(), did);
+        let ours = StandardResolver::resolve_offline(&url.did)
+            .unwrap()
+            .document;
+        let vm = ours.dereference(&url.fragment).unwrap();
+        assert_eq!(vm["id"], v[name]["didUrl"]);
+        assert_eq!(
+            vm["publicKeyJwk"],
+            expected["verificationMethod"][0]["publicKeyJwk"]
+        );
+    }
+}
+
+/// The spec's P-256 example as published has a stray `$` in `authentication`; Sichat's
+/// document differs from it there and nowhere else.
+#[test]
+fn did_jwk_p256_example_differs_only_by_the_spec_typo() {
+    let verbatim = vector("did-jwk/p256-example.json");
+    let did = verbatim["id"].as_str().unwrap();
+    let ours = StandardResolver::resolve_offline(&d(did))
+        .unwrap()
+        .document
+        .into_json();
+    let published = normalized(did, &verbatim);
+    let differing: Vec<&String> = published
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|k| published[k.as_str()] != ours[k.as_str()])
+        .collect();
+    assert_eq!(differing, ["authentication"]);
+    assert_eq!(
+        published["authentication"][0]
+            .as_str()
+            .unwrap()
+            .replacen("did:jwk:$", "did:jwk:", 1),
+        ours["authentication"][0]
+    );
+}
+
+/// RFC 7638 §3.1: the thumbprint of the RSA example key.
+#[test]
+fn rfc7638_rsa_thumbprint() {
+    let v = vector("rfc8037/rfc7638-3.1-rsa-thumbprint.json");
+    assert_eq!(
+        sichat_core::keys::jwk_thumbprint(&v["jwk"]).unwrap(),
+        v["thumbprint_b64url"].as_str().unwrap()
+    );
+    // Members outside RFC 7638's required set do not change it.
+    let mut extra = v["jwk"].clone();
+    extra["use"] = "sig".into();
+    assert_eq!(
+        sichat_core::keys::jwk_thumbprint(&extra).unwrap(),
+        v["thumbprint_b64url"].as_str().unwrap()
+    );
 }

@@ -144,20 +144,20 @@ pub struct DidUrl {
 
 impl DidUrl {
     pub fn parse(value: &str) -> Result<Self, InvalidId> {
-        let (did, fragment) = value
-            .split_once('#')
-            .ok_or_else(|| InvalidId::new("DID URL", "no fragment"))?;
+        let (did, fragment) = value.split_once('#').unwrap_or((value, ""));
         if did.contains(['/', '?']) {
             return Err(InvalidId::new(
                 "DID URL",
                 "only DID URLs with a fragment are dereferenced (no path or query)",
             ));
         }
+        if fragment.is_empty() {
+            return Err(InvalidId::new("DID URL", "no fragment"));
+        }
         // DID Core §3.2: the fragment follows RFC 3986 §3.5.
-        let fragment_ok = !fragment.is_empty()
-            && fragment
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?%".contains(&b));
+        let fragment_ok = fragment
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?%".contains(&b));
         if !fragment_ok {
             return Err(InvalidId::new("DID URL", "malformed fragment"));
         }

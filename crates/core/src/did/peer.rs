@@ -395,29 +395,48 @@ fn encode_service(service: &Value) -> String {
     text
 }
 
-/// Maps a did:peer:2 key id in the other convention to the id in `doc`: `#key-N` to the
-/// N-th key's SICPA id, and a SICPA id to itself when `doc` uses `#key-N`.
+/// Maps a did:peer key id in one of the deployed conventions to the id of the same key in
+/// `doc`: SICPA's `#6MkqRYqQ` (8 characters after the `z`), SICPA's older full value
+/// without `z`, the did:key-style full multibase value, and the spec's `#key-N` (numalgo
+/// 2, by order of appearance). `None` when the fragment names no key of the DID or the
+/// document has no other id for it.
 pub fn alias_key_id(doc: &DidDocument, did_url: &str) -> Option<String> {
     let (did, fragment) = did_url.split_once('#')?;
-    let elements = did.strip_prefix("did:peer:2.")?;
     if did != doc.id() {
         return None;
     }
-    let keys: Vec<&str> = elements
-        .split('.')
-        .filter(|e| !e.starts_with('S'))
-        .filter_map(|e| e.get(1..))
-        .filter(|e| !e.is_empty())
-        .collect();
-    if let Some(n) = fragment
-        .strip_prefix("key-")
-        .and_then(|n| n.parse::<usize>().ok())
-    {
-        let mb = keys.get(n.checked_sub(1)?)?;
-        return Some(format!("{did}#{}", short_id(mb)));
-    }
-    let pos = keys.iter().position(|mb| short_id(mb) == fragment)?;
-    Some(format!("{did}#key-{}", pos + 1))
+    let keys: Vec<&str> = if let Some(elements) = did.strip_prefix("did:peer:2.") {
+        elements
+            .split('.')
+            .filter(|e| !e.starts_with('S'))
+            .filter_map(|e| e.get(1..))
+            .filter(|e| e.starts_with('z'))
+            .collect()
+    } else if let Some(mb) = did.strip_prefix("did:peer:0") {
+        vec![mb]
+    } else {
+        return None;
+    };
+    let candidates = |n: usize, mb: &str| {
+        [
+            short_id(mb),
+            mb.get(1..).unwrap_or_default().to_owned(),
+            mb.to_owned(),
+            format!("key-{}", n + 1),
+        ]
+    };
+    let (n, mb) = keys
+        .iter()
+        .enumerate()
+        .find(|(n, mb)| candidates(*n, mb).iter().any(|c| c == fragment))?;
+    candidates(n, mb)
+        .into_iter()
+        .map(|c| format!("{did}#{c}"))
+        .filter(|id| id != did_url)
+        .find(|id| {
+            doc.verification_methods()
+                .any(|vm| vm.get("id").and_then(Value::as_str) == Some(id))
+        })
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ mod service;
 mod signer;
 mod ssi_signer;
 
-pub use public::PublicKey;
+pub use public::{PublicKey, jwk_thumbprint};
 pub use sealed::Kek;
 pub use secret::SecretKey;
 pub use service::{KeyInfo, KeyService, KeyServiceError};

@@ -144,9 +144,7 @@ impl PublicKey {
     /// RFC 7638 JWK thumbprint (SHA-256, base64url).
     pub fn jwk_thumbprint(&self) -> String {
         // Invariant: our JWKs always have the members RFC 7638 requires.
-        self.to_jwk()
-            .thumbprint()
-            .expect("thumbprint of a complete JWK")
+        jwk_thumbprint(&self.to_jwk_value()).expect("thumbprint of a complete JWK")
     }
 
     /// An Ed25519 key and its X25519 equivalent from one point decompression (the
@@ -166,6 +164,16 @@ impl PublicKey {
             },
         ))
     }
+}
+
+/// The RFC 7638 thumbprint (SHA-256, base64url) of any public JWK ssi reads (OKP, EC,
+/// RSA): the hash of its required members in lexicographic order.
+pub fn jwk_thumbprint(jwk: &Value) -> Result<String, KeyError> {
+    let parsed: ssi::jwk::JWK =
+        serde_json::from_value(jwk.clone()).map_err(|e| KeyError::InvalidJwk(e.to_string()))?;
+    parsed
+        .thumbprint()
+        .map_err(|e| KeyError::InvalidJwk(e.to_string()))
 }
 
 #[cfg(test)]
