@@ -213,7 +213,8 @@ impl IdentityService {
     /// stamp drops this process's cached documents, and a public URL other than the one
     /// served makes the instance report itself not ready (it must be restarted).
     pub async fn watch(self: Arc<Self>, interval: Duration, stop: CancellationToken) {
-        let mut last_stamp: Option<String> = None;
+        // The stamp last seen (itself optional: no change was ever stamped).
+        let mut seen: Option<Option<String>> = None;
         let served = self.public_url.as_str().trim_end_matches('/').to_owned();
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -225,10 +226,11 @@ impl IdentityService {
             let db = self.store.db();
             match settings::get(db, settings::IDENTITY_STAMP).await {
                 Ok(stamp) => {
-                    if last_stamp.is_some() && stamp != last_stamp {
+                    // The first reading is the baseline: anything cached before it goes.
+                    if seen.as_ref() != Some(&stamp) {
                         self.store.epoch().bump();
                     }
-                    last_stamp = stamp.or(Some(String::new()));
+                    seen = Some(stamp);
                 }
                 Err(e) => tracing::warn!(error = %e, "identity sync: cannot read the database"),
             }

@@ -21,8 +21,8 @@ use sichat_core::keys::KeyService;
 use crate::config::Config;
 use crate::store::SeaStore;
 
-/// The key service over the server's database; it is also the server's [`Signer`]
-/// (`sichat_core::keys::Signer`).
+/// The key service over the server's database; it is also the server's signer
+/// (`sichat_core::keys::Signer`): everything that signs goes through it.
 pub type ServerKeys = KeyService<Arc<SeaStore>>;
 
 /// Every service of one server process.

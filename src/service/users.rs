@@ -74,11 +74,12 @@ impl UserService {
         for key in self.keys.fresh_identity_records(&Owner::User(name.clone())) {
             changes = changes.key(key);
         }
-        match self.store.save_changes(&changes).await {
-            Err(StoreError::Duplicate(what)) if what.starts_with("user") => {
+        if let Err(e) = self.store.save_changes(&changes).await {
+            // Fresh keys cannot clash: a duplicate here is the name, taken meanwhile.
+            if matches!(e, StoreError::Duplicate(_)) && self.store.get_user(name).await?.is_some() {
                 return Err(UserError::Exists(name.clone()));
             }
-            other => other?,
+            return Err(e.into());
         }
         self.view(user).await
     }
