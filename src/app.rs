@@ -12,7 +12,9 @@ use axum::response::Response;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
@@ -70,6 +72,20 @@ fn cors(origins: &[String]) -> CorsLayer {
     }
 }
 
+/// Request ids: random v4 UUIDs from the thread's CSPRNG (`MakeRequestUuid` makes a system
+/// call per request for the same thing).
+#[derive(Clone, Copy, Default)]
+struct RandomRequestId;
+
+impl MakeRequestId for RandomRequestId {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
+        let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
+        HeaderValue::from_str(&id.to_string())
+            .ok()
+            .map(RequestId::new)
+    }
+}
+
 /// The content security policy of every HTML page: scripts, styles and data from this
 /// origin only (Scalar injects its styles, hence `'unsafe-inline'` for styles alone).
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
@@ -115,7 +131,7 @@ pub fn router(state: AppState, config: &Config) -> Router {
         .fallback(|| async { crate::error::ApiError::not_found("no resource at this path") })
         .layer(
             ServiceBuilder::new()
-                .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+                .layer(SetRequestIdLayer::new(request_id.clone(), RandomRequestId))
                 .layer(
                     TraceLayer::new_for_http()
                         .make_span_with(|req: &axum::http::Request<_>| {

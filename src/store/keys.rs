@@ -111,28 +111,27 @@ pub async fn find(db: &impl ConnectionTrait, id: &KeyId) -> Result<Option<KeyRec
 /// The owner's keys, oldest first; keys created together (a new user's) list Ed25519,
 /// P-256, X25519.
 pub async fn list(db: &impl ConnectionTrait, owner: &Owner) -> Result<Vec<KeyRecord>, StoreError> {
+    list_where(db, Some(owner)).await
+}
+
+/// Every key of every owner, in the same order (backups, audits).
+pub async fn list_all(db: &impl ConnectionTrait) -> Result<Vec<KeyRecord>, StoreError> {
+    list_where(db, None).await
+}
+
+async fn list_where(
+    db: &impl ConnectionTrait,
+    owner: Option<&Owner>,
+) -> Result<Vec<KeyRecord>, StoreError> {
     let query = Entity::find().find_also_related(users::entity::Entity);
     let query = match owner {
-        Owner::Server => query.filter(Column::UserId.is_null()),
-        Owner::User(name) => query.filter(users::entity::Column::Name.eq(name.as_str())),
+        None => query,
+        Some(Owner::Server) => query.filter(Column::UserId.is_null()),
+        Some(Owner::User(name)) => query.filter(users::entity::Column::Name.eq(name.as_str())),
     };
     query
         .order_by_asc(Column::CreatedAt)
         .order_by_asc(Column::KeyType)
-        .order_by_asc(Column::Id)
-        .all(db)
-        .await
-        .map_err(map_err)?
-        .into_iter()
-        .map(|(k, u)| to_record(k, u))
-        .collect()
-}
-
-/// Every key of every owner, oldest first (backups, audits).
-pub async fn list_all(db: &impl ConnectionTrait) -> Result<Vec<KeyRecord>, StoreError> {
-    Entity::find()
-        .find_also_related(users::entity::Entity)
-        .order_by_asc(Column::CreatedAt)
         .order_by_asc(Column::Id)
         .all(db)
         .await

@@ -117,14 +117,17 @@ async fn admin_commands_work_against_the_database_of_a_running_server() {
         .next()
         .unwrap()
         .to_owned();
-    let cached = client
-        .get(format!("{}/.well-known/did.json", server.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let document = || async {
+        client
+            .get(format!("{}/.well-known/did.json", server.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let cached = document().await;
     let (ok, rotated, err) = run(
         sichat_cmd(dir.path(), &db).args(["key", "rotate", &ed_id]),
         None,
@@ -135,14 +138,7 @@ async fn admin_commands_work_against_the_database_of_a_running_server() {
     assert!(!cached.contains(&new_key));
     let mut served = String::new();
     for _ in 0..50 {
-        served = client
-            .get(format!("{}/.well-known/did.json", server.base))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        served = document().await;
         if served.contains(&new_key) {
             break;
         }

@@ -81,6 +81,8 @@ fn decode_with_derived(msid: &str) -> Result<(PublicKey, Option<PublicKey>), Res
         [0xed, 0x01, key @ ..] => {
             let (ed, x) = PublicKey::ed25519_with_x25519(key)
                 .map_err(|e| ResolveError::InvalidPublicKey(e.to_string()))?;
+            // 0xed01 + 32 bytes decoded from base58btc: `msid` is its canonical form.
+            ed.remember_multibase(msid);
             Ok((ed, Some(x)))
         }
         _ => Ok((decode_multikey(msid)?, None)),

@@ -1,5 +1,7 @@
 //! Public keys: Multikey and JWK encodings, with the point validated on the way in.
 
+use std::sync::OnceLock;
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use serde_json::{Value, json};
@@ -7,10 +9,28 @@ use serde_json::{Value, json};
 use super::{KeyError, KeyType};
 
 /// A validated public key. P-256 keys are held in SEC1 compressed form (33 bytes).
-#[derive(Clone, PartialEq, Eq, Hash)]
+#[derive(Clone)]
 pub struct PublicKey {
     key_type: KeyType,
     bytes: Vec<u8>,
+    /// The Multikey value, encoded once (base58 is quadratic; documents name a key
+    /// several times).
+    multibase: OnceLock<String>,
+}
+
+impl PartialEq for PublicKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.key_type == other.key_type && self.bytes == other.bytes
+    }
+}
+
+impl Eq for PublicKey {}
+
+impl std::hash::Hash for PublicKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.key_type.hash(state);
+        self.bytes.hash(state);
+    }
 }
 
 impl std::fmt::Debug for PublicKey {
@@ -40,7 +60,16 @@ impl PublicKey {
                 arr.to_vec()
             }
         };
-        Ok(Self { key_type, bytes })
+        Ok(Self::checked(key_type, bytes))
+    }
+
+    /// A key whose bytes were validated by the caller (P-256: compressed).
+    fn checked(key_type: KeyType, bytes: Vec<u8>) -> Self {
+        Self {
+            key_type,
+            bytes,
+            multibase: OnceLock::new(),
+        }
     }
 
     pub fn key_type(&self) -> KeyType {
@@ -61,7 +90,19 @@ impl PublicKey {
 
     /// `z`-prefixed base58btc Multikey value (`publicKeyMultibase`).
     pub fn to_multibase(&self) -> String {
-        multibase::encode(multibase::Base::Base58Btc, self.to_multicodec())
+        self.multibase().to_owned()
+    }
+
+    /// Records the Multikey value the caller decoded this key from (it must be this key's
+    /// canonical encoding), so that it is not encoded again.
+    pub(crate) fn remember_multibase(&self, value: &str) {
+        let _ = self.multibase.set(value.to_owned());
+    }
+
+    /// The Multikey value, borrowed.
+    pub fn multibase(&self) -> &str {
+        self.multibase
+            .get_or_init(|| multibase::encode(multibase::Base::Base58Btc, self.to_multicodec()))
     }
 
     /// Parses a `publicKeyMultibase` value (base58btc, multicodec-prefixed).
@@ -73,7 +114,13 @@ impl PublicKey {
         }
         let (_, raw) =
             multibase::decode(value).map_err(|e| KeyError::InvalidMultibase(e.to_string()))?;
-        Self::from_multicodec(&raw)
+        let key = Self::from_multicodec(&raw)?;
+        // base58btc and the minimal varint make the encoding unique, except for P-256
+        // keys given uncompressed (held compressed): keep the value as the cached form.
+        if key.key_type != KeyType::P256 || raw.len() == 35 {
+            let _ = key.multibase.set(value.to_owned());
+        }
+        Ok(key)
     }
 
     /// Parses multicodec-prefixed key bytes.
@@ -130,10 +177,14 @@ impl PublicKey {
                     "kty": "EC", "crv": "P-256", "x": jwk.get("x"), "y": jwk.get("y"),
                 }))
                 .map_err(|e| KeyError::InvalidJwk(format!("P-256 coordinates: {e}")))?;
+                // `from_jwk` checks the point is on the curve.
                 let key = p256::PublicKey::from_jwk(&public)
                     .map_err(|_| KeyError::InvalidKeyBytes(KeyType::P256))?;
                 use p256::elliptic_curve::sec1::ToEncodedPoint;
-                Self::from_bytes(KeyType::P256, key.to_encoded_point(true).as_bytes())
+                Ok(Self::checked(
+                    KeyType::P256,
+                    key.to_encoded_point(true).as_bytes().to_vec(),
+                ))
             }
             _ => Err(KeyError::InvalidJwk(format!(
                 "unsupported kty/crv `{kty}`/`{crv}` (expected OKP Ed25519/X25519 or EC P-256)"
@@ -154,14 +205,8 @@ impl PublicKey {
         let arr: [u8; 32] = bytes.try_into().map_err(|_| invalid())?;
         let vk = ed25519_dalek::VerifyingKey::from_bytes(&arr).map_err(|_| invalid())?;
         Ok((
-            PublicKey {
-                key_type: KeyType::Ed25519,
-                bytes: arr.to_vec(),
-            },
-            PublicKey {
-                key_type: KeyType::X25519,
-                bytes: vk.to_montgomery().to_bytes().to_vec(),
-            },
+            Self::checked(KeyType::Ed25519, arr.to_vec()),
+            Self::checked(KeyType::X25519, vk.to_montgomery().to_bytes().to_vec()),
         ))
     }
 }
