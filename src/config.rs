@@ -95,15 +95,35 @@ impl std::fmt::Debug for Config {
     }
 }
 
-/// A database URL with its password replaced by `***`, for logs and errors.
+/// A database URL with its passwords (the userinfo one and `password` /
+/// `sslpassword` query parameters) replaced by `***`, for logs and errors.
 pub fn redacted_url(url: &str) -> String {
-    match Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
-        }
-        _ => url.to_owned(),
+    let Ok(mut u) = Url::parse(url) else {
+        // Not a URL: show the scheme only, the rest may hold a password.
+        return format!("{}:…", url.split(':').next().unwrap_or_default());
+    };
+    if u.password().is_some() {
+        let _ = u.set_password(Some("***"));
     }
+    if u.query().is_some() {
+        let pairs: Vec<(String, String)> = u
+            .query_pairs()
+            .map(|(k, v)| {
+                let secret =
+                    k.eq_ignore_ascii_case("password") || k.eq_ignore_ascii_case("sslpassword");
+                (
+                    k.into_owned(),
+                    if secret {
+                        "***".to_owned()
+                    } else {
+                        v.into_owned()
+                    },
+                )
+            })
+            .collect();
+        u.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    u.to_string()
 }
 
 /// The TOML file; every key optional. `sichat.example.toml` lists them all.

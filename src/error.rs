@@ -157,10 +157,15 @@ impl IntoResponse for ApiError {
 
 impl From<ResolveError> for ApiError {
     fn from(e: ResolveError) -> Self {
+        if let ResolveError::Internal(_) = e {
+            // Logged with the request id; the client learns nothing of the store.
+            return ApiError::internal(e);
+        }
         let kind = match &e {
             ResolveError::InvalidDid(_) => ProblemKind::INVALID_DID,
             ResolveError::InvalidDidUrl(_) => ProblemKind::INVALID_DID_URL,
             ResolveError::Busy(_) => ProblemKind::SERVER_BUSY,
+            ResolveError::Internal(_) => ProblemKind::INTERNAL,
             ResolveError::MethodNotSupported(_) => ProblemKind::METHOD_NOT_SUPPORTED,
             ResolveError::NotFound(_) => ProblemKind::DID_NOT_FOUND,
             ResolveError::InvalidPublicKey(_) => ProblemKind::INVALID_PUBLIC_KEY,

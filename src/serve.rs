@@ -3,10 +3,12 @@
 //! - At most `max_connections` connections are held (kept below the descriptor limit at
 //!   start). When a new client arrives at the cap, the connection idle for longest is
 //!   closed to make room; when every connection has a request in progress, accepting
-//!   pauses until one finishes.
+//!   pauses until one of them finishes its request, and that connection makes room.
 //! - A connection with no request in progress for `idle_timeout` is closed, whether it
 //!   never sent a byte, sits between keep-alive requests, or stalls before HTTP/2's
-//!   preface (hyper's protocol detection has no timeout of its own).
+//!   preface (hyper's protocol detection has no timeout of its own). One whose response
+//!   has not been taken for `request_timeout + idle_timeout` (a client that stopped
+//!   reading) is closed too.
 //! - HTTP/1 request headers must arrive within `header_read_timeout` (hyper's timer).
 //! - Accept errors (`EMFILE`, ...) back off instead of spinning.
 //! - On shutdown: stop accepting, let in-flight requests finish (up to `shutdown_grace`),
@@ -38,6 +40,9 @@ pub struct ServeOptions {
     pub max_connections: usize,
     pub header_read_timeout: Duration,
     pub idle_timeout: Duration,
+    /// A request (response body included) with no progress for this long closes its
+    /// connection.
+    pub stall_timeout: Duration,
     pub shutdown_grace: Duration,
 }
 
@@ -66,6 +71,11 @@ impl ServeOptions {
             max_connections,
             header_read_timeout: Duration::from_secs(config.header_read_timeout_secs),
             idle_timeout: Duration::from_secs(config.idle_timeout_secs),
+            stall_timeout: Duration::from_secs(
+                config
+                    .request_timeout_secs
+                    .saturating_add(config.idle_timeout_secs),
+            ),
             shutdown_grace: Duration::from_secs(config.shutdown_grace_secs),
         }
     }
@@ -116,6 +126,8 @@ struct Connections {
     start: Instant,
     next_id: AtomicU64,
     held: Mutex<HashMap<u64, Arc<ConnState>>>,
+    /// Woken when a connection's last request finishes (it may now make room).
+    became_idle: tokio::sync::Notify,
 }
 
 impl Connections {
@@ -183,7 +195,9 @@ impl Drop for InFlight {
         self.conn
             .last_active
             .store(self.connections.now(), Ordering::Release);
-        self.conn.in_flight.fetch_sub(1, Ordering::AcqRel);
+        if self.conn.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.connections.became_idle.notify_waiters();
+        }
     }
 }
 
@@ -198,6 +212,7 @@ pub async fn serve(
         start: Instant::now(),
         next_id: AtomicU64::new(0),
         held: Mutex::new(HashMap::new()),
+        became_idle: tokio::sync::Notify::new(),
     });
     let permits = Arc::new(Semaphore::new(options.max_connections.max(1)));
     let stop = CancellationToken::new();
@@ -242,20 +257,25 @@ pub async fn serve(
                 }
             }
         };
-        let permit = match permits.clone().try_acquire_owned() {
-            Ok(p) => p,
-            Err(_) => {
-                // At the cap: make room by closing the idlest connection, or (every one
-                // busy) hold this client until a request finishes.
-                connections.evict_idlest();
-                tokio::select! {
-                    _ = &mut shutdown => break,
-                    p = permits.clone().acquire_owned() => match p {
-                        Ok(p) => p,
-                        Err(_) => break,
-                    },
-                }
+        // At the cap: make room by closing the idlest connection, or (every one busy)
+        // hold this client until a connection finishes its request, then try again.
+        let permit = loop {
+            if let Ok(p) = permits.clone().try_acquire_owned() {
+                break Some(p);
             }
+            let became_idle = connections.became_idle.notified();
+            tokio::pin!(became_idle);
+            became_idle.as_mut().enable();
+            let evicting = connections.evict_idlest();
+            tokio::select! {
+                _ = &mut shutdown => break None,
+                p = permits.clone().acquire_owned() => break p.ok(),
+                _ = &mut became_idle, if !evicting => {}
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+            }
+        };
+        let Some(permit) = permit else {
+            break;
         };
         let _ = stream.set_nodelay(true);
         let (id, conn) = connections.add();
@@ -284,7 +304,7 @@ pub async fn serve(
         let io = TokioIo::new(stream);
         let builder = builder.clone();
         let (stop, connections) = (stop.clone(), connections.clone());
-        let idle_timeout = options.idle_timeout;
+        let (idle_timeout, stall_timeout) = (options.idle_timeout, options.stall_timeout);
         tracker.spawn(async move {
             let _permit = permit;
             let served = builder.serve_connection_with_upgrades(io, service);
@@ -295,11 +315,14 @@ pub async fn serve(
                 tokio::select! {
                     _ = served.as_mut() => break,
                     _ = ticker.tick() => {
-                        let idle_for = connections.now()
-                            .saturating_sub(conn.last_active.load(Ordering::Acquire));
-                        if conn.in_flight.load(Ordering::Acquire) == 0
-                            && Duration::from_millis(idle_for) >= idle_timeout
-                        {
+                        let quiet = Duration::from_millis(connections.now()
+                            .saturating_sub(conn.last_active.load(Ordering::Acquire)));
+                        let limit = if conn.in_flight.load(Ordering::Acquire) == 0 {
+                            idle_timeout
+                        } else {
+                            stall_timeout
+                        };
+                        if quiet >= limit {
                             break;
                         }
                     }

@@ -4,7 +4,7 @@
 //! every HTML page gets ([`crate::app`]).
 
 use std::io::Read;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -70,11 +70,20 @@ async fn scalar_script(headers: HeaderMap) -> Response {
 
 /// `/docs`, its script, and `/openapi.json` (documentation routes, not API routes).
 pub fn routes<S: Clone + Send + Sync + 'static>(openapi: utoipa::openapi::OpenApi) -> Router<S> {
-    let spec = Arc::new(openapi);
+    // Serialized once: the document does not change while the process runs.
+    let spec = axum::body::Bytes::from(serde_json::to_vec(&openapi).unwrap_or_default());
     Router::new()
         .route(
             "/openapi.json",
-            get(move || async move { axum::Json(spec.as_ref().clone()) }),
+            get(move || async move {
+                (
+                    [(
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("application/json"),
+                    )],
+                    spec,
+                )
+            }),
         )
         .route("/docs", get(|| async { Html(page()) }))
         .route(SCALAR_PATH, get(scalar_script))

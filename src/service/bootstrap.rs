@@ -192,11 +192,13 @@ pub fn secret_from_env(
         (Some(_), Some(_)) => Err(ConfigError(format!("set {name} or {file_var}, not both"))),
         (Some(v), None) => Ok(Some(Zeroizing::new(v))),
         (None, Some(path)) => {
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| ConfigError(format!("{file_var}: cannot read {path}: {e}")))?;
-            Ok(Some(Zeroizing::new(
-                text.trim_end_matches(['\n', '\r']).to_owned(),
-            )))
+            let mut text = Zeroizing::new(
+                std::fs::read_to_string(&path)
+                    .map_err(|e| ConfigError(format!("{file_var}: cannot read {path}: {e}")))?,
+            );
+            let len = text.trim_end_matches(['\n', '\r']).len();
+            text.truncate(len);
+            Ok(Some(text))
         }
         (None, None) => Ok(None),
     }
@@ -267,7 +269,7 @@ pub async fn open(
         CachePolicy {
             ttl_secs: config.resolver_cache_ttl_secs,
             negative_ttl_secs: config.resolver_negative_cache_ttl_secs,
-            capacity: 1_000,
+            ..CachePolicy::default()
         },
     ));
     let services = Services {

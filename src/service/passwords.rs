@@ -1,10 +1,11 @@
 //! Password hashing (Argon2id, RFC 9106, the argon2 crate's defaults: 19 MiB, 2 passes),
 //! bounded in CPU and memory: `concurrency` worker threads, each with one Argon2 memory
 //! buffer it keeps and reuses (so the hashing memory is `concurrency × 19 MiB`, whatever
-//! the load and however the allocator treats freed blocks); at most `queue` more requests
-//! wait for a worker, and beyond that the caller is told the server is busy (HTTP 503 with
-//! `Retry-After`). The login pages make this reachable without a token, so the bound is
-//! the point.
+//! the load and however the allocator treats freed blocks); at most `queue` more jobs wait
+//! for a worker, and beyond that the caller is told the server is busy (HTTP 503 with
+//! `Retry-After`). A job counts until a worker is done with it, even when its caller gave
+//! up, and a worker skips jobs nobody waits for. Today the admin API hashes; the login
+//! pages will verify here without a token, so the bound is the point.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -56,6 +57,8 @@ enum Done {
 struct Job {
     work: Work,
     reply: oneshot::Sender<Result<Done, PasswordError>>,
+    /// Released when the worker is done with the job (not when the caller leaves).
+    _admission: Admission,
 }
 
 /// The bounded hasher. One per process; its workers start with the first request.
@@ -151,12 +154,22 @@ fn worker(jobs: Arc<Mutex<mpsc::Receiver<Job>>>) {
         let Ok(job) = next else {
             return;
         };
+        if job.reply.is_closed() {
+            continue; // the caller is gone: no work for nobody
+        }
         let result = match job.work {
             Work::Hash(password) => {
                 hash_into(&mut blocks, password.expose().as_bytes()).map(Done::Hashed)
             }
             Work::Verify(presented, phc) => {
-                verify_into(&mut blocks, presented.expose().as_bytes(), &phc).map(Done::Verified)
+                let verified = verify_into(&mut blocks, presented.expose().as_bytes(), &phc);
+                // A stored hash with more memory than ours: give the extra back.
+                let usual = Params::default().block_count();
+                if blocks.len() > usual {
+                    blocks.truncate(usual);
+                    blocks.shrink_to_fit();
+                }
+                verified.map(Done::Verified)
             }
         };
         let _ = job.reply.send(result);
@@ -204,10 +217,14 @@ impl PasswordHasher {
             self.admitted.fetch_sub(1, Ordering::AcqRel);
             return Err(PasswordError::Busy);
         }
-        let _admission = Admission(self.admitted.clone());
+        let admission = Admission(self.admitted.clone());
         let (reply, answer) = oneshot::channel();
         self.sender()?
-            .send(Job { work, reply })
+            .send(Job {
+                work,
+                reply,
+                _admission: admission,
+            })
             .map_err(|_| PasswordError::Hash("password workers stopped".into()))?;
         answer
             .await

@@ -72,10 +72,7 @@ impl DidResolver for ServerResolver {
                 .identity
                 .document(did)
                 .await
-                .map_err(|e| {
-                    tracing::error!(error = %e, "local DID lookup failed");
-                    ResolveError::Fetch("local store unavailable".into())
-                })?
+                .map_err(|e| ResolveError::Internal(e.to_string()))?
                 .map(|doc| doc.resolution.clone())
                 .ok_or_else(|| ResolveError::NotFound(did.to_string()));
         }

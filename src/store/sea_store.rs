@@ -98,6 +98,15 @@ async fn apply(txn: &impl ConnectionTrait, changes: &Changes) -> Result<(), Stor
                 None => StoreError::NotFound(format!("key {}", rotation.retire)),
             });
         }
+        let retired = keys::find(txn, &rotation.retire)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("key {}", rotation.retire)))?;
+        if retired.owner != rotation.successor.owner {
+            return Err(StoreError::Conflict(format!(
+                "the successor of key {} must have the same owner",
+                rotation.retire
+            )));
+        }
         let successor = &rotation.successor;
         keys::insert(txn, successor, owner_row(txn, &successor.owner).await?).await?;
     }

@@ -12,8 +12,8 @@ use crate::common::{ServerProcess, free_port, fresh_database_url};
 /// Descriptors the process holds open.
 fn open_descriptors(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .map(|d| d.count())
-        .unwrap_or(0)
+        .unwrap_or_else(|e| panic!("cannot count descriptors of {pid}: {e}"))
+        .count()
 }
 
 /// Whether the server closed the connection (EOF or reset) within `within`.
@@ -38,6 +38,7 @@ async fn idle_and_slow_sockets_cannot_lock_out_a_new_client() {
     let db = fresh_database_url(dir.path()).await;
     let port = free_port();
     // The common `ulimit -n 1024`, scaled down: 256 descriptors; a cap asked far above it.
+    // The header timeout is far below the idle one, so only it can close the trickler.
     let server = ServerProcess::launch(
         dir.path(),
         &db,
@@ -45,12 +46,13 @@ async fn idle_and_slow_sockets_cannot_lock_out_a_new_client() {
         port,
         &[
             ("SICHAT_MAX_CONNECTIONS", "100000"),
-            ("SICHAT_IDLE_TIMEOUT_SECS", "2"),
+            ("SICHAT_IDLE_TIMEOUT_SECS", "30"),
             ("SICHAT_HEADER_READ_TIMEOUT_SECS", "2"),
         ],
         Some(256),
     )
     .await;
+    let baseline = open_descriptors(server.pid());
     let addr = format!("127.0.0.1:{port}");
 
     // 400 sockets that send nothing, and 20 that trickle a request's headers.
@@ -68,11 +70,22 @@ async fn idle_and_slow_sockets_cannot_lock_out_a_new_client() {
             .unwrap();
         slow.push(s);
     }
+    // The cap lands at 256 - 64 = 192 connections: that many held, one waiting.
     let fds = open_descriptors(server.pid());
-    assert!(fds < 256, "{fds} descriptors open: bounded by the limit");
+    assert!(
+        fds <= baseline + 192 + 1,
+        "{fds} descriptors open ({baseline} before the flood): bounded by the cap"
+    );
+    assert!(
+        idle.len() + slow.len() > 192 + 1,
+        "more sockets than the cap were held"
+    );
 
+    // A new connection per request: a pooled keep-alive one may rightly be closed to
+    // make room while the flood is accepted.
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
+        .pool_max_idle_per_host(0)
         .build()
         .unwrap();
     let started = Instant::now();
@@ -103,9 +116,9 @@ async fn idle_and_slow_sockets_cannot_lock_out_a_new_client() {
         }
     }
     assert!(closed, "a slow-header connection is closed");
-    // Connections that never sent a byte are closed after the idle timeout.
-    let mut last = idle.pop().unwrap();
-    assert!(closed_by_server(&mut last, Duration::from_secs(6)).await);
+    // The oldest silent connections were closed to make room.
+    let mut first = idle.remove(0);
+    assert!(closed_by_server(&mut first, Duration::from_secs(1)).await);
     drop(idle);
     drop(slow);
     // The server still answers, with nothing left over.
@@ -120,31 +133,122 @@ async fn idle_and_slow_sockets_cannot_lock_out_a_new_client() {
         !log.contains("Too many open files"),
         "the server never ran out of descriptors: {log}"
     );
+    assert!(
+        log.contains("max_connections lowered below the open-file limit"),
+        "{log}"
+    );
+}
+
+/// A request that takes 2 s: a did:web lookup the fake DNS never answers (the DNS
+/// timeout is 2 s); its answer is a 502.
+const SLOW: &str = "/1.0/identifiers/did:web:stuck.slow.test";
+
+async fn send(stream: &mut TcpStream, path: &str) {
+    stream
+        .write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+}
+
+/// The status line of the next response on `stream`.
+async fn status_line(stream: &mut TcpStream) -> String {
+    let mut buf = vec![0u8; 4096];
+    let n = stream.read(&mut buf).await.unwrap();
+    String::from_utf8_lossy(&buf[..n])
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// A keep-alive connection between requests is idle: it is closed after the idle
-/// timeout, while a request in progress is never cut.
+/// timeout, while a request in progress for longer than that is never cut.
 #[tokio::test]
-async fn idle_keep_alive_connections_are_closed_after_the_idle_timeout() {
+async fn idle_keep_alive_connections_close_and_busy_ones_do_not() {
+    let dns = sichat_core::testing::FakeDns::start(&[(
+        "*.slow.test",
+        sichat_core::testing::DnsAnswer::Silent,
+    )])
+    .await
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let db = fresh_database_url(dir.path()).await;
+    let dns_addr = dns.addr().to_string();
     let server = ServerProcess::start_on(
         dir.path(),
         &db,
         "warn",
         free_port(),
-        &[("SICHAT_IDLE_TIMEOUT_SECS", "1")],
+        &[
+            ("SICHAT_IDLE_TIMEOUT_SECS", "1"),
+            ("SICHAT_DID_WEB_DNS_SERVERS", &dns_addr),
+            ("SICHAT_DID_WEB_DNS_TIMEOUT_SECS", "2"),
+        ],
     )
     .await;
-    let mut s = TcpStream::connect(server.base.trim_start_matches("http://"))
-        .await
-        .unwrap();
-    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .unwrap();
-    let mut buf = vec![0u8; 1024];
-    let n = s.read(&mut buf).await.unwrap();
-    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    let mut s = TcpStream::connect(&addr).await.unwrap();
+    send(&mut s, "/healthz").await;
+    assert!(status_line(&mut s).await.starts_with("HTTP/1.1 200"));
     assert!(closed_by_server(&mut s, Duration::from_secs(5)).await);
+    // Busy for 2 s with a 1 s idle timeout: answered, not cut.
+    let mut busy = TcpStream::connect(&addr).await.unwrap();
+    send(&mut busy, SLOW).await;
+    assert!(status_line(&mut busy).await.starts_with("HTTP/1.1 502"));
+    server.stop();
+}
+
+/// When every held connection has a request in progress, a new client waits; as soon as
+/// one of them finishes its request, that connection makes room (it does not keep its
+/// place until its idle timeout).
+#[tokio::test]
+async fn a_client_waiting_at_the_cap_gets_in_when_a_request_finishes() {
+    let dns = sichat_core::testing::FakeDns::start(&[(
+        "*.slow.test",
+        sichat_core::testing::DnsAnswer::Silent,
+    )])
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = fresh_database_url(dir.path()).await;
+    let dns_addr = dns.addr().to_string();
+    let server = ServerProcess::start_on(
+        dir.path(),
+        &db,
+        "warn",
+        free_port(),
+        &[
+            ("SICHAT_MAX_CONNECTIONS", "2"),
+            ("SICHAT_IDLE_TIMEOUT_SECS", "60"),
+            ("SICHAT_DID_WEB_DNS_SERVERS", &dns_addr),
+            ("SICHAT_DID_WEB_DNS_TIMEOUT_SECS", "2"),
+        ],
+    )
+    .await;
+    // The readiness probe of the harness may still hold a connection: let it go.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    let mut first = TcpStream::connect(&addr).await.unwrap();
+    let mut second = TcpStream::connect(&addr).await.unwrap();
+    send(&mut first, SLOW).await;
+    send(&mut second, &SLOW.replace("stuck", "other")).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    let resp = client
+        .get(format!("{}/healthz", server.base))
+        .send()
+        .await
+        .expect("the waiting client is answered");
+    assert_eq!(resp.status(), 200);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "in {:?}: a finished request made room, no idle timeout waited for",
+        started.elapsed()
+    );
+    assert!(status_line(&mut first).await.starts_with("HTTP/1.1 502"));
     server.stop();
 }

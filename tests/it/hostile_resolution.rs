@@ -75,8 +75,15 @@ async fn a_flood_of_unresolvable_did_webs_does_not_starve_other_resolutions() {
         not_found > 0 && busy > 0 && timed_out > 0,
         "{not_found}/{busy}/{timed_out}"
     );
-    // The caps bound the outbound work: a few lookups per site, not a thousand.
-    assert!(dns.queries() < 100, "{} DNS queries", dns.queries());
+    // The caps bound the outbound work: refused resolutions ask DNS nothing; the others
+    // ask a few questions each (A and AAAA, a retransmission at most), plus the good one.
+    assert!(busy > 500, "{busy} refused at once");
+    assert!(
+        dns.queries() <= 4 * (not_found + timed_out + 1),
+        "{} DNS queries for {} lookups",
+        dns.queries(),
+        not_found + timed_out
+    );
     host.abort();
 }
 

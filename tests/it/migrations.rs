@@ -45,5 +45,17 @@ async fn key_owners_become_user_foreign_keys() {
     } else {
         orphan.to_owned()
     };
-    assert!(db.execute_unprepared(&orphan).await.is_err());
+    let err = db
+        .execute_unprepared(&orphan)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.to_lowercase().contains("foreign key"),
+        "refused by the foreign key: {err}"
+    );
+    // The same row for the user that exists is accepted.
+    db.execute_unprepared(&orphan.replace("00000000-0000-4000-8000-000000000000", user_id))
+        .await
+        .unwrap();
 }

@@ -2,6 +2,8 @@
 //! documents live `ttl`, failures `negative_ttl` (so a flood of lookups of one dead DID
 //! costs one fetch), and concurrent resolutions of one DID share a single fetch
 //! (single-flight). "Busy" refusals are never cached: they say nothing about the DID.
+//! The cache holds at most `capacity` entries and `max_bytes` of documents (weighed as
+//! serialized JSON), whichever comes first.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -19,6 +21,7 @@ pub struct CachePolicy {
     pub ttl_secs: u64,
     pub negative_ttl_secs: u64,
     pub capacity: usize,
+    pub max_bytes: usize,
 }
 
 impl Default for CachePolicy {
@@ -27,15 +30,33 @@ impl Default for CachePolicy {
             ttl_secs: 300,
             negative_ttl_secs: 30,
             capacity: 1_000,
+            max_bytes: 8 * 1024 * 1024,
         }
     }
+}
+
+/// What an entry costs: its document as JSON text, or its error message, plus its key.
+fn weight(did: &Did, outcome: &Outcome) -> usize {
+    let body = match outcome {
+        Ok(r) => serde_json::to_vec(r.document.as_json()).map_or(0, |b| b.len()),
+        Err(e) => e.to_string().len(),
+    };
+    did.as_str().len() + body
 }
 
 type Outcome = Result<Resolution, ResolveError>;
 type Flight = Shared<BoxFuture<'static, Outcome>>;
 
+struct Done {
+    expires: i64,
+    weight: usize,
+    outcome: Outcome,
+}
+
 struct Entries {
-    done: HashMap<Did, (i64, Outcome)>,
+    done: HashMap<Did, Done>,
+    /// The sum of the entries' weights.
+    bytes: usize,
     /// Weak: when every caller waiting on a flight has gone (cancelled requests), the flight
     /// is dropped and the next caller starts a new one.
     in_flight: HashMap<Did, WeakShared<BoxFuture<'static, Outcome>>>,
@@ -47,6 +68,7 @@ pub struct CachingResolver<R> {
     ttl_millis: i64,
     negative_ttl_millis: i64,
     capacity: usize,
+    max_bytes: usize,
     entries: Arc<Mutex<Entries>>,
 }
 
@@ -62,24 +84,12 @@ impl<R: DidResolver + 'static> CachingResolver<R> {
             ttl_millis: millis(policy.ttl_secs),
             negative_ttl_millis: millis(policy.negative_ttl_secs),
             capacity: policy.capacity.max(1),
+            max_bytes: policy.max_bytes,
             entries: Arc::new(Mutex::new(Entries {
                 done: HashMap::new(),
+                bytes: 0,
                 in_flight: HashMap::new(),
             })),
-        }
-    }
-
-    /// Drops every cached entry (e.g. after a local DID document changed).
-    pub fn clear(&self) {
-        if let Ok(mut e) = self.entries.lock() {
-            e.done.clear();
-        }
-    }
-
-    /// Drops one DID's entry.
-    pub fn invalidate(&self, did: &Did) {
-        if let Ok(mut e) = self.entries.lock() {
-            e.done.remove(did);
         }
     }
 
@@ -91,10 +101,10 @@ impl<R: DidResolver + 'static> CachingResolver<R> {
             let (inner, did) = (self.inner.clone(), did.clone());
             return Err(async move { inner.resolve(&did).await }.boxed().shared());
         };
-        if let Some((expires, outcome)) = entries.done.get(did)
-            && *expires > now
+        if let Some(hit) = entries.done.get(did)
+            && hit.expires > now
         {
-            return Ok(outcome.clone());
+            return Ok(hit.outcome.clone());
         }
         if let Some(flight) = entries.in_flight.get(did).and_then(WeakShared::upgrade) {
             return Err(flight);
@@ -103,11 +113,12 @@ impl<R: DidResolver + 'static> CachingResolver<R> {
             entries.in_flight.retain(|_, f| f.upgrade().is_some());
         }
         let (inner, key, store) = (self.inner.clone(), did.clone(), self.entries.clone());
-        let (clock, ttl, negative_ttl, capacity) = (
+        let (clock, ttl, negative_ttl, capacity, max_bytes) = (
             self.clock.clone(),
             self.ttl_millis,
             self.negative_ttl_millis,
             self.capacity,
+            self.max_bytes,
         );
         let flight = async move {
             let outcome = inner.resolve(&key).await;
@@ -118,12 +129,22 @@ impl<R: DidResolver + 'static> CachingResolver<R> {
                     Err(ResolveError::Busy(_)) => None,
                     Err(_) => Some(negative_ttl),
                 };
-                if let Some(keep) = keep.filter(|k| *k > 0) {
+                let weight = weight(&key, &outcome);
+                if let Some(keep) = keep.filter(|k| *k > 0)
+                    && weight <= max_bytes
+                {
                     let now = clock.now_millis();
-                    make_room(&mut entries.done, capacity, now);
-                    entries
-                        .done
-                        .insert(key, (now.saturating_add(keep), outcome.clone()));
+                    entries.remove(&key);
+                    entries.make_room(capacity, max_bytes.saturating_sub(weight), now);
+                    entries.bytes += weight;
+                    entries.done.insert(
+                        key,
+                        Done {
+                            expires: now.saturating_add(keep),
+                            weight,
+                            outcome: outcome.clone(),
+                        },
+                    );
                 }
             }
             outcome
@@ -137,19 +158,39 @@ impl<R: DidResolver + 'static> CachingResolver<R> {
     }
 }
 
-/// Frees one slot when `done` is full: expired entries first, else the one closest to expiry.
-fn make_room(done: &mut HashMap<Did, (i64, Outcome)>, capacity: usize, now: i64) {
-    if done.len() < capacity {
-        return;
+impl Entries {
+    fn remove(&mut self, did: &Did) {
+        if let Some(old) = self.done.remove(did) {
+            self.bytes -= old.weight;
+        }
     }
-    done.retain(|_, (expires, _)| *expires > now);
-    if done.len() >= capacity
-        && let Some(oldest) = done
+
+    /// Makes room for one more entry within `capacity` entries and `bytes` in all:
+    /// expired entries go first, then those closest to expiry.
+    fn make_room(&mut self, capacity: usize, bytes: usize, now: i64) {
+        if self.done.len() < capacity && self.bytes <= bytes {
+            return;
+        }
+        let expired: Vec<Did> = self
+            .done
             .iter()
-            .min_by_key(|(_, (e, _))| *e)
+            .filter(|(_, d)| d.expires <= now)
             .map(|(k, _)| k.clone())
-    {
-        done.remove(&oldest);
+            .collect();
+        for did in expired {
+            self.remove(&did);
+        }
+        while self.done.len() >= capacity || self.bytes > bytes {
+            let Some(oldest) = self
+                .done
+                .iter()
+                .min_by_key(|(_, d)| d.expires)
+                .map(|(k, _)| k.clone())
+            else {
+                return;
+            };
+            self.remove(&oldest);
+        }
     }
 }
 
@@ -189,6 +230,7 @@ mod tests {
             ttl_secs: 1,
             negative_ttl_secs: 1,
             capacity,
+            max_bytes: 1 << 20,
         }
     }
 
@@ -207,9 +249,13 @@ mod tests {
         assert!(cache.resolve(&bad).await.is_err());
         assert!(cache.resolve(&bad).await.is_err());
         assert_eq!(cache.inner.0.load(Ordering::SeqCst), 3, "failure cached");
-        cache.invalidate(&did);
-        cache.resolve(&did).await.unwrap();
-        assert_eq!(cache.inner.0.load(Ordering::SeqCst), 4);
+        clock.advance(1001);
+        assert!(cache.resolve(&bad).await.is_err());
+        assert_eq!(
+            cache.inner.0.load(Ordering::SeqCst),
+            4,
+            "failures expire too"
+        );
     }
 
     #[tokio::test]
@@ -235,5 +281,28 @@ mod tests {
         let entries = cache.entries.lock().unwrap();
         assert_eq!(entries.done.len(), 2);
         assert!(entries.in_flight.is_empty());
+    }
+
+    #[tokio::test]
+    async fn cache_stays_within_its_byte_budget() {
+        let clock = Arc::new(ManualClock::new(0));
+        let budget = CachePolicy {
+            max_bytes: 2_000,
+            ..policy(100)
+        };
+        let cache = CachingResolver::new(Counting(AtomicUsize::new(0)), clock, budget);
+        for _ in 0..10 {
+            let did = crate::did::key::did_key(
+                &crate::keys::SecretKey::generate(crate::keys::KeyType::Ed25519).public_key(),
+            );
+            cache.resolve(&did).await.unwrap();
+        }
+        let entries = cache.entries.lock().unwrap();
+        assert!(entries.bytes <= 2_000, "{}", entries.bytes);
+        assert!(entries.done.len() < 10 && !entries.done.is_empty());
+        assert_eq!(
+            entries.bytes,
+            entries.done.values().map(|d| d.weight).sum::<usize>()
+        );
     }
 }

@@ -2,6 +2,8 @@
 //! produces. Documents fetched from elsewhere keep every property they carry; relative ids
 //! (`#key-1`) are made absolute so lookups work by full DID URL.
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value, json};
 
 use super::resolver::ResolveError;
@@ -51,11 +53,12 @@ impl Relationship {
     }
 }
 
-/// A DID document: a JSON object whose `id` is the DID it was resolved for.
+/// A DID document: a JSON object whose `id` is the DID it was resolved for. Cloning it is
+/// cheap (the JSON is shared): caches hand out clones.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DidDocument {
     did: Did,
-    json: Value,
+    json: Arc<Value>,
 }
 
 impl DidDocument {
@@ -69,8 +72,10 @@ impl DidDocument {
         match obj.get("id").and_then(Value::as_str) {
             Some(id) if id == did_str => {}
             Some(id) => {
+                // The id comes from elsewhere: echo a bounded prefix of it.
+                let shown: String = id.chars().take(100).collect();
                 return Err(ResolveError::InvalidDocument(format!(
-                    "`id` is `{id}`, expected `{did}`"
+                    "`id` is `{shown}`, expected `{did}`"
                 )));
             }
             None => return Err(ResolveError::InvalidDocument("missing `id`".into())),
@@ -132,7 +137,7 @@ impl DidDocument {
         }
         Ok(Self {
             did: did.clone(),
-            json: Value::Object(obj),
+            json: Arc::new(Value::Object(obj)),
         })
     }
 
@@ -150,7 +155,7 @@ impl DidDocument {
     }
 
     pub fn into_json(self) -> Value {
-        self.json
+        Arc::unwrap_or_clone(self.json)
     }
 
     /// All verification methods: `verificationMethod` entries and methods embedded in
@@ -376,7 +381,7 @@ impl DocumentBuilder {
         }
         DidDocument {
             did: self.did.clone(),
-            json: Value::Object(obj),
+            json: Arc::new(Value::Object(obj)),
         }
     }
 }

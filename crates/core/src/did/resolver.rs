@@ -42,6 +42,9 @@ pub enum ResolveError {
     /// Too many outbound fetches are under way (globally or to this host); try again soon.
     #[error("too many DID resolutions under way: {0}")]
     Busy(String),
+    /// The resolver itself failed (its store), not the DID or its host.
+    #[error("resolver failure: {0}")]
+    Internal(String),
 }
 
 impl From<InvalidId> for ResolveError {
@@ -67,7 +70,9 @@ impl ResolveError {
             ResolveError::InvalidDocument(_) => "invalidDidDocument",
             // did:web forbids IP and local hosts; the guard refuses what resolves to them.
             ResolveError::Refused(_) => "invalidDid",
-            ResolveError::Fetch(_) | ResolveError::Busy(_) => "internalError",
+            ResolveError::Fetch(_) | ResolveError::Busy(_) | ResolveError::Internal(_) => {
+                "internalError"
+            }
         }
     }
 }

@@ -88,18 +88,22 @@ pub fn did_web_url(did: &Did, allow_loopback_http: bool) -> Result<url::Url, Res
     } else {
         "https"
     };
-    let path = if path.is_empty() {
-        ".well-known".to_owned()
-    } else {
-        path.join("/")
-    };
-    let url = url::Url::parse(&format!("{scheme}://{authority}/{path}/did.json"))
+    if path.is_empty() {
+        path.push(".well-known".to_owned());
+    }
+    let mut url = url::Url::parse(&format!("{scheme}://{authority}/"))
         .map_err(|e| ResolveError::InvalidDid(format!("did:web does not map to a URL: {e}")))?;
     if url.host_str().is_none() || url.query().is_some() || url.username() != "" {
         return Err(ResolveError::InvalidDid(
             "did:web does not map to a plain https URL".into(),
         ));
     }
+    // Segments are percent-encoded again as path segments: a decoded `%2e%2e` stays a
+    // literal segment, never `..`, so each DID maps to exactly one URL.
+    url.path_segments_mut()
+        .map_err(|_| ResolveError::InvalidDid("did:web host cannot have a path".into()))?
+        .clear()
+        .extend(path.iter().map(String::as_str).chain(["did.json"]));
     Ok(url)
 }
 
@@ -197,6 +201,13 @@ mod tests {
                 .and_then(|did| did_web_url(&did, false));
             assert!(url.is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn encoded_dot_segments_stay_literal() {
+        let url = did_web_url(&d("did:web:a.com:x:%252e%252e:did"), false).unwrap();
+        assert_eq!(url.as_str(), "https://a.com/x/%252e%252e/did/did.json");
+        assert_eq!(url.path_segments().unwrap().count(), 4);
     }
 
     #[test]

@@ -3,12 +3,13 @@
 //!
 //! - **One cancellable lookup per fetch**, with an async DNS resolver (hickory): no
 //!   blocking thread per lookup, a timeout of its own, and dropping the future stops it.
-//!   Every address is checked, and the connection is made only to checked addresses: the
-//!   HTTP client resolves through the same checked resolver, whose cache answers it with
-//!   the addresses just checked (no second query, no rebinding window).
+//!   The HTTP client resolves through the checked resolver, which keeps only addresses
+//!   the fetcher may connect to: the addresses checked are the addresses connected to (no
+//!   rebinding window). Why a lookup failed travels back through the client's error.
 //! - **Caps**: at most `max_fetches` fetches (lookup included) at once in all, and
-//!   `max_fetches_per_site` per site (the host's last two labels, so a flood of
-//!   `x1.evil.example`, `x2.evil.example`, … counts once); beyond them the caller gets
+//!   `max_fetches_per_site` per site (the registrable domain by the Public Suffix List, so
+//!   a flood of `x1.evil.example`, `x2.evil.example`, … counts once while
+//!   `a.github.io` and `b.github.io` stay apart); beyond them the caller gets
 //!   [`ResolveError::Busy`] at once (an HTTP 503 with `Retry-After`), never a queue.
 //! - A host that does not exist (NXDOMAIN, no address) is [`ResolveError::NotFound`].
 //! - Redirects are refused, the body is capped at 64 KiB, the whole exchange at
@@ -44,7 +45,7 @@ pub fn is_public_ip(ip: IpAddr) -> bool {
                 || v4.is_documentation()
                 || a == 0
                 || (a == 100 && (64..128).contains(&b)) // 100.64/10 CGNAT
-                || (a == 192 && b == 0) // 192.0.0/24 IETF, 192.0.2/24
+                || (a == 192 && b == 0 && v4.octets()[2] == 0) // 192.0.0/24 IETF (192.0.2/24 is documentation)
                 || (a == 198 && (18..20).contains(&b)) // benchmarking
                 || a >= 240)
         }
@@ -150,8 +151,12 @@ impl CheckedDns {
         let mut options = ResolverOpts::default();
         options.timeout = policy.dns_timeout;
         options.attempts = 1;
+        // One query in flight per question: a lookup costs the network two questions
+        // (A and AAAA), not one per configured server.
+        options.num_concurrent_reqs = 1;
         options.cache_size = 1024;
-        // The HTTP client's own lookup, right after ours, must be answered from the cache.
+        // Answers are kept a little even with a TTL of 0, and failures for 30 s to 5 min:
+        // a flood of one name costs one query.
         options.positive_min_ttl = Some(Duration::from_secs(10));
         options.negative_min_ttl = Some(Duration::from_secs(30));
         options.negative_max_ttl = Some(Duration::from_secs(300));
@@ -238,14 +243,14 @@ fn dns_failure(err: &reqwest::Error) -> Option<DnsFailure> {
     None
 }
 
-/// The unit the per-site cap counts: an IP literal, else the last two labels of the name.
+/// The unit the per-site cap counts: an IP literal as is, else the registrable domain
+/// (Public Suffix List: eTLD+1), else the host itself.
 pub fn site_of(host: &str) -> String {
     let host = host.trim_end_matches('.').to_ascii_lowercase();
     if host.starts_with('[') || host.parse::<IpAddr>().is_ok() {
         return host;
     }
-    let labels: Vec<&str> = host.rsplit('.').take(2).collect();
-    labels.into_iter().rev().collect::<Vec<_>>().join(".")
+    psl::domain_str(&host).unwrap_or(&host).to_owned()
 }
 
 /// Counts fetches under way, in all and per site.
@@ -309,7 +314,6 @@ impl Drop for Slot {
 #[derive(Clone)]
 pub struct GuardedFetcher {
     client: reqwest::Client,
-    dns: Arc<CheckedDns>,
     limits: Arc<Limits>,
     policy: FetchPolicy,
 }
@@ -321,14 +325,13 @@ impl GuardedFetcher {
             .redirect(reqwest::redirect::Policy::none())
             .timeout(policy.timeout)
             .connect_timeout(policy.timeout)
-            .dns_resolver(Arc::new(ClientDns(dns.clone())))
+            .dns_resolver(Arc::new(ClientDns(dns)))
             .no_proxy()
             .user_agent(concat!("sichat/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ResolveError::Fetch(format!("HTTP client: {e}")))?;
         Ok(Self {
             client,
-            dns,
             limits: Arc::new(Limits {
                 max_fetches: policy.max_fetches.max(1),
                 max_per_site: policy.max_fetches_per_site.max(1),
@@ -345,17 +348,13 @@ impl GuardedFetcher {
             .trim_end_matches(']')
             .parse::<IpAddr>()
             .ok();
-        match literal {
-            Some(ip) if !allowed(ip, self.policy.allow_loopback) => {
-                return Err(ResolveError::Refused(format!(
-                    "refusing to fetch from non-public address {ip}"
-                )));
-            }
-            Some(_) => {}
-            // The one lookup of this fetch: its checked answer is what the client connects to.
-            None => {
-                self.dns.lookup(host).await?;
-            }
+        // A name is looked up (once, checked) by the client's resolver; a literal is not.
+        if let Some(ip) = literal
+            && !allowed(ip, self.policy.allow_loopback)
+        {
+            return Err(ResolveError::Refused(format!(
+                "refusing to fetch from non-public address {ip}"
+            )));
         }
         if url.scheme() != "https" && !(self.policy.allow_loopback && is_loopback_host(host)) {
             return Err(ResolveError::Fetch(
@@ -451,10 +450,12 @@ mod tests {
             "255.255.255.255",
             "224.0.0.1",
             "::",
+            "192.0.0.8",
+            "192.0.2.1",
         ] {
             assert!(!is_public_ip(ip.parse().unwrap()), "{ip}");
         }
-        for ip in ["93.184.216.34", "1.1.1.1", "2606:4700::1111"] {
+        for ip in ["93.184.216.34", "1.1.1.1", "2606:4700::1111", "192.0.32.8"] {
             assert!(is_public_ip(ip.parse().unwrap()), "{ip}");
         }
     }
@@ -463,6 +464,8 @@ mod tests {
     fn sites_group_subdomains_and_keep_addresses() {
         assert_eq!(site_of("x1.evil.example"), "evil.example");
         assert_eq!(site_of("EVIL.example."), "evil.example");
+        assert_eq!(site_of("a.b.co.uk"), "b.co.uk");
+        assert_eq!(site_of("w3c-ccg.github.io"), "w3c-ccg.github.io");
         assert_eq!(site_of("localhost"), "localhost");
         assert_eq!(site_of("10.0.0.1"), "10.0.0.1");
         assert_eq!(site_of("[::1]"), "[::1]");

@@ -147,6 +147,11 @@ pub async fn rotating_twice_or_missing_key_fails_without_side_effects(store: &im
         None,
         "failed rotation must not insert"
     );
+    assert_eq!(
+        store.get_key(&old.id).await.unwrap().unwrap().retired_at,
+        Some(5),
+        "failed rotation must not touch the retired key"
+    );
     let orphan = sample_key(&Owner::Server, 4);
     let missing = KeyId::parse("missing").unwrap();
     assert!(matches!(
@@ -154,6 +159,32 @@ pub async fn rotating_twice_or_missing_key_fails_without_side_effects(store: &im
         Err(StoreError::NotFound(_))
     ));
     assert_eq!(store.get_key(&orphan.id).await.unwrap(), None);
+}
+
+/// A rotation whose successor cannot be stored (duplicate public key, another owner)
+/// leaves the old key active.
+pub async fn a_failed_rotation_leaves_the_old_key_active(store: &impl Store) {
+    let taken = sample_key(&Owner::Server, 1);
+    let old = sample_key(&Owner::Server, 2);
+    store.insert_key(&taken).await.unwrap();
+    store.insert_key(&old).await.unwrap();
+    let clash = KeyRecord {
+        id: KeyId::generate(),
+        ..taken.clone()
+    };
+    assert!(matches!(
+        store.rotate_key(&old.id, &clash, 9).await,
+        Err(StoreError::Duplicate(_))
+    ));
+    let zoe = with_user(store, "zoe").await;
+    let foreign = sample_key(&zoe, 3);
+    assert!(matches!(
+        store.rotate_key(&old.id, &foreign, 9).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let still = store.get_key(&old.id).await.unwrap().unwrap();
+    assert_eq!((still.status, still.retired_at), (KeyStatus::Active, None));
+    assert_eq!(store.get_key(&foreign.id).await.unwrap(), None);
 }
 
 pub async fn users_are_unique_by_name_and_listed_by_name(store: &impl Store) {
@@ -321,6 +352,7 @@ macro_rules! store_conformance {
                 keys_created_together_list_by_type,
                 rotation_retires_old_key_and_keeps_it,
                 rotating_twice_or_missing_key_fails_without_side_effects,
+                a_failed_rotation_leaves_the_old_key_active,
                 users_are_unique_by_name_and_listed_by_name,
                 a_batch_is_all_or_nothing,
                 keys_of_an_unknown_user_are_refused,

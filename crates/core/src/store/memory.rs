@@ -83,6 +83,12 @@ impl State {
                     rotation.retire
                 )));
             }
+            if old.owner != rotation.successor.owner {
+                return Err(StoreError::Conflict(format!(
+                    "the successor of key {} must have the same owner",
+                    rotation.retire
+                )));
+            }
             old.status = KeyStatus::Retired;
             old.retired_at = Some(rotation.at);
             self.insert_key(&rotation.successor)?;
