@@ -154,10 +154,15 @@ fn worker(jobs: Arc<Mutex<mpsc::Receiver<Job>>>) {
         let Ok(job) = next else {
             return;
         };
-        if job.reply.is_closed() {
+        let Job {
+            work,
+            reply,
+            _admission: admission,
+        } = job;
+        if reply.is_closed() {
             continue; // the caller is gone: no work for nobody
         }
-        let result = match job.work {
+        let result = match work {
             Work::Hash(password) => {
                 hash_into(&mut blocks, password.expose().as_bytes()).map(Done::Hashed)
             }
@@ -172,7 +177,9 @@ fn worker(jobs: Arc<Mutex<mpsc::Receiver<Job>>>) {
                 verified.map(Done::Verified)
             }
         };
-        let _ = job.reply.send(result);
+        // The place is free once the work is done, before the caller hears of it.
+        drop(admission);
+        let _ = reply.send(result);
     }
 }
 
@@ -352,6 +359,43 @@ mod tests {
             hasher.admitted.load(Ordering::SeqCst),
             0,
             "admissions released"
+        );
+    }
+
+    /// Callers that give up (a client disconnecting) do not free their place until a worker
+    /// is done with their job: cancelling cannot queue unbounded work.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn cancelled_callers_keep_their_place_until_the_worker_is_done() {
+        let hasher = Arc::new(PasswordHasher::new(1, 1));
+        for _ in 0..2 {
+            let h = hasher.clone();
+            let task =
+                tokio::spawn(async move { h.hash(Secret::new("a long password".into())).await });
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            task.abort();
+        }
+        // The worker is still on the first abandoned job (a hash takes well over 20 ms)
+        // and the second waits behind it: both places are held, so a new caller is
+        // refused rather than queued behind work nobody waits for.
+        assert_eq!(hasher.admitted.load(Ordering::SeqCst), 2);
+        let third = hasher.hash(Secret::new("a long password".into())).await;
+        assert!(matches!(third, Err(PasswordError::Busy)), "{third:?}");
+        for _ in 0..400 {
+            if hasher.admitted.load(Ordering::SeqCst) == 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(
+            hasher.admitted.load(Ordering::SeqCst),
+            0,
+            "released once the worker got to them"
+        );
+        assert!(
+            hasher
+                .hash(Secret::new("a long password".into()))
+                .await
+                .is_ok()
         );
     }
 }
