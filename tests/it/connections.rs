@@ -161,10 +161,16 @@ async fn status_line(stream: &mut TcpStream) -> String {
         .to_owned()
 }
 
-/// A keep-alive connection between requests is idle: it is closed after the idle
-/// timeout, while a request in progress for longer than that is never cut.
-#[tokio::test]
-async fn idle_keep_alive_connections_close_and_busy_ones_do_not() {
+/// A server whose did:web lookups of `*.slow.test` never get an answer (so [`SLOW`]
+/// takes the 2 s DNS timeout), with the extra `settings`; the DNS server and data dir
+/// live as long as the returned values.
+async fn server_with_slow_dns(
+    settings: &[(&str, &str)],
+) -> (
+    ServerProcess,
+    sichat_core::testing::FakeDns,
+    tempfile::TempDir,
+) {
     let dns = sichat_core::testing::FakeDns::start(&[(
         "*.slow.test",
         sichat_core::testing::DnsAnswer::Silent,
@@ -174,18 +180,20 @@ async fn idle_keep_alive_connections_close_and_busy_ones_do_not() {
     let dir = tempfile::tempdir().unwrap();
     let db = fresh_database_url(dir.path()).await;
     let dns_addr = dns.addr().to_string();
-    let server = ServerProcess::start_on(
-        dir.path(),
-        &db,
-        "warn",
-        free_port(),
-        &[
-            ("SICHAT_IDLE_TIMEOUT_SECS", "1"),
-            ("SICHAT_DID_WEB_DNS_SERVERS", &dns_addr),
-            ("SICHAT_DID_WEB_DNS_TIMEOUT_SECS", "2"),
-        ],
-    )
-    .await;
+    let mut all = vec![
+        ("SICHAT_DID_WEB_DNS_SERVERS", dns_addr.as_str()),
+        ("SICHAT_DID_WEB_DNS_TIMEOUT_SECS", "2"),
+    ];
+    all.extend_from_slice(settings);
+    let server = ServerProcess::start_on(dir.path(), &db, "warn", free_port(), &all).await;
+    (server, dns, dir)
+}
+
+/// A keep-alive connection between requests is idle: it is closed after the idle
+/// timeout, while a request in progress for longer than that is never cut.
+#[tokio::test]
+async fn idle_keep_alive_connections_close_and_busy_ones_do_not() {
+    let (server, _dns, _dir) = server_with_slow_dns(&[("SICHAT_IDLE_TIMEOUT_SECS", "1")]).await;
     let addr = server.base.trim_start_matches("http://").to_owned();
     let mut s = TcpStream::connect(&addr).await.unwrap();
     send(&mut s, "/healthz").await;
@@ -203,27 +211,10 @@ async fn idle_keep_alive_connections_close_and_busy_ones_do_not() {
 /// place until its idle timeout).
 #[tokio::test]
 async fn a_client_waiting_at_the_cap_gets_in_when_a_request_finishes() {
-    let dns = sichat_core::testing::FakeDns::start(&[(
-        "*.slow.test",
-        sichat_core::testing::DnsAnswer::Silent,
-    )])
-    .await
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let db = fresh_database_url(dir.path()).await;
-    let dns_addr = dns.addr().to_string();
-    let server = ServerProcess::start_on(
-        dir.path(),
-        &db,
-        "warn",
-        free_port(),
-        &[
-            ("SICHAT_MAX_CONNECTIONS", "2"),
-            ("SICHAT_IDLE_TIMEOUT_SECS", "60"),
-            ("SICHAT_DID_WEB_DNS_SERVERS", &dns_addr),
-            ("SICHAT_DID_WEB_DNS_TIMEOUT_SECS", "2"),
-        ],
-    )
+    let (server, _dns, _dir) = server_with_slow_dns(&[
+        ("SICHAT_MAX_CONNECTIONS", "2"),
+        ("SICHAT_IDLE_TIMEOUT_SECS", "60"),
+    ])
     .await;
     // The readiness probe of the harness may still hold a connection: let it go.
     tokio::time::sleep(Duration::from_millis(200)).await;
