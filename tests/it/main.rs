@@ -7,6 +7,7 @@ mod cli;
 mod client;
 mod common;
 mod connections;
+mod credential_vectors;
 mod did_documents;
 mod hostile_resolution;
 mod migrations;

@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod clock;
+pub mod contexts;
 pub mod did;
 pub mod id;
 pub mod keys;
@@ -15,6 +16,7 @@ pub mod secret;
 pub mod store;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod vc;
 
 pub use clock::{Clock, SystemClock};
 pub use secret::Secret;

@@ -72,6 +72,35 @@ impl PublicKey {
         }
     }
 
+    /// Checks `signature` over `message` the way [`super::Signer`] makes it: Ed25519 over
+    /// the message (RFC 8032, strict: no malleable or small-order forms), P-256 ECDSA over
+    /// its SHA-256 with the 64-byte `r || s` signature (high-S accepted, as RFC 6979
+    /// signers such as the W3C vectors' do not normalise it). X25519 keys never verify.
+    pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+        match self.key_type {
+            KeyType::Ed25519 => {
+                let (Ok(key), Ok(sig)) = (
+                    ed25519_dalek::VerifyingKey::try_from(self.bytes.as_slice()),
+                    ed25519_dalek::Signature::from_slice(signature),
+                ) else {
+                    return false;
+                };
+                key.verify_strict(message, &sig).is_ok()
+            }
+            KeyType::P256 => {
+                use p256::ecdsa::signature::Verifier;
+                let (Ok(key), Ok(sig)) = (
+                    p256::ecdsa::VerifyingKey::from_sec1_bytes(&self.bytes),
+                    p256::ecdsa::Signature::from_slice(signature),
+                ) else {
+                    return false;
+                };
+                key.verify(message, &sig).is_ok()
+            }
+            KeyType::X25519 => false,
+        }
+    }
+
     pub fn key_type(&self) -> KeyType {
         self.key_type
     }

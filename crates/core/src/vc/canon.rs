@@ -1,0 +1,283 @@
+//! JSON-LD document → canonical N-Quads (JSON-LD 1.1 expansion with the vetted
+//! [`Contexts`], then RDF Dataset Canonicalization, RDFC-1.0), with a work bound.
+//!
+//! Expansion is strict: a term no context defines, an invalid IRI or a context outside
+//! the map is an error (ssi's expansion policy), never silently dropped.
+//!
+//! The bound: RDFC-1.0 is cheap except for blank nodes that first-degree hashing cannot
+//! tell apart (step 4.5.4 onwards), for which it explores permutations; a "poison graph"
+//! (a clique of such nodes) takes factorial time. Such nodes are counted before
+//! canonicalizing and a document with more than [`Limits::max_indistinct_blank_nodes`] is
+//! refused. Document depth and quad count are bounded too.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+use ssi::json_ld::{CompactJsonLd, Expandable};
+use ssi::rdf::{AnyLdEnvironment, LdEnvironment, LexicalQuad, urdna2015};
+
+use crate::contexts::{Contexts, UnknownContext};
+
+/// Bounds on the work one canonicalization may do.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Nesting of JSON arrays and objects.
+    pub max_depth: usize,
+    /// RDF quads after expansion.
+    pub max_quads: usize,
+    /// Blank nodes that need n-degree hashing (indistinct by first-degree hash).
+    pub max_indistinct_blank_nodes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        // A credential with a status entry and a proof has ~60 quads and no indistinct
+        // blank nodes; the figures leave room for large, legitimate credentials.
+        Self {
+            max_depth: 32,
+            max_quads: 10_000,
+            max_indistinct_blank_nodes: 8,
+        }
+    }
+}
+
+/// Why a document could not be canonicalized.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CanonError {
+    #[error("the document nests deeper than {0} levels")]
+    TooDeep(usize),
+    #[error("the document expands to more than {0} RDF statements")]
+    TooManyQuads(usize),
+    #[error(
+        "the document has {found} blank nodes that only their mutual links tell apart (at most {max}): canonicalizing it would take too long"
+    )]
+    TooComplex { found: usize, max: usize },
+    #[error("context `{0}` is not allowed: only vetted, built-in contexts are loaded")]
+    ContextNotAllowed(String),
+    /// A term (property or type) no context defines.
+    #[error("term `{0}` is not defined by any context")]
+    UndefinedTerm(String),
+    #[error("JSON-LD expansion failed: {0}")]
+    Expansion(String),
+}
+
+/// Canonicalizes JSON-LD documents with a fixed context map and limits.
+#[derive(Debug, Clone, Default)]
+pub struct Canonicalizer {
+    contexts: Contexts,
+    limits: Limits,
+}
+
+impl Canonicalizer {
+    pub fn new(contexts: Contexts, limits: Limits) -> Self {
+        Self { contexts, limits }
+    }
+
+    pub fn contexts(&self) -> &Contexts {
+        &self.contexts
+    }
+
+    /// Expands `document` only: checks that every term is defined and every context is
+    /// allowed, without canonicalizing (for JOSE-secured credentials).
+    pub async fn check_terms(&self, document: &Value) -> Result<(), CanonError> {
+        check_depth(document, self.limits.max_depth)?;
+        let json = json_syntax::Value::from_serde_json(document.clone());
+        let mut ld = LdEnvironment::default();
+        CompactJsonLd(json)
+            .expand_with(&mut ld, &self.contexts)
+            .await
+            .map_err(expansion_error)?;
+        Ok(())
+    }
+
+    /// The canonical N-Quads lines (sorted, each ending in `\n`) of `document`.
+    pub async fn canonicalize(&self, document: &Value) -> Result<Vec<String>, CanonError> {
+        check_depth(document, self.limits.max_depth)?;
+        let json = json_syntax::Value::from_serde_json(document.clone());
+        let mut ld = LdEnvironment::default();
+        let expanded = CompactJsonLd(json)
+            .expand_with(&mut ld, &self.contexts)
+            .await
+            .map_err(expansion_error)?;
+        let quads = ld
+            .quads_of(&expanded)
+            .map_err(|e| CanonError::Expansion(e.to_string()))?;
+        if quads.len() > self.limits.max_quads {
+            return Err(CanonError::TooManyQuads(self.limits.max_quads));
+        }
+        let found = indistinct_blank_nodes(&quads);
+        if found > self.limits.max_indistinct_blank_nodes {
+            return Err(CanonError::TooComplex {
+                found,
+                max: self.limits.max_indistinct_blank_nodes,
+            });
+        }
+        Ok(
+            urdna2015::normalize(quads.iter().map(LexicalQuad::as_lexical_quad_ref))
+                .into_nquads_lines(),
+        )
+    }
+}
+
+fn expansion_error(e: ssi::json_ld::JsonLdError) -> CanonError {
+    use ssi::json_ld::JsonLdError;
+    use ssi::json_ld::expansion::Error;
+    match e {
+        JsonLdError::Expansion(Error::KeyExpansionFailed(term)) => CanonError::UndefinedTerm(term),
+        JsonLdError::Expansion(Error::ContextProcessing(
+            ssi::json_ld::context_processing::Error::ContextLoadingFailed(load),
+        )) if load.cause.downcast_ref::<UnknownContext>().is_some() => {
+            CanonError::ContextNotAllowed(load.target.to_string())
+        }
+        other => CanonError::Expansion(other.to_string()),
+    }
+}
+
+fn check_depth(value: &Value, max: usize) -> Result<(), CanonError> {
+    let mut stack = vec![(value, 0usize)];
+    while let Some((value, depth)) = stack.pop() {
+        if depth > max {
+            return Err(CanonError::TooDeep(max));
+        }
+        match value {
+            Value::Array(items) => stack.extend(items.iter().map(|v| (v, depth + 1))),
+            Value::Object(map) => stack.extend(map.values().map(|v| (v, depth + 1))),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The number of blank nodes whose first-degree hash (RDFC-1.0 §4.6) they share with
+/// another blank node: the ones canonicalization must tell apart by exploring paths.
+/// The hash input (the node's statements with itself as `_:a` and every other blank node
+/// as `_:z`, sorted) stands in for the hash.
+fn indistinct_blank_nodes(quads: &[LexicalQuad]) -> usize {
+    use ssi::rdf::urdna2015::BlankNodeComponentsMut;
+    let mut statements: HashMap<String, Vec<String>> = HashMap::new();
+    for quad in quads {
+        let blanks: Vec<String> = quad
+            .clone()
+            .blank_node_components_mut()
+            .iter()
+            .map(|b| b.to_string())
+            .collect();
+        for own in &blanks {
+            let mut relabelled = quad.clone();
+            for label in relabelled.blank_node_components_mut() {
+                let name = if label.as_str() == own { "a" } else { "z" };
+                *label = ssi::json_ld::BlankIdBuf::from_suffix(name).expect("valid label");
+            }
+            statements
+                .entry(own.clone())
+                .or_default()
+                .push(relabelled.to_string());
+        }
+    }
+    let mut groups: HashMap<Vec<String>, usize> = HashMap::new();
+    for (_, mut lines) in statements {
+        lines.sort_unstable();
+        *groups.entry(lines).or_default() += 1;
+    }
+    groups.values().filter(|&&n| n > 1).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn credential(extra: Value) -> Value {
+        let mut vc = json!({
+            "@context": ["https://www.w3.org/ns/credentials/v2"],
+            "type": ["VerifiableCredential"],
+            "issuer": "did:example:issuer",
+            "credentialSubject": {"id": "did:example:subject", "name": "Alice"},
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            vc[k] = v.clone();
+        }
+        vc
+    }
+
+    #[tokio::test]
+    async fn a_credential_canonicalizes_to_sorted_nquads() {
+        let lines = Canonicalizer::default()
+            .canonicalize(&credential(json!({})))
+            .await
+            .unwrap();
+        assert!(lines.windows(2).all(|w| w[0] <= w[1]));
+        assert!(lines.iter().all(|l| l.ends_with(" .\n")));
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("<https://schema.org/name> \"Alice\""))
+        );
+    }
+
+    #[tokio::test]
+    async fn undefined_terms_and_remote_contexts_are_refused() {
+        let canon = Canonicalizer::default();
+        let err = canon
+            .canonicalize(&credential(json!({"shoeSize": 42})))
+            .await
+            .unwrap_err();
+        assert_eq!(err, CanonError::UndefinedTerm("shoeSize".into()));
+
+        let mut remote = credential(json!({}));
+        remote["@context"] = json!([
+            "https://www.w3.org/ns/credentials/v2",
+            "https://attacker.example/context.jsonld"
+        ]);
+        let err = canon.canonicalize(&remote).await.unwrap_err();
+        assert_eq!(
+            err,
+            CanonError::ContextNotAllowed("https://attacker.example/context.jsonld".into())
+        );
+    }
+
+    #[tokio::test]
+    async fn the_undefined_terms_context_allows_them() {
+        let mut vc = credential(json!({"shoeSize": 42}));
+        vc["@context"] = json!([
+            "https://www.w3.org/ns/credentials/v2",
+            "https://www.w3.org/ns/credentials/undefined-terms/v2"
+        ]);
+        Canonicalizer::default().canonicalize(&vc).await.unwrap();
+    }
+
+    /// A clique of blank nodes linked to each other only: every permutation would be
+    /// explored. It is refused at once.
+    #[tokio::test]
+    async fn poison_graphs_are_refused_before_canonicalizing() {
+        let n = 24;
+        let nodes: Vec<Value> = (0..n)
+            .map(|i| {
+                let links: Vec<Value> = (0..n)
+                    .filter(|&j| j != i)
+                    .map(|j| json!({"@id": format!("_:b{j}")}))
+                    .collect();
+                json!({"@id": format!("_:b{i}"), "https://example.org/p": links})
+            })
+            .collect();
+        let doc = json!({"@graph": nodes});
+        let err = Canonicalizer::default()
+            .canonicalize(&doc)
+            .await
+            .unwrap_err();
+        assert_eq!(err, CanonError::TooComplex { found: n, max: 8 });
+    }
+
+    #[tokio::test]
+    async fn deep_documents_are_refused() {
+        let mut value = json!("leaf");
+        for _ in 0..100 {
+            value = json!({"https://example.org/p": value});
+        }
+        let err = Canonicalizer::default()
+            .canonicalize(&value)
+            .await
+            .unwrap_err();
+        assert_eq!(err, CanonError::TooDeep(32));
+    }
+}

@@ -1,0 +1,197 @@
+//! Issuing: check the unsecured credential, then secure it with a Data Integrity proof
+//! or as a `vc+jwt` envelope, signing through the [`Signer`] seam.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+
+use super::canon::{CanonError, Canonicalizer};
+use super::credential::{self, ShapeError, VcVersion};
+use super::data_integrity::{self, Cryptosuite, PROOF_TYPE, ProofError};
+use super::jose::{self, Secured};
+use crate::clock::{Clock, rfc3339};
+use crate::contexts::DATA_INTEGRITY_V2;
+use crate::id::KeyId;
+use crate::keys::{KeyType, SignError, Signer, SsiSigner};
+
+/// How a credential is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProofFormat {
+    DataIntegrity(Cryptosuite),
+    /// VC-JOSE-COSE compact JWS (`typ: vc+jwt`), as an `EnvelopedVerifiableCredential`.
+    VcJwt,
+}
+
+impl ProofFormat {
+    pub fn name(self) -> &'static str {
+        match self {
+            ProofFormat::DataIntegrity(suite) => suite.name(),
+            ProofFormat::VcJwt => jose::VC_TYP,
+        }
+    }
+}
+
+/// The key a credential is signed with, as its issuer publishes it.
+#[derive(Debug, Clone)]
+pub struct IssuerKey {
+    /// The issuer's DID.
+    pub issuer: String,
+    /// The verification method (DID URL) the key is published under.
+    pub method: String,
+    pub key: KeyId,
+    pub key_type: KeyType,
+}
+
+/// Why a credential was not issued.
+#[derive(Debug, thiserror::Error)]
+pub enum IssueError {
+    #[error(transparent)]
+    Shape(#[from] ShapeError),
+    #[error("the credential is not valid JSON-LD: {0}")]
+    JsonLd(#[from] CanonError),
+    #[error("the issuer `{found}` is not `{expected}`, the DID whose key signs")]
+    IssuerMismatch { expected: String, found: String },
+    #[error("{0}")]
+    Unsupported(String),
+    #[error(transparent)]
+    Sign(#[from] SignError),
+    #[error("signing failed: {0}")]
+    Signing(String),
+}
+
+impl From<ProofError> for IssueError {
+    fn from(e: ProofError) -> Self {
+        match e {
+            ProofError::Canon(c) => IssueError::JsonLd(c),
+            ProofError::Sign(s) => IssueError::Sign(s),
+            other => IssueError::Signing(other.to_string()),
+        }
+    }
+}
+
+/// Secures credentials with stored keys.
+#[derive(Clone)]
+pub struct Issuer {
+    canon: Canonicalizer,
+    signer: Arc<dyn Signer>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Issuer {
+    pub fn new(canon: Canonicalizer, signer: Arc<dyn Signer>, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            canon,
+            signer,
+            clock,
+        }
+    }
+
+    /// The current time as a dateTimeStamp, to the second.
+    fn now(&self) -> String {
+        let millis = self.clock.now_millis();
+        rfc3339(millis - millis.rem_euclid(1000))
+    }
+
+    /// Checks the shape of an unsecured credential and fills in what the data model
+    /// requires of its version (1.1: `issuanceDate`).
+    pub fn prepare(
+        &self,
+        mut credential: Map<String, Value>,
+        key: &IssuerKey,
+    ) -> Result<(Map<String, Value>, credential::CheckedCredential), IssueError> {
+        if credential.contains_key("proof") {
+            return Err(ShapeError {
+                field: "proof".into(),
+                reason: "must not be present: the credential to issue is unsecured".into(),
+            }
+            .into());
+        }
+        let version = credential::version_of(&credential)?;
+        if version == VcVersion::V1 && !credential.contains_key("issuanceDate") {
+            credential.insert("issuanceDate".into(), Value::String(self.now()));
+        }
+        let checked = credential::check_credential(&credential)?;
+        if checked.issuer != key.issuer {
+            return Err(IssueError::IssuerMismatch {
+                expected: key.issuer.clone(),
+                found: checked.issuer,
+            });
+        }
+        Ok((credential, checked))
+    }
+
+    /// Secures `credential` (checked by [`Self::prepare`]) in `format` with `key`.
+    pub async fn secure(
+        &self,
+        mut credential: Map<String, Value>,
+        version: VcVersion,
+        key: &IssuerKey,
+        format: ProofFormat,
+    ) -> Result<Value, IssueError> {
+        match format {
+            ProofFormat::DataIntegrity(suite) => {
+                if suite.key_type() != key.key_type {
+                    return Err(IssueError::Unsupported(format!(
+                        "{suite} needs a {} key; `{}` is {}",
+                        suite.key_type(),
+                        key.method,
+                        key.key_type
+                    )));
+                }
+                if version == VcVersion::V1 {
+                    add_context(&mut credential, DATA_INTEGRITY_V2);
+                }
+                let options = json!({
+                    "type": PROOF_TYPE,
+                    "cryptosuite": suite.name(),
+                    "created": self.now(),
+                    "verificationMethod": key.method,
+                    "proofPurpose": "assertionMethod",
+                });
+                let Value::Object(options) = options else {
+                    unreachable!()
+                };
+                let proof = data_integrity::create_proof(
+                    &self.canon,
+                    &credential,
+                    options,
+                    self.signer.as_ref(),
+                    &key.key,
+                )
+                .await?;
+                credential.insert("proof".into(), Value::Object(proof));
+                Ok(Value::Object(credential))
+            }
+            ProofFormat::VcJwt => {
+                if version != VcVersion::V2 {
+                    return Err(IssueError::Unsupported(
+                        "vc+jwt secures VC Data Model 2.0 credentials only".into(),
+                    ));
+                }
+                self.canon
+                    .check_terms(&Value::Object(credential.clone()))
+                    .await?;
+                let signer =
+                    SsiSigner::new(self.signer.clone(), key.key.clone(), key.method.clone())
+                        .await?;
+                let jws = jose::sign(&credential, Secured::Credential, &signer)
+                    .await
+                    .map_err(|e| IssueError::Signing(e.to_string()))?;
+                Ok(jose::envelope(&jws, Secured::Credential))
+            }
+        }
+    }
+}
+
+/// Appends `context` to the document's `@context` unless it is there.
+fn add_context(doc: &mut Map<String, Value>, context: &str) {
+    let entry = doc.entry("@context").or_insert_with(|| json!([]));
+    if let Value::String(one) = entry {
+        *entry = json!([one.clone()]);
+    }
+    if let Value::Array(items) = entry
+        && !items.iter().any(|c| c.as_str() == Some(context))
+    {
+        items.push(Value::String(context.into()));
+    }
+}

@@ -1,0 +1,153 @@
+//! VC-JOSE-COSE (W3C Recommendation, 2025) §3.1: a VC 2.0 credential secured as a compact
+//! JWS with `typ: vc+jwt` and `cty: vc`, the credential itself as the payload, carried in
+//! JSON-LD as an `EnvelopedVerifiableCredential` whose `id` is a
+//! `data:application/vc+jwt,<jws>` URL. (ssi's `JoseVc` still emits the draft `vc-ld+jwt`.)
+
+use std::borrow::Cow;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use serde_json::{Map, Value, json};
+
+use crate::contexts::CREDENTIALS_V2;
+use crate::keys::SsiSigner;
+
+pub const VC_TYP: &str = "vc+jwt";
+pub const VP_TYP: &str = "vp+jwt";
+pub const VC_MEDIA: &str = "application/vc+jwt";
+pub const VP_MEDIA: &str = "application/vp+jwt";
+pub const ENVELOPED_VC: &str = "EnvelopedVerifiableCredential";
+pub const ENVELOPED_VP: &str = "EnvelopedVerifiablePresentation";
+
+/// What is secured: the `typ`/`cty` and media type differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Secured {
+    Credential,
+    Presentation,
+}
+
+impl Secured {
+    pub fn typ(self) -> &'static str {
+        match self {
+            Secured::Credential => VC_TYP,
+            Secured::Presentation => VP_TYP,
+        }
+    }
+    pub fn cty(self) -> &'static str {
+        match self {
+            Secured::Credential => "vc",
+            Secured::Presentation => "vp",
+        }
+    }
+    pub fn media_type(self) -> &'static str {
+        match self {
+            Secured::Credential => VC_MEDIA,
+            Secured::Presentation => VP_MEDIA,
+        }
+    }
+    pub fn envelope_type(self) -> &'static str {
+        match self {
+            Secured::Credential => ENVELOPED_VC,
+            Secured::Presentation => ENVELOPED_VP,
+        }
+    }
+}
+
+struct Payload {
+    secured: Secured,
+    bytes: Vec<u8>,
+}
+
+impl ssi::claims::JwsPayload for Payload {
+    fn typ(&self) -> Option<&str> {
+        Some(self.secured.typ())
+    }
+    fn cty(&self) -> Option<&str> {
+        Some(self.secured.cty())
+    }
+    fn payload_bytes(&self) -> Cow<'_, [u8]> {
+        Cow::Borrowed(&self.bytes)
+    }
+}
+
+/// Signs `document` (a VC 2.0 credential or presentation) as a compact JWS whose `kid` is
+/// the signer's verification method.
+pub async fn sign(
+    document: &Map<String, Value>,
+    secured: Secured,
+    signer: &SsiSigner,
+) -> Result<String, ssi::claims::SignatureError> {
+    let payload = Payload {
+        secured,
+        bytes: serde_json::to_vec(document).expect("JSON serializes"),
+    };
+    let jws = ssi::claims::JwsPayload::sign(&payload, signer).await?;
+    Ok(jws.as_str().to_owned())
+}
+
+/// The JSON-LD envelope of a JWS.
+pub fn envelope(jws: &str, secured: Secured) -> Value {
+    json!({
+        "@context": CREDENTIALS_V2,
+        "id": format!("data:{},{jws}", secured.media_type()),
+        "type": secured.envelope_type(),
+    })
+}
+
+/// Why a JWS could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JoseError {
+    #[error("the envelope's `id` is not a `data:{0},` URL")]
+    NotAnEnvelope(&'static str),
+    #[error("not a compact JWS (three base64url parts)")]
+    NotCompact,
+    #[error("the JWS header is not a JSON object")]
+    BadHeader,
+    #[error("the JWS payload is not a JSON object")]
+    BadPayload,
+    #[error("the JWS signature is not base64url")]
+    BadSignature,
+}
+
+/// A compact JWS, split and decoded (not verified).
+#[derive(Debug, Clone)]
+pub struct DecodedJws {
+    pub header: Map<String, Value>,
+    pub payload: Map<String, Value>,
+    pub signature: Vec<u8>,
+    /// `base64url(header) . base64url(payload)`: what the signature covers.
+    pub signing_input: String,
+}
+
+/// The JWS an envelope carries (`data:<media type>,<jws>`).
+pub fn unwrap_envelope(envelope: &Map<String, Value>, secured: Secured) -> Result<&str, JoseError> {
+    let id = envelope
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let prefix = format!("data:{},", secured.media_type());
+    id.strip_prefix(&prefix)
+        .ok_or(JoseError::NotAnEnvelope(secured.media_type()))
+}
+
+pub fn decode(jws: &str) -> Result<DecodedJws, JoseError> {
+    let mut parts = jws.split('.');
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(JoseError::NotCompact);
+    };
+    let object = |part: &str, err: JoseError| -> Result<Map<String, Value>, JoseError> {
+        let bytes = B64.decode(part).map_err(|_| err.clone())?;
+        match serde_json::from_slice(&bytes) {
+            Ok(Value::Object(map)) => Ok(map),
+            _ => Err(err),
+        }
+    };
+    Ok(DecodedJws {
+        header: object(h, JoseError::BadHeader)?,
+        payload: object(p, JoseError::BadPayload)?,
+        signature: B64.decode(s).map_err(|_| JoseError::BadSignature)?,
+        signing_input: format!("{h}.{p}"),
+    })
+}

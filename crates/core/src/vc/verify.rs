@@ -1,0 +1,759 @@
+//! Verifying credentials and presentations: every check by name, with a VC Data Model
+//! 2.0 §7.1 problem detail for each failure. Works offline given a [`MethodResolver`]
+//! that does (did:key, did:jwk, did:peer, pinned documents).
+//!
+//! Checks: `proof` (signature, suite, key), `proofPurpose` (the proof's purpose, and the
+//! method listed under it in its controller's document), `issuer` / `holder` (the DID
+//! that signs controls the method), `challenge`, `domain`, `proofExpires`, `validFrom`,
+//! `validUntil` (1.1: `issuanceDate`, `expirationDate`), `credential` (the structure of
+//! an enveloped or embedded credential), `credentials` (a presentation's credentials).
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::canon::Canonicalizer;
+use super::credential::{self, ShapeError, Validity};
+use super::data_integrity::{self, PROOF_TYPE, ProofError};
+use super::jose::{self, Secured};
+use super::methods::{MethodResolver, ResolvedMethod};
+use crate::clock::Clock;
+use crate::did::Relationship;
+use crate::keys::KeyType;
+
+/// Problem types: VC Data Model 2.0 §7.1 and Data Integrity §3 (processing errors).
+pub mod problem {
+    pub const PARSING: &str = "https://www.w3.org/TR/vc-data-model#PARSING_ERROR";
+    pub const CRYPTOGRAPHIC: &str =
+        "https://www.w3.org/TR/vc-data-model#CRYPTOGRAPHIC_SECURITY_ERROR";
+    pub const MALFORMED: &str = "https://www.w3.org/TR/vc-data-model#MALFORMED_VALUE_ERROR";
+    pub const RANGE: &str = "https://www.w3.org/TR/vc-data-model#RANGE_ERROR";
+    pub const PROOF_VERIFICATION: &str = "https://w3id.org/security#PROOF_VERIFICATION_ERROR";
+    pub const PROOF_TRANSFORMATION: &str = "https://w3id.org/security#PROOF_TRANSFORMATION_ERROR";
+    pub const INVALID_DOMAIN: &str = "https://w3id.org/security#INVALID_DOMAIN_ERROR";
+    pub const INVALID_CHALLENGE: &str = "https://w3id.org/security#INVALID_CHALLENGE_ERROR";
+    pub const INVALID_METHOD: &str = "https://w3id.org/security#INVALID_VERIFICATION_METHOD";
+}
+
+/// One problem a verification found (RFC 9457 members, plus the check's name).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ProblemDetail {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub detail: String,
+    /// The check that found it.
+    pub check: String,
+}
+
+/// The outcome of a verification.
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
+pub struct Report {
+    pub verified: bool,
+    /// The checks that ran and passed.
+    pub checks: Vec<String>,
+    pub warnings: Vec<ProblemDetail>,
+    pub errors: Vec<ProblemDetail>,
+}
+
+impl Report {
+    fn pass(&mut self, check: &str) {
+        if !self.checks.iter().any(|c| c == check) {
+            self.checks.push(check.into());
+        }
+    }
+
+    fn fail(&mut self, check: &str, kind: &str, title: &str, detail: impl Into<String>) {
+        self.errors.push(ProblemDetail {
+            kind: kind.into(),
+            title: title.into(),
+            detail: detail.into(),
+            check: check.into(),
+        });
+    }
+
+    fn warn(&mut self, check: &str, kind: &str, title: &str, detail: impl Into<String>) {
+        self.warnings.push(ProblemDetail {
+            kind: kind.into(),
+            title: title.into(),
+            detail: detail.into(),
+            check: check.into(),
+        });
+    }
+
+    fn finish(mut self) -> Self {
+        // A check that failed anywhere did not pass.
+        let failed: Vec<String> = self.errors.iter().map(|e| e.check.clone()).collect();
+        self.checks.retain(|c| !failed.contains(c));
+        self.verified = self.errors.is_empty();
+        self
+    }
+
+    fn absorb(&mut self, prefix: &str, other: Report) {
+        for mut e in other.errors {
+            e.detail = format!("{prefix}: {}", e.detail);
+            self.errors.push(e);
+        }
+        for mut w in other.warnings {
+            w.detail = format!("{prefix}: {}", w.detail);
+            self.warnings.push(w);
+        }
+    }
+}
+
+/// Input that is not a credential or presentation at all (HTTP 400/422 problem).
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error(transparent)]
+    Malformed(#[from] ShapeError),
+}
+
+/// Options of a verification request (VC-API `options`).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VerifyOptions {
+    pub challenge: Option<String>,
+    pub domain: Option<String>,
+}
+
+/// Verifies credentials and presentations.
+#[derive(Clone)]
+pub struct Verifier {
+    canon: Canonicalizer,
+    methods: Arc<dyn MethodResolver>,
+    clock: Arc<dyn Clock>,
+    skew: Duration,
+}
+
+fn object<'a>(field: &str, value: &'a Value) -> Result<&'a Map<String, Value>, ShapeError> {
+    value.as_object().ok_or_else(|| ShapeError {
+        field: field.into(),
+        reason: "must be a JSON object".into(),
+    })
+}
+
+fn has_type(doc: &Map<String, Value>, wanted: &str) -> bool {
+    match doc.get("type") {
+        Some(Value::String(t)) => t == wanted,
+        Some(Value::Array(items)) => items.iter().any(|t| t.as_str() == Some(wanted)),
+        _ => false,
+    }
+}
+
+fn did_of(url: &str) -> &str {
+    url.split('#').next().unwrap_or(url)
+}
+
+/// What signs: the issuer of a credential, the holder of a presentation.
+struct Signatory<'a> {
+    check: &'static str,
+    id: Option<&'a str>,
+    purpose: Relationship,
+}
+
+impl Verifier {
+    pub fn new(
+        canon: Canonicalizer,
+        methods: Arc<dyn MethodResolver>,
+        clock: Arc<dyn Clock>,
+        skew: std::time::Duration,
+    ) -> Self {
+        Self {
+            canon,
+            methods,
+            clock,
+            skew: Duration::from_std(skew).unwrap_or(Duration::zero()),
+        }
+    }
+
+    pub fn canonicalizer(&self) -> &Canonicalizer {
+        &self.canon
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        DateTime::from_timestamp_millis(self.clock.now_millis()).unwrap_or_default()
+    }
+
+    /// Verifies a credential secured with Data Integrity proofs or enveloped as `vc+jwt`.
+    pub async fn verify_credential(
+        &self,
+        credential: &Value,
+        options: &VerifyOptions,
+    ) -> Result<Report, VerifyError> {
+        let doc = object("verifiableCredential", credential)?;
+        let mut report = Report::default();
+        if has_type(doc, jose::ENVELOPED_VC) {
+            self.enveloped_credential(doc, &mut report).await;
+            return Ok(report.finish());
+        }
+        let checked = credential::check_credential(doc)?;
+        let signatory = Signatory {
+            check: "issuer",
+            id: Some(&checked.issuer),
+            purpose: Relationship::AssertionMethod,
+        };
+        self.proofs(doc, &signatory, options, &mut report).await;
+        self.validity(&checked.validity, checked.version, &mut report);
+        Ok(report.finish())
+    }
+
+    /// Verifies a presentation (Data Integrity, or enveloped as `vp+jwt`) and every
+    /// credential in it.
+    pub async fn verify_presentation(
+        &self,
+        presentation: &Value,
+        options: &VerifyOptions,
+    ) -> Result<Report, VerifyError> {
+        let doc = object("verifiablePresentation", presentation)?;
+        let mut report = Report::default();
+        if has_type(doc, jose::ENVELOPED_VP) {
+            if let Some(decoded) = self.jws_of(doc, Secured::Presentation, &mut report) {
+                let payload = decoded.payload.clone();
+                match credential::check_presentation(&payload) {
+                    Ok(checked) => {
+                        let signatory = Signatory {
+                            check: "holder",
+                            id: checked.holder.as_deref(),
+                            purpose: Relationship::Authentication,
+                        };
+                        self.jws_signature(&decoded, &signatory, &mut report).await;
+                        self.jws_nonce(&payload, options, &mut report);
+                        self.embedded_credentials(&payload, &mut report).await;
+                    }
+                    Err(e) => report.fail(
+                        "credential",
+                        problem::MALFORMED,
+                        "Malformed presentation",
+                        e.to_string(),
+                    ),
+                }
+            }
+            return Ok(report.finish());
+        }
+        let checked = credential::check_presentation(doc)?;
+        let signatory = Signatory {
+            check: "holder",
+            id: checked.holder.as_deref(),
+            purpose: Relationship::Authentication,
+        };
+        self.proofs(doc, &signatory, options, &mut report).await;
+        self.embedded_credentials(doc, &mut report).await;
+        Ok(report.finish())
+    }
+
+    async fn embedded_credentials(&self, doc: &Map<String, Value>, report: &mut Report) {
+        let credentials: Vec<&Value> = match doc.get("verifiableCredential") {
+            None => return,
+            Some(Value::Array(items)) => items.iter().collect(),
+            Some(one) => vec![one],
+        };
+        for (i, vc) in credentials.into_iter().enumerate() {
+            let inner = Box::pin(self.verify_credential(vc, &VerifyOptions::default())).await;
+            match inner {
+                Ok(inner) => report.absorb(&format!("verifiableCredential[{i}]"), inner),
+                Err(e) => report.fail(
+                    "credentials",
+                    problem::MALFORMED,
+                    "Malformed credential",
+                    format!("verifiableCredential[{i}]: {e}"),
+                ),
+            }
+        }
+        report.pass("credentials");
+    }
+
+    fn validity(&self, validity: &Validity, version: credential::VcVersion, report: &mut Report) {
+        let now = self.now();
+        let (from, until) = match version {
+            credential::VcVersion::V2 => ("validFrom", "validUntil"),
+            credential::VcVersion::V1 => ("issuanceDate", "expirationDate"),
+        };
+        match validity.from {
+            Some(t) if t > now + self.skew => report.fail(
+                from,
+                problem::RANGE,
+                "Not yet valid",
+                format!("the credential is valid from {}", t.to_rfc3339()),
+            ),
+            Some(_) => report.pass(from),
+            None => {}
+        }
+        match validity.until {
+            Some(t) if t + self.skew < now => report.fail(
+                until,
+                problem::RANGE,
+                "Expired",
+                format!("the credential expired at {}", t.to_rfc3339()),
+            ),
+            Some(_) => report.pass(until),
+            None => {}
+        }
+    }
+
+    /// Every proof of a Data Integrity secured document (a proof set; chains through
+    /// `previousProof`).
+    async fn proofs(
+        &self,
+        doc: &Map<String, Value>,
+        signatory: &Signatory<'_>,
+        options: &VerifyOptions,
+        report: &mut Report,
+    ) {
+        let proofs: Vec<&Map<String, Value>> = match doc.get("proof") {
+            None => {
+                report.fail(
+                    "proof",
+                    problem::PROOF_VERIFICATION,
+                    "No proof",
+                    "the document has no `proof`",
+                );
+                return;
+            }
+            Some(Value::Array(items)) => items.iter().filter_map(Value::as_object).collect(),
+            Some(Value::Object(one)) => vec![one],
+            Some(_) => vec![],
+        };
+        if proofs.is_empty() {
+            report.fail(
+                "proof",
+                problem::MALFORMED,
+                "Malformed proof",
+                "`proof` must be an object or an array of objects",
+            );
+            return;
+        }
+        let mut unsecured = doc.clone();
+        unsecured.remove("proof");
+        for proof in &proofs {
+            self.one_proof(&unsecured, &proofs, proof, signatory, options, report)
+                .await;
+        }
+    }
+
+    async fn one_proof(
+        &self,
+        unsecured: &Map<String, Value>,
+        all: &[&Map<String, Value>],
+        proof: &Map<String, Value>,
+        signatory: &Signatory<'_>,
+        options: &VerifyOptions,
+        report: &mut Report,
+    ) {
+        let fail = |report: &mut Report, title: &str, detail: String| {
+            report.fail("proof", problem::PROOF_VERIFICATION, title, detail)
+        };
+        match proof.get("type").and_then(Value::as_str) {
+            Some(PROOF_TYPE) => {}
+            Some(other) => {
+                return fail(
+                    report,
+                    "Unsupported proof type",
+                    format!("proof type `{other}` is not supported"),
+                );
+            }
+            None => return fail(report, "Malformed proof", "proof without `type`".into()),
+        }
+        // Purpose, as declared.
+        let purpose = signatory.purpose.property();
+        match proof.get("proofPurpose").and_then(Value::as_str) {
+            Some(p) if p == purpose => {}
+            other => {
+                report.fail(
+                    "proofPurpose",
+                    problem::PROOF_VERIFICATION,
+                    "Wrong proof purpose",
+                    format!("the proof purpose is {other:?}, `{purpose}` is required"),
+                );
+            }
+        }
+        self.proof_nonce(proof, options, report);
+        if let Some(expires) = proof.get("expires") {
+            match credential::parse_date("proof.expires", expires) {
+                Ok(t) if t + self.skew < self.now() => report.fail(
+                    "proofExpires",
+                    problem::PROOF_VERIFICATION,
+                    "Proof expired",
+                    format!("the proof expired at {}", t.to_rfc3339()),
+                ),
+                Ok(_) => report.pass("proofExpires"),
+                Err(e) => report.fail(
+                    "proofExpires",
+                    problem::MALFORMED,
+                    "Malformed proof",
+                    e.to_string(),
+                ),
+            }
+        }
+        if let Some(created) = proof.get("created")
+            && let Err(e) = credential::parse_date("proof.created", created)
+        {
+            return fail(report, "Malformed proof", e.to_string());
+        }
+        let Some(method_id) = proof.get("verificationMethod").and_then(Value::as_str) else {
+            return fail(
+                report,
+                "Malformed proof",
+                "proof without string `verificationMethod`".into(),
+            );
+        };
+        let Some(method) = self.method(method_id, signatory, report).await else {
+            return;
+        };
+        // The document the proof covers: without proofs, or with the ones it chains to.
+        let mut covered = unsecured.clone();
+        if let Some(previous) = proof.get("previousProof") {
+            let wanted: Vec<&str> = match previous {
+                Value::String(s) => vec![s.as_str()],
+                Value::Array(items) => items.iter().filter_map(Value::as_str).collect(),
+                _ => vec![],
+            };
+            let chained: Vec<Value> = all
+                .iter()
+                .filter(|p| {
+                    p.get("id")
+                        .and_then(Value::as_str)
+                        .is_some_and(|id| wanted.contains(&id))
+                })
+                .map(|p| Value::Object((*p).clone()))
+                .collect();
+            if chained.len() != wanted.len() {
+                return fail(
+                    report,
+                    "Broken proof chain",
+                    format!("`previousProof` names proofs that are not in the set: {wanted:?}"),
+                );
+            }
+            covered.insert("proof".into(), Value::Array(chained));
+        }
+        match data_integrity::verify_proof(&self.canon, &covered, proof, &method.key).await {
+            Ok(()) => report.pass("proof"),
+            Err(ProofError::Canon(e)) => report.fail(
+                "proof",
+                problem::PROOF_TRANSFORMATION,
+                "The document cannot be canonicalized",
+                e.to_string(),
+            ),
+            Err(ProofError::BadSignature) => report.fail(
+                "proof",
+                problem::CRYPTOGRAPHIC,
+                "Invalid signature",
+                format!("the signature does not verify with `{}`", method.id),
+            ),
+            Err(e) => fail(report, "Invalid proof", e.to_string()),
+        }
+    }
+
+    /// Resolves the method, and checks it is the signatory's and allowed for the purpose.
+    async fn method(
+        &self,
+        method_id: &str,
+        signatory: &Signatory<'_>,
+        report: &mut Report,
+    ) -> Option<ResolvedMethod> {
+        let method = match self.methods.resolve_method(method_id).await {
+            Ok(m) => m,
+            Err(e) => {
+                report.fail(
+                    "proof",
+                    problem::INVALID_METHOD,
+                    "Unknown verification method",
+                    e.to_string(),
+                );
+                return None;
+            }
+        };
+        if method.allows(signatory.purpose) {
+            report.pass("proofPurpose");
+        } else {
+            report.fail(
+                "proofPurpose",
+                problem::PROOF_VERIFICATION,
+                "Method not authorized for the purpose",
+                format!(
+                    "`{}` is not listed under `{}` in its controller's document",
+                    method.id,
+                    signatory.purpose.property()
+                ),
+            );
+        }
+        match signatory.id {
+            Some(id) if id.starts_with("did:") => {
+                if did_of(&method.id) == id || method.controller == id {
+                    report.pass(signatory.check);
+                } else {
+                    report.fail(
+                        signatory.check,
+                        problem::PROOF_VERIFICATION,
+                        "Signer does not control the method",
+                        format!(
+                            "`{}` is controlled by `{}`, not by `{id}`",
+                            method.id, method.controller
+                        ),
+                    );
+                }
+            }
+            Some(id) => report.warn(
+                signatory.check,
+                problem::PROOF_VERIFICATION,
+                "Control not checked",
+                format!(
+                    "`{id}` is not a DID: whether it controls `{}` was not checked",
+                    method.id
+                ),
+            ),
+            None => {}
+        }
+        Some(method)
+    }
+
+    fn proof_nonce(
+        &self,
+        proof: &Map<String, Value>,
+        options: &VerifyOptions,
+        report: &mut Report,
+    ) {
+        if let Some(challenge) = &options.challenge {
+            if proof.get("challenge").and_then(Value::as_str) == Some(challenge) {
+                report.pass("challenge");
+            } else {
+                report.fail(
+                    "challenge",
+                    problem::INVALID_CHALLENGE,
+                    "Wrong challenge",
+                    "the proof's `challenge` is not the expected one",
+                );
+            }
+        }
+        if let Some(domain) = &options.domain {
+            let ok = match proof.get("domain") {
+                Some(Value::String(d)) => d == domain,
+                Some(Value::Array(ds)) => ds.iter().any(|d| d.as_str() == Some(domain)),
+                _ => false,
+            };
+            if ok {
+                report.pass("domain");
+            } else {
+                report.fail(
+                    "domain",
+                    problem::INVALID_DOMAIN,
+                    "Wrong domain",
+                    "the proof's `domain` is not the expected one",
+                );
+            }
+        }
+    }
+
+    /// A JOSE presentation binds challenge and domain as the JWT `nonce` and `aud`.
+    fn jws_nonce(
+        &self,
+        payload: &Map<String, Value>,
+        options: &VerifyOptions,
+        report: &mut Report,
+    ) {
+        let mut as_proof = Map::new();
+        if let Some(n) = payload.get("nonce") {
+            as_proof.insert("challenge".into(), n.clone());
+        }
+        if let Some(a) = payload.get("aud") {
+            as_proof.insert("domain".into(), a.clone());
+        }
+        self.proof_nonce(&as_proof, options, report);
+    }
+
+    fn jws_of(
+        &self,
+        envelope: &Map<String, Value>,
+        secured: Secured,
+        report: &mut Report,
+    ) -> Option<jose::DecodedJws> {
+        let decoded = jose::unwrap_envelope(envelope, secured).and_then(jose::decode);
+        let decoded = match decoded {
+            Ok(d) => d,
+            Err(e) => {
+                report.fail(
+                    "proof",
+                    problem::PARSING,
+                    "Malformed envelope",
+                    e.to_string(),
+                );
+                return None;
+            }
+        };
+        let header = |name: &str| decoded.header.get(name).and_then(Value::as_str);
+        // `typ` and `cty` are optional; when present they must say what this is.
+        let legacy_typ = format!("{}-ld+jwt", secured.cty());
+        if let Some(typ) = header("typ")
+            && typ != secured.typ()
+            && typ != legacy_typ
+        {
+            report.fail(
+                "proof",
+                problem::PARSING,
+                "Wrong media type",
+                format!("JWS `typ` is `{typ}`, `{}` is required", secured.typ()),
+            );
+            return None;
+        }
+        if let Some(cty) = header("cty")
+            && cty != secured.cty()
+        {
+            report.fail(
+                "proof",
+                problem::PARSING,
+                "Wrong content type",
+                format!("JWS `cty` is `{cty}`, `{}` is required", secured.cty()),
+            );
+            return None;
+        }
+        if decoded.payload.contains_key("vc") || decoded.payload.contains_key("vp") {
+            report.fail(
+                "credential",
+                problem::MALFORMED,
+                "JWT-VC 1.1 claims",
+                "the payload has `vc`/`vp` claims: VC-JOSE-COSE secures the credential itself",
+            );
+            return None;
+        }
+        Some(decoded)
+    }
+
+    async fn enveloped_credential(&self, envelope: &Map<String, Value>, report: &mut Report) {
+        let Some(decoded) = self.jws_of(envelope, Secured::Credential, report) else {
+            return;
+        };
+        let payload = &decoded.payload;
+        let checked = match credential::check_credential(payload) {
+            Ok(c) if c.version == credential::VcVersion::V2 => c,
+            Ok(_) => {
+                return report.fail(
+                    "credential",
+                    problem::MALFORMED,
+                    "Not a VC 2.0 credential",
+                    "VC-JOSE-COSE secures VC Data Model 2.0 credentials only",
+                );
+            }
+            Err(e) => {
+                return report.fail(
+                    "credential",
+                    problem::MALFORMED,
+                    "Malformed credential",
+                    e.to_string(),
+                );
+            }
+        };
+        if let Err(e) = self
+            .canon
+            .check_terms(&Value::Object(payload.clone()))
+            .await
+        {
+            report.fail(
+                "credential",
+                problem::PARSING,
+                "Invalid JSON-LD",
+                e.to_string(),
+            );
+        } else {
+            report.pass("credential");
+        }
+        let signatory = Signatory {
+            check: "issuer",
+            id: Some(&checked.issuer),
+            purpose: Relationship::AssertionMethod,
+        };
+        self.jws_signature(&decoded, &signatory, report).await;
+        self.validity(&checked.validity, checked.version, report);
+        self.jwt_times(payload, report);
+    }
+
+    /// `exp` / `nbf` when they are NumericDates (RFC 7519 §4.1.4–5).
+    fn jwt_times(&self, payload: &Map<String, Value>, report: &mut Report) {
+        let now = self.now().timestamp();
+        let skew = self.skew.num_seconds();
+        if let Some(exp) = payload.get("exp").and_then(Value::as_i64)
+            && exp + skew < now
+        {
+            report.fail(
+                "validUntil",
+                problem::RANGE,
+                "Expired",
+                format!("`exp` {exp} has passed"),
+            );
+        }
+        if let Some(nbf) = payload.get("nbf").and_then(Value::as_i64)
+            && nbf - skew > now
+        {
+            report.fail(
+                "validFrom",
+                problem::RANGE,
+                "Not yet valid",
+                format!("`nbf` is {nbf}"),
+            );
+        }
+    }
+
+    async fn jws_signature(
+        &self,
+        decoded: &jose::DecodedJws,
+        signatory: &Signatory<'_>,
+        report: &mut Report,
+    ) {
+        let fail = |report: &mut Report, title: &str, detail: String| {
+            report.fail("proof", problem::CRYPTOGRAPHIC, title, detail)
+        };
+        let alg = decoded
+            .header
+            .get("alg")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let key_type = match alg {
+            "EdDSA" | "Ed25519" => KeyType::Ed25519,
+            "ES256" => KeyType::P256,
+            "none" | "" => return fail(report, "Unsecured JWS", "`alg` none is refused".into()),
+            a if a.starts_with("HS") => {
+                return fail(
+                    report,
+                    "Symmetric algorithm",
+                    format!("`{a}` is a shared-secret algorithm: refused"),
+                );
+            }
+            other => return fail(report, "Unsupported algorithm", format!("`alg` {other}")),
+        };
+        let Some(kid) = decoded.header.get("kid").and_then(Value::as_str) else {
+            return fail(report, "No key id", "the JWS header has no `kid`".into());
+        };
+        let method_id = match (kid, signatory.id) {
+            (k, _) if k.contains(':') => k.to_owned(),
+            (k, Some(signer)) if k.starts_with('#') => format!("{signer}{k}"),
+            (k, Some(signer)) => format!("{signer}#{k}"),
+            (k, None) => k.to_owned(),
+        };
+        let Some(method) = self.method(&method_id, signatory, report).await else {
+            return;
+        };
+        if method.key.key_type() != key_type {
+            return fail(
+                report,
+                "Wrong key",
+                format!(
+                    "`alg` {alg} does not match the {} key of `{}`",
+                    method.key.key_type(),
+                    method.id
+                ),
+            );
+        }
+        if method
+            .key
+            .verify(decoded.signing_input.as_bytes(), &decoded.signature)
+        {
+            report.pass("proof");
+        } else {
+            fail(
+                report,
+                "Invalid signature",
+                format!("the signature does not verify with `{}`", method.id),
+            );
+        }
+    }
+}
