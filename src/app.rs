@@ -22,6 +22,7 @@ use crate::config::Config;
 use crate::error::render_problems;
 use crate::metrics::Metrics;
 use crate::service::admin_token::AdminTokens;
+use crate::service::credentials::CredentialService;
 use crate::service::identity::IdentityService;
 use crate::service::readiness::Readiness;
 use crate::service::resolver::ServerResolver;
@@ -35,6 +36,7 @@ pub struct AppState {
     pub keys: Arc<ServerKeys>,
     pub identity: Arc<IdentityService>,
     pub users: Arc<UserService>,
+    pub credentials: Arc<CredentialService>,
     pub resolver: Arc<ServerResolver>,
     pub admin_tokens: Arc<AdminTokens>,
     pub readiness: Arc<Readiness>,
@@ -47,6 +49,7 @@ impl AppState {
             keys: services.keys.clone(),
             identity: services.identity.clone(),
             users: services.users.clone(),
+            credentials: services.credentials.clone(),
             resolver: services.resolver.clone(),
             admin_tokens: services.admin_tokens.clone(),
             readiness: services.readiness.clone(),

@@ -33,6 +33,8 @@ pub struct Config {
     pub did_web_allow_loopback: bool,
     pub resolver_cache_ttl_secs: u64,
     pub resolver_negative_cache_ttl_secs: u64,
+    /// Clock skew tolerated when checking credential and proof dates.
+    pub credential_clock_skew_secs: u64,
     /// Outbound did:web fetches under way at once, in all.
     pub did_web_max_fetches: usize,
     /// Outbound did:web fetches (and DNS lookups) under way at once per site (the last two
@@ -76,6 +78,10 @@ impl std::fmt::Debug for Config {
             .field(
                 "resolver_negative_cache_ttl_secs",
                 &self.resolver_negative_cache_ttl_secs,
+            )
+            .field(
+                "credential_clock_skew_secs",
+                &self.credential_clock_skew_secs,
             )
             .field("did_web_max_fetches", &self.did_web_max_fetches)
             .field(
@@ -141,6 +147,7 @@ pub struct FileConfig {
     pub did_web_allow_loopback: Option<bool>,
     pub resolver_cache_ttl_secs: Option<u64>,
     pub resolver_negative_cache_ttl_secs: Option<u64>,
+    pub credential_clock_skew_secs: Option<u64>,
     pub did_web_max_fetches: Option<u64>,
     pub did_web_max_fetches_per_site: Option<u64>,
     pub did_web_dns_servers: Option<Vec<String>>,
@@ -363,6 +370,12 @@ impl Config {
             30,
             0,
         )?;
+        let credential_clock_skew_secs = number(
+            "credential_clock_skew_secs",
+            file.credential_clock_skew_secs,
+            300,
+            0,
+        )?;
         let did_web_max_fetches = count("did_web_max_fetches", file.did_web_max_fetches, 64, 1)?;
         let did_web_max_fetches_per_site = count(
             "did_web_max_fetches_per_site",
@@ -429,6 +442,7 @@ impl Config {
             did_web_allow_loopback,
             resolver_cache_ttl_secs,
             resolver_negative_cache_ttl_secs,
+            credential_clock_skew_secs,
             did_web_max_fetches,
             did_web_max_fetches_per_site,
             did_web_dns_servers,

@@ -52,6 +52,9 @@ kinds! {
     DID_WEB_REFUSED = ("did-web-refused", BAD_REQUEST, "did:web host refused", "The did:web host is a private, loopback or reserved address; the resolver does not fetch from those.");
     INVALID_DID_DOCUMENT = ("invalid-did-document", BAD_GATEWAY, "Invalid DID document", "The DID's host served a document that is not valid JSON, is over 64 KiB, or whose id is not the DID.");
     RESOLUTION_FAILED = ("resolution-failed", BAD_GATEWAY, "Resolution failed", "The DID's host could not be reached, timed out, redirected or answered an error.");
+    INVALID_CREDENTIAL = ("invalid-credential", UNPROCESSABLE_ENTITY, "Invalid credential", "The credential to issue does not have the shape its data model requires; `field` names the member.");
+    INVALID_JSON_LD = ("invalid-json-ld", UNPROCESSABLE_ENTITY, "Invalid JSON-LD", "The credential uses a term no context defines (`term`), a context that is not among the server's vetted contexts, or a graph too costly to canonicalize.");
+    MALFORMED_CREDENTIAL = ("malformed-credential", BAD_REQUEST, "Malformed credential", "The credential or presentation to verify is not one at all; `field` names the member at fault. (One that is well-formed but fails a check is answered `verified: false`.)");
     NOT_FOUND = ("not-found", NOT_FOUND, "Not found", "No resource at this path.");
     METHOD_NOT_ALLOWED = ("method-not-allowed", METHOD_NOT_ALLOWED, "Method not allowed", "This path does not accept this HTTP method; see the Allow header.");
     UNAUTHORIZED = ("unauthorized", UNAUTHORIZED, "Unauthorized", "The admin API needs `Authorization: Bearer <admin token>`.");

@@ -7,6 +7,7 @@ mod m20261125_000001_create_settings;
 mod m20261125_000002_create_keys;
 mod m20261125_000003_create_users;
 mod m20261129_000001_keys_reference_users;
+mod m20261129_000002_create_issued_credentials;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000002_create_keys::Migration),
             Box::new(m20261125_000003_create_users::Migration),
             Box::new(m20261129_000001_keys_reference_users::Migration),
+            Box::new(m20261129_000002_create_issued_credentials::Migration),
         ]
     }
 }

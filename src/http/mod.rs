@@ -2,6 +2,7 @@
 //! through utoipa-axum so that every route is in the OpenAPI document.
 
 pub mod admin;
+pub mod credentials;
 pub mod did;
 pub mod docs;
 pub mod extract;
@@ -48,11 +49,12 @@ impl Modify for AdminTokenScheme {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Sichat", description = "Sovereign identity server: DIDs, keys, and (coming) credentials, OpenID Connect and DIDComm."),
+    info(title = "Sichat", description = "Sovereign identity server: DIDs, keys, verifiable credentials, and (coming) OpenID Connect and DIDComm."),
     modifiers(&AdminTokenScheme),
     components(schemas(ProblemBody)),
     tags((name = "dids", description = "DID documents and resolution"),
          (name = "admin", description = "Administration (admin token)"),
+         (name = "credentials", description = "Verifiable credentials over the W3C VC-API"),
          (name = "operations", description = "Health, readiness, metrics, problem types"))
 )]
 struct ApiDoc;
@@ -65,6 +67,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .layer(DefaultBodyLimit::max(PUBLIC_BODY_LIMIT));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(admin::routes())
+        .merge(credentials::routes())
         .merge(public)
         .split_for_parts()
 }

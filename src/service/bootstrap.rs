@@ -12,11 +12,13 @@ use sichat_core::did::web::DidWebFetcher;
 use sichat_core::id::Owner;
 use sichat_core::keys::{Kek, KeyError};
 use sichat_core::store::{Changes, StoreError};
+use sichat_core::vc::{Canonicalizer, DidMethods, Issuer, Verifier};
 use sichat_core::{Clock, Secret};
 use zeroize::Zeroizing;
 
 use super::admin_token::{self, AdminTokens};
 use super::background::Background;
+use super::credentials::CredentialService;
 use super::identity::IdentityService;
 use super::passwords::PasswordHasher;
 use super::public_url::PublicUrls;
@@ -272,7 +274,26 @@ pub async fn open(
             ..CachePolicy::default()
         },
     ));
+    let credentials = {
+        let canon = Canonicalizer::default();
+        let issuer = Issuer::new(canon.clone(), keys.clone(), clock.clone());
+        let verifier = Verifier::new(
+            canon,
+            Arc::new(DidMethods(resolver.clone())),
+            clock.clone(),
+            std::time::Duration::from_secs(config.credential_clock_skew_secs),
+        );
+        Arc::new(CredentialService::new(
+            issuer,
+            verifier,
+            keys.clone(),
+            identity.clone(),
+            store.clone(),
+            clock.clone(),
+        ))
+    };
     let services = Services {
+        credentials,
         users: Arc::new(UserService::new(
             store.clone(),
             keys.clone(),

@@ -5,6 +5,7 @@
 pub mod admin_token;
 pub mod background;
 pub mod bootstrap;
+pub mod credentials;
 pub mod identity;
 pub mod passwords;
 pub mod public_url;
@@ -32,6 +33,7 @@ pub struct Services {
     pub keys: Arc<ServerKeys>,
     pub identity: Arc<identity::IdentityService>,
     pub users: Arc<users::UserService>,
+    pub credentials: Arc<credentials::CredentialService>,
     pub resolver: Arc<resolver::ServerResolver>,
     pub admin_tokens: Arc<admin_token::AdminTokens>,
     pub passwords: Arc<passwords::PasswordHasher>,

@@ -10,10 +10,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use sichat_core::id::{KeyId, Owner, UserName};
 use sichat_core::store::{
-    Changes, KeyRecord, KeyStore, StoreError, UnitOfWork, UserRecord, UserStore,
+    Changes, IssuedCredentialRecord, IssuedCredentialStore, KeyRecord, KeyStore, StoreError,
+    UnitOfWork, UserRecord, UserStore,
 };
 
-use super::{begin_write, keys, map_err, settings, users};
+use super::{begin_write, issued, keys, map_err, settings, users};
 
 /// A counter that moves whenever identity data (users, keys, the public URL) may have
 /// changed; caches compare it with the value they were filled at.
@@ -110,7 +111,18 @@ async fn apply(txn: &impl ConnectionTrait, changes: &Changes) -> Result<(), Stor
         let successor = &rotation.successor;
         keys::insert(txn, successor, owner_row(txn, &successor.owner).await?).await?;
     }
-    stamp_identity_change(txn).await
+    for record in &changes.issued_credentials {
+        issued::insert(txn, record, owner_row(txn, &record.owner).await?).await?;
+    }
+    if touches_identity(changes) {
+        stamp_identity_change(txn).await?;
+    }
+    Ok(())
+}
+
+/// Whether a batch changes what DID documents are built from (users and keys).
+fn touches_identity(changes: &Changes) -> bool {
+    !(changes.new_users.is_empty() && changes.new_keys.is_empty() && changes.rotations.is_empty())
 }
 
 impl SeaStore {
@@ -130,7 +142,9 @@ impl SeaStore {
         match result {
             Ok(true) => {
                 txn.commit().await.map_err(map_err)?;
-                self.epoch.bump();
+                if touches_identity(changes) {
+                    self.epoch.bump();
+                }
                 Ok(true)
             }
             other => {
@@ -183,5 +197,12 @@ impl UserStore for SeaStore {
 
     async fn list_users(&self) -> Result<Vec<UserRecord>, StoreError> {
         users::list(&self.db).await
+    }
+}
+
+#[async_trait::async_trait]
+impl IssuedCredentialStore for SeaStore {
+    async fn get_issued(&self, id: &str) -> Result<Option<IssuedCredentialRecord>, StoreError> {
+        issued::find(&self.db, id).await
     }
 }

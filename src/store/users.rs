@@ -104,3 +104,13 @@ pub async fn list(db: &impl ConnectionTrait) -> Result<Vec<UserRecord>, StoreErr
         .map(to_record)
         .collect()
 }
+
+/// The name of the user with row id `id`.
+pub async fn name_of(db: &impl ConnectionTrait, id: &str) -> Result<Option<UserName>, StoreError> {
+    Entity::find_by_id(id.to_owned())
+        .one(db)
+        .await
+        .map_err(map_err)?
+        .map(|row| to_record(row).map(|u| u.name))
+        .transpose()
+}

@@ -8,6 +8,7 @@ mod client;
 mod common;
 mod connections;
 mod credential_vectors;
+mod credentials;
 mod did_documents;
 mod hostile_resolution;
 mod migrations;

@@ -4,7 +4,8 @@
 use sichat::store::SeaStore;
 use sichat_core::id::{KeyId, Owner, UserName};
 use sichat_core::store::{
-    Changes, KeyRecord, KeyStore, StoreError, UnitOfWork, UserRecord, UserStore,
+    Changes, IssuedCredentialRecord, IssuedCredentialStore, KeyRecord, KeyStore, StoreError,
+    UnitOfWork, UserRecord, UserStore,
 };
 use tempfile::TempDir;
 
@@ -35,6 +36,13 @@ impl UserStore for HeldStore {
     }
     async fn list_users(&self) -> Result<Vec<UserRecord>, StoreError> {
         self.0.list_users().await
+    }
+}
+
+#[async_trait::async_trait]
+impl IssuedCredentialStore for HeldStore {
+    async fn get_issued(&self, id: &str) -> Result<Option<IssuedCredentialRecord>, StoreError> {
+        self.0.get_issued(id).await
     }
 }
 

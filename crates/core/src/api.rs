@@ -24,6 +24,9 @@ pub mod paths {
     pub const ADMIN_KEY_ROTATE: &str = "/admin/keys/{id}/rotate";
     pub const ADMIN_KEYS_IMPORT: &str = "/admin/keys/import";
     pub const ADMIN_DIDS: &str = "/admin/dids";
+    pub const CREDENTIALS_ISSUE: &str = "/credentials/issue";
+    pub const CREDENTIALS_VERIFY: &str = "/credentials/verify";
+    pub const PRESENTATIONS_VERIFY: &str = "/presentations/verify";
 
     /// `path` with its one `{…}` parameter replaced by `value` (which the caller has
     /// percent-encoded where needed).
@@ -185,4 +188,98 @@ mod tests {
         assert!(serde_json::from_str::<CreateUser>(r#"{"name":"Bad Name"}"#).is_err());
         assert!(serde_json::from_str::<GenerateKey>(r#"{"type":"RSA"}"#).is_err());
     }
+}
+
+/// `options` of `POST /credentials/issue` (VC-API): `{"type": "DataIntegrityProof",
+/// "cryptosuite": "eddsa-rdfc-2022" | "ecdsa-rdfc-2019"}`, `{"format": "vc+jwt"}`, or `{}`
+/// for the default (`eddsa-rdfc-2022`, or `ecdsa-rdfc-2019` for a P-256 issuer key).
+/// Other members are ignored, as the VC-API asks.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct IssueOptions {
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub proof_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cryptosuite: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+}
+
+/// Body of `POST /credentials/issue`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct IssueRequest {
+    /// The unsecured credential (VC Data Model 2.0 or 1.1).
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub credential: Value,
+    #[serde(default)]
+    pub options: IssueOptions,
+}
+
+/// Response of `POST /credentials/issue`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct IssueResponse {
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub verifiable_credential: Value,
+}
+
+/// `options` of the verify endpoints: the challenge and domain a presentation's proof
+/// must carry.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct VerifyOptions {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub challenge: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+}
+
+/// Body of `POST /credentials/verify`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct VerifyCredentialRequest {
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub verifiable_credential: Value,
+    #[serde(default)]
+    pub options: VerifyOptions,
+}
+
+/// Body of `POST /presentations/verify`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct VerifyPresentationRequest {
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub verifiable_presentation: Value,
+    #[serde(default)]
+    pub options: VerifyOptions,
+}
+
+/// One problem a verification found (VC Data Model 2.0 §7.1 problem details, with the
+/// name of the check).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct VerificationProblem {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub detail: String,
+    pub check: String,
+}
+
+/// Response of the verify endpoints: 200 when `verified`, 400 otherwise.
+/// `problemDetails` repeats `errors` under the VC-API's newer name.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct VerificationResult {
+    pub verified: bool,
+    /// The checks that ran and passed.
+    pub checks: Vec<String>,
+    pub warnings: Vec<VerificationProblem>,
+    pub errors: Vec<VerificationProblem>,
+    pub problem_details: Vec<VerificationProblem>,
 }

@@ -28,7 +28,7 @@ pub const SECURITY_V1: &str = "https://w3id.org/security/v1";
 pub const SECURITY_V2: &str = "https://w3id.org/security/v2";
 
 /// The vetted contexts: URL and document text.
-fn vetted() -> [(&'static str, &'static str); 16] {
+fn vetted() -> [(&'static str, &'static str); 17] {
     use ssi_contexts as c;
     [
         (CREDENTIALS_V1, c::CREDENTIALS_V1),
@@ -56,6 +56,8 @@ fn vetted() -> [(&'static str, &'static str); 16] {
         (DID_V1, c::DID_V1),
         (SECURITY_V1, c::SECURITY_V1),
         (SECURITY_V2, c::SECURITY_V2),
+        // Imported by the VC 1.1 context.
+        ("https://www.w3.org/ns/odrl.jsonld", c::ODRL),
     ]
 }
 

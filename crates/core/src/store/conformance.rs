@@ -2,7 +2,9 @@
 //! them through [`store_conformance!`](crate::store_conformance); a check panics (fails the
 //! test) when the backend breaks the contract.
 
-use super::{Changes, KeyRecord, KeyStatus, Rotation, Store, StoreError, UserRecord};
+use super::{
+    Changes, IssuedCredentialRecord, KeyRecord, KeyStatus, Rotation, Store, StoreError, UserRecord,
+};
 use crate::id::{KeyId, Owner, UserId, UserName};
 use crate::keys::KeyType;
 
@@ -255,6 +257,52 @@ pub async fn a_batch_is_all_or_nothing(store: &impl Store) {
     assert_eq!(store.list_keys(&owner).await.unwrap(), vec![first]);
 }
 
+/// A record of an issued credential with a fresh `urn:uuid:` id.
+pub fn sample_issued(owner: &Owner) -> IssuedCredentialRecord {
+    IssuedCredentialRecord {
+        id: format!("urn:uuid:{}", uuid::Uuid::new_v4()),
+        issuer: "did:web:example.org".into(),
+        owner: owner.clone(),
+        subject: Some("did:example:subject".into()),
+        types: vec!["VerifiableCredential".into(), "ExampleCredential".into()],
+        format: "eddsa-rdfc-2022".into(),
+        issued_at: 1_700_000_000_123,
+    }
+}
+
+/// Issued credentials round-trip, an id is issued once, and a failed batch records none.
+pub async fn issued_credentials_are_recorded_once(store: &impl Store) {
+    let owner = with_user(store, "erin").await;
+    let first = sample_issued(&Owner::Server);
+    let second = sample_issued(&owner);
+    store
+        .save_changes(&Changes::new().issued(first.clone()).issued(second.clone()))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_issued(&first.id).await.unwrap(),
+        Some(first.clone())
+    );
+    assert_eq!(store.get_issued(&second.id).await.unwrap(), Some(second));
+    assert_eq!(store.get_issued("urn:uuid:missing").await.unwrap(), None);
+
+    let third = sample_issued(&Owner::Server);
+    let result = store
+        .save_changes(&Changes::new().issued(third.clone()).issued(first.clone()))
+        .await;
+    assert!(
+        matches!(result, Err(StoreError::Duplicate(_))),
+        "{result:?}"
+    );
+    assert_eq!(store.get_issued(&third.id).await.unwrap(), None);
+
+    let ghost = Owner::User(UserName::parse("ghost").unwrap());
+    let result = store
+        .save_changes(&Changes::new().issued(sample_issued(&ghost)))
+        .await;
+    assert!(matches!(result, Err(StoreError::NotFound(_))), "{result:?}");
+}
+
 /// A user's key needs the user: the contract holds whatever the backend's schema is.
 pub async fn keys_of_an_unknown_user_are_refused(store: &impl Store) {
     let ghost = Owner::User(UserName::parse("ghost").unwrap());
@@ -356,7 +404,8 @@ macro_rules! store_conformance {
                 users_are_unique_by_name_and_listed_by_name,
                 a_batch_is_all_or_nothing,
                 keys_of_an_unknown_user_are_refused,
-                concurrent_rotations_of_one_key_exactly_one_wins
+                concurrent_rotations_of_one_key_exactly_one_wins,
+                issued_credentials_are_recorded_once
             );
         }
     };

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use super::{
-    Changes, KeyRecord, KeyStatus, KeyStore, StoreError, UnitOfWork, UserRecord, UserStore,
+    Changes, IssuedCredentialRecord, IssuedCredentialStore, KeyRecord, KeyStatus, KeyStore,
+    StoreError, UnitOfWork, UserRecord, UserStore,
 };
 use crate::id::{KeyId, Owner, UserName};
 
@@ -14,6 +15,7 @@ use crate::id::{KeyId, Owner, UserName};
 struct State {
     users: BTreeMap<UserName, UserRecord>,
     keys: BTreeMap<KeyId, KeyRecord>,
+    issued: BTreeMap<String, IssuedCredentialRecord>,
 }
 
 #[derive(Debug, Default)]
@@ -93,6 +95,17 @@ impl State {
             old.retired_at = Some(rotation.at);
             self.insert_key(&rotation.successor)?;
         }
+        for record in &changes.issued_credentials {
+            if let Owner::User(name) = &record.owner
+                && !self.users.contains_key(name)
+            {
+                return Err(StoreError::NotFound(format!("user `{name}`")));
+            }
+            if self.issued.contains_key(&record.id) {
+                return Err(StoreError::Duplicate(format!("credential `{}`", record.id)));
+            }
+            self.issued.insert(record.id.clone(), record.clone());
+        }
         Ok(())
     }
 }
@@ -141,6 +154,13 @@ impl UserStore for MemoryStore {
 
     async fn list_users(&self) -> Result<Vec<UserRecord>, StoreError> {
         Ok(self.lock()?.users.values().cloned().collect())
+    }
+}
+
+#[async_trait::async_trait]
+impl IssuedCredentialStore for MemoryStore {
+    async fn get_issued(&self, id: &str) -> Result<Option<IssuedCredentialRecord>, StoreError> {
+        Ok(self.lock()?.issued.get(id).cloned())
     }
 }
 

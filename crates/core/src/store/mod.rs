@@ -120,13 +120,34 @@ pub struct Rotation {
 }
 
 /// One atomic batch of writes: applied all together, in the order users, keys, rotations,
-/// or not at all.
+/// issued credentials, or not at all.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Changes {
     pub new_users: Vec<UserRecord>,
     /// New keys; a user's key needs the user (stored, or in `new_users`).
     pub new_keys: Vec<KeyRecord>,
     pub rotations: Vec<Rotation>,
+    /// Credentials just issued; an id is issued once.
+    pub issued_credentials: Vec<IssuedCredentialRecord>,
+}
+
+/// What addresses a credential this server issued (not its content, which the holder
+/// keeps): its id, who issued it in which format, and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedCredentialRecord {
+    /// The credential's `id` (a URL; `urn:uuid:` unless the request set one).
+    pub id: String,
+    /// The issuer DID.
+    pub issuer: String,
+    /// Whose DID issued it: the server, or a user.
+    pub owner: Owner,
+    /// The first subject's `id`, if it has one.
+    pub subject: Option<String>,
+    pub types: Vec<String>,
+    /// `eddsa-rdfc-2022`, `ecdsa-rdfc-2019`, `vc+jwt`...
+    pub format: String,
+    /// Unix milliseconds.
+    pub issued_at: i64,
 }
 
 impl Changes {
@@ -145,8 +166,15 @@ impl Changes {
         self.rotations.push(rotation);
         self
     }
+    pub fn issued(mut self, record: IssuedCredentialRecord) -> Self {
+        self.issued_credentials.push(record);
+        self
+    }
     pub fn is_empty(&self) -> bool {
-        self.new_users.is_empty() && self.new_keys.is_empty() && self.rotations.is_empty()
+        self.new_users.is_empty()
+            && self.new_keys.is_empty()
+            && self.rotations.is_empty()
+            && self.issued_credentials.is_empty()
     }
 }
 
@@ -191,9 +219,23 @@ pub trait UserStore: UnitOfWork {
     async fn list_users(&self) -> Result<Vec<UserRecord>, StoreError>;
 }
 
+/// Reading the records of issued credentials; writing them is
+/// [`UnitOfWork::save_changes`].
+#[async_trait::async_trait]
+pub trait IssuedCredentialStore: UnitOfWork {
+    async fn get_issued(&self, id: &str) -> Result<Option<IssuedCredentialRecord>, StoreError>;
+}
+
 /// Everything a server or wallet stores.
-pub trait Store: KeyStore + UserStore {}
-impl<T: KeyStore + UserStore> Store for T {}
+pub trait Store: KeyStore + UserStore + IssuedCredentialStore {}
+impl<T: KeyStore + UserStore + IssuedCredentialStore> Store for T {}
+
+#[async_trait::async_trait]
+impl<T: IssuedCredentialStore + ?Sized> IssuedCredentialStore for std::sync::Arc<T> {
+    async fn get_issued(&self, id: &str) -> Result<Option<IssuedCredentialRecord>, StoreError> {
+        (**self).get_issued(id).await
+    }
+}
 
 #[async_trait::async_trait]
 impl<T: UnitOfWork + ?Sized> UnitOfWork for std::sync::Arc<T> {

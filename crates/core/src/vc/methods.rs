@@ -71,15 +71,7 @@ pub fn method_in(document: &DidDocument, id: &str) -> Result<ResolvedMethod, Met
         .and_then(Value::as_str)
         .unwrap_or(id)
         .to_owned();
-    let key = DidDocument::public_key_of(method).map_err(|e| MethodError::Invalid {
-        id: id.into(),
-        reason: e.to_string(),
-    })?;
-    let controller = method
-        .get("controller")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
+    let (key, controller) = key_and_controller(method, id)?;
     let relationships = Relationship::ALL
         .into_iter()
         .filter(|rel| {
@@ -95,6 +87,19 @@ pub fn method_in(document: &DidDocument, id: &str) -> Result<ResolvedMethod, Met
         key,
         relationships,
     })
+}
+
+fn key_and_controller(method: &Value, id: &str) -> Result<(PublicKey, String), MethodError> {
+    let key = DidDocument::public_key_of(method).map_err(|e| MethodError::Invalid {
+        id: id.into(),
+        reason: e.to_string(),
+    })?;
+    let controller = method
+        .get("controller")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    Ok((key, controller))
 }
 
 /// Fixed methods (tests, and keys a verifier pins out of band): a method JSON (with `id`,
@@ -115,15 +120,7 @@ impl StaticMethods {
                 id: String::new(),
                 reason: "no `id`".into(),
             })?;
-        let key = DidDocument::public_key_of(method).map_err(|e| MethodError::Invalid {
-            id: id.into(),
-            reason: e.to_string(),
-        })?;
-        let controller = method
-            .get("controller")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
+        let (key, controller) = key_and_controller(method, id)?;
         self.0.insert(
             id.to_owned(),
             ResolvedMethod {

@@ -38,15 +38,7 @@ pub mod problem {
 }
 
 /// One problem a verification found (RFC 9457 members, plus the check's name).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct ProblemDetail {
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub title: String,
-    pub detail: String,
-    /// The check that found it.
-    pub check: String,
-}
+pub type ProblemDetail = crate::api::VerificationProblem;
 
 /// The outcome of a verification.
 #[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
@@ -91,6 +83,17 @@ impl Report {
         self
     }
 
+    /// The wire form (`problemDetails` repeats `errors`).
+    pub fn into_result(self) -> crate::api::VerificationResult {
+        crate::api::VerificationResult {
+            verified: self.verified,
+            checks: self.checks,
+            warnings: self.warnings,
+            problem_details: self.errors.clone(),
+            errors: self.errors,
+        }
+    }
+
     fn absorb(&mut self, prefix: &str, other: Report) {
         for mut e in other.errors {
             e.detail = format!("{prefix}: {}", e.detail);
@@ -110,13 +113,7 @@ pub enum VerifyError {
     Malformed(#[from] ShapeError),
 }
 
-/// Options of a verification request (VC-API `options`).
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct VerifyOptions {
-    pub challenge: Option<String>,
-    pub domain: Option<String>,
-}
+pub use crate::api::VerifyOptions;
 
 /// Verifies credentials and presentations.
 #[derive(Clone)]
