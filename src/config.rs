@@ -57,6 +57,11 @@ pub struct Config {
     pub password_hash_concurrency: usize,
     /// Password hashes waiting for a turn before requests are answered 503.
     pub password_hash_queue: usize,
+    /// Credential operations (issue, verify: canonicalization and signatures) run at once
+    /// (0: one per CPU core).
+    pub credential_work_concurrency: usize,
+    /// Credential operations waiting for a turn before requests are answered 503.
+    pub credential_work_queue: usize,
     /// Milliseconds between checks for identity changes made by other processes.
     pub identity_sync_interval_ms: u64,
 }
@@ -96,6 +101,11 @@ impl std::fmt::Debug for Config {
             .field("shutdown_grace_secs", &self.shutdown_grace_secs)
             .field("password_hash_concurrency", &self.password_hash_concurrency)
             .field("password_hash_queue", &self.password_hash_queue)
+            .field(
+                "credential_work_concurrency",
+                &self.credential_work_concurrency,
+            )
+            .field("credential_work_queue", &self.credential_work_queue)
             .field("identity_sync_interval_ms", &self.identity_sync_interval_ms)
             .finish()
     }
@@ -158,6 +168,8 @@ pub struct FileConfig {
     pub shutdown_grace_secs: Option<u64>,
     pub password_hash_concurrency: Option<u64>,
     pub password_hash_queue: Option<u64>,
+    pub credential_work_concurrency: Option<u64>,
+    pub credential_work_queue: Option<u64>,
     pub identity_sync_interval_ms: Option<u64>,
 }
 
@@ -423,6 +435,14 @@ impl Config {
             0,
         )?;
         let password_hash_queue = count("password_hash_queue", file.password_hash_queue, 16, 0)?;
+        let credential_work_concurrency = count(
+            "credential_work_concurrency",
+            file.credential_work_concurrency,
+            0,
+            0,
+        )?;
+        let credential_work_queue =
+            count("credential_work_queue", file.credential_work_queue, 64, 0)?;
         let identity_sync_interval_ms = number(
             "identity_sync_interval_ms",
             file.identity_sync_interval_ms,
@@ -453,6 +473,8 @@ impl Config {
             shutdown_grace_secs,
             password_hash_concurrency,
             password_hash_queue,
+            credential_work_concurrency,
+            credential_work_queue,
             identity_sync_interval_ms,
         })
     }

@@ -39,7 +39,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
               (status = 400, body = crate::http::ProblemBody, content_type = "application/problem+json"),
               (status = 401, body = crate::http::ProblemBody, content_type = "application/problem+json"),
               (status = 409, description = "A credential with this id was already issued", body = crate::http::ProblemBody, content_type = "application/problem+json"),
-              (status = 422, description = "Invalid credential (`field`), undefined term (`term`), or an issuer this server does not control", body = crate::http::ProblemBody, content_type = "application/problem+json")))]
+              (status = 422, description = "Invalid credential (`field`), undefined term (`term`), or an issuer this server does not control", body = crate::http::ProblemBody, content_type = "application/problem+json"),
+              (status = 503, description = "Too many credential operations under way; see Retry-After", body = crate::http::ProblemBody, content_type = "application/problem+json")))]
 pub async fn issue(
     State(credentials): State<Arc<CredentialService>>,
     _: Admin,
@@ -70,13 +71,14 @@ fn answer(result: VerificationResult) -> (StatusCode, Json<VerificationResult>) 
 #[utoipa::path(post, path = "/credentials/verify", tag = "credentials",
     request_body = VerifyCredentialRequest,
     responses((status = 200, description = "Verified", body = VerificationResult),
-              (status = 400, description = "Not verified (`verified: false`, the failing checks in `errors`), or malformed input (problem+json)", body = VerificationResult)))]
+              (status = 400, description = "Not verified (`verified: false`, the failing checks in `errors`), or malformed input (problem+json)", body = VerificationResult),
+              (status = 503, description = "Too many credential operations or DID resolutions under way; see Retry-After", body = crate::http::ProblemBody, content_type = "application/problem+json")))]
 pub async fn verify_credential(
     State(credentials): State<Arc<CredentialService>>,
     ApiJson(body): ApiJson<VerifyCredentialRequest>,
 ) -> Result<(StatusCode, Json<VerificationResult>), ApiError> {
     let result = credentials
-        .verify_credential(&body.verifiable_credential, &body.options)
+        .verify_credential(body.verifiable_credential, body.options)
         .await?;
     Ok(answer(result))
 }
@@ -86,13 +88,14 @@ pub async fn verify_credential(
 #[utoipa::path(post, path = "/presentations/verify", tag = "credentials",
     request_body = VerifyPresentationRequest,
     responses((status = 200, description = "Verified", body = VerificationResult),
-              (status = 400, description = "Not verified, or malformed input (problem+json)", body = VerificationResult)))]
+              (status = 400, description = "Not verified, or malformed input (problem+json)", body = VerificationResult),
+              (status = 503, description = "Too many credential operations or DID resolutions under way; see Retry-After", body = crate::http::ProblemBody, content_type = "application/problem+json")))]
 pub async fn verify_presentation(
     State(credentials): State<Arc<CredentialService>>,
     ApiJson(body): ApiJson<VerifyPresentationRequest>,
 ) -> Result<(StatusCode, Json<VerificationResult>), ApiError> {
     let result = credentials
-        .verify_presentation(&body.verifiable_presentation, &body.options)
+        .verify_presentation(body.verifiable_presentation, body.options)
         .await?;
     Ok(answer(result))
 }

@@ -18,7 +18,7 @@ use zeroize::Zeroizing;
 
 use super::admin_token::{self, AdminTokens};
 use super::background::Background;
-use super::credentials::CredentialService;
+use super::credentials::{CredentialService, WorkLimits};
 use super::identity::IdentityService;
 use super::passwords::PasswordHasher;
 use super::public_url::PublicUrls;
@@ -286,6 +286,10 @@ pub async fn open(
         Arc::new(CredentialService::new(
             issuer,
             verifier,
+            WorkLimits {
+                concurrency: config.credential_work_concurrency,
+                queue: config.credential_work_queue,
+            },
             keys.clone(),
             identity.clone(),
             store.clone(),

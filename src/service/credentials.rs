@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use tokio::sync::Semaphore;
+
 use serde_json::{Map, Value};
 use sichat_core::Clock;
 use sichat_core::api::{IssueOptions, VerificationResult, VerifyOptions};
@@ -28,7 +30,53 @@ pub enum Caller {
     Admin,
 }
 
+/// Bounds the CPU that credential requests cost: `concurrency` operations run at once on
+/// blocking threads (off the async workers), `queue` more wait; beyond them, 503.
+struct WorkGate {
+    running: Arc<Semaphore>,
+    admitted: Arc<Semaphore>,
+}
+
+impl WorkGate {
+    fn new(concurrency: usize, queue: usize) -> Self {
+        let concurrency = if concurrency == 0 {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        } else {
+            concurrency
+        };
+        Self {
+            running: Arc::new(Semaphore::new(concurrency)),
+            admitted: Arc::new(Semaphore::new(concurrency + queue)),
+        }
+    }
+
+    /// Runs `work` on a blocking thread once a place is free. A place is held until the
+    /// work is done, even if the caller has gone.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl Future<Output = T> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let admitted = self.admitted.clone().try_acquire_owned().map_err(|_| {
+            ApiError::busy("too many credential operations are under way; retry shortly")
+        })?;
+        let running = self
+            .running
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(ApiError::internal)?;
+        let runtime = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || {
+            let _places = (admitted, running);
+            runtime.block_on(work)
+        })
+        .await
+        .map_err(ApiError::internal)
+    }
+}
+
 pub struct CredentialService {
+    gate: WorkGate,
     issuer: Issuer,
     verifier: Verifier,
     keys: Arc<ServerKeys>,
@@ -79,6 +127,7 @@ impl From<VerifyError> for ApiError {
                 ApiError::new(ProblemKind::MALFORMED_CREDENTIAL, s.to_string())
                     .with("field", Value::String(s.field))
             }
+            VerifyError::Busy(detail) => ApiError::busy(detail),
         }
     }
 }
@@ -112,16 +161,26 @@ fn requested_format(options: &IssueOptions) -> Result<Option<ProofFormat>, ApiEr
     }
 }
 
+/// How much credential work may run and wait at once.
+#[derive(Debug, Clone, Copy)]
+pub struct WorkLimits {
+    /// 0: one per CPU core.
+    pub concurrency: usize,
+    pub queue: usize,
+}
+
 impl CredentialService {
     pub fn new(
         issuer: Issuer,
         verifier: Verifier,
+        limits: WorkLimits,
         keys: Arc<ServerKeys>,
         identity: Arc<IdentityService>,
         store: Arc<SeaStore>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
+            gate: WorkGate::new(limits.concurrency, limits.queue),
             issuer,
             verifier,
             keys,
@@ -228,10 +287,12 @@ impl CredentialService {
             );
         }
         let (credential, checked) = self.issuer.prepare(credential, &key)?;
+        let issuer = self.issuer.clone();
+        let version = checked.version;
         let secured = self
-            .issuer
-            .secure(credential, checked.version, &key, format)
-            .await?;
+            .gate
+            .run(async move { issuer.secure(credential, version, &key, format).await })
+            .await??;
         let record = IssuedCredentialRecord {
             id: checked.id.unwrap_or_default(),
             issuer: checked.issuer,
@@ -249,26 +310,28 @@ impl CredentialService {
 
     pub async fn verify_credential(
         &self,
-        credential: &Value,
-        options: &VerifyOptions,
+        credential: Value,
+        options: VerifyOptions,
     ) -> Result<VerificationResult, ApiError> {
-        Ok(self
-            .verifier
-            .verify_credential(credential, options)
-            .await?
-            .into_result())
+        let verifier = self.verifier.clone();
+        let report = self
+            .gate
+            .run(async move { verifier.verify_credential(&credential, &options).await })
+            .await??;
+        Ok(report.into_result())
     }
 
     pub async fn verify_presentation(
         &self,
-        presentation: &Value,
-        options: &VerifyOptions,
+        presentation: Value,
+        options: VerifyOptions,
     ) -> Result<VerificationResult, ApiError> {
-        Ok(self
-            .verifier
-            .verify_presentation(presentation, options)
-            .await?
-            .into_result())
+        let verifier = self.verifier.clone();
+        let report = self
+            .gate
+            .run(async move { verifier.verify_presentation(&presentation, &options).await })
+            .await??;
+        Ok(report.into_result())
     }
 }
 

@@ -444,3 +444,220 @@ async fn forged_credentials_fail_the_right_check() {
         );
     }
 }
+
+/// A presentation of `credentials` held by the server's DID, signed with its Ed25519 key
+/// for `authentication` with `challenge` and `domain`.
+async fn signed_presentation(server: &TestServer, credentials: Vec<Value>, purpose: &str) -> Value {
+    use sichat_core::id::Owner;
+    use sichat_core::keys::KeyType;
+    use sichat_core::store::KeyStatus;
+    let holder = server.host_did();
+    let key = server
+        .services
+        .keys
+        .list(&Owner::Server)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|k| k.key_type == KeyType::Ed25519 && k.status == KeyStatus::Active)
+        .unwrap();
+    let vp = json!({
+        "@context": ["https://www.w3.org/ns/credentials/v2"],
+        "type": ["VerifiablePresentation"],
+        "holder": holder,
+        "verifiableCredential": credentials,
+    });
+    let options = json!({
+        "type": "DataIntegrityProof",
+        "cryptosuite": "eddsa-rdfc-2022",
+        "created": "2026-01-01T00:00:00Z",
+        "verificationMethod": format!("{holder}#{}", key.public_key_multibase),
+        "proofPurpose": purpose,
+        "challenge": "c-123",
+        "domain": "verifier.example",
+    });
+    let vp = vp.as_object().unwrap().clone();
+    let proof = sichat_core::vc::data_integrity::create_proof(
+        &sichat_core::vc::Canonicalizer::default(),
+        &vp,
+        options.as_object().unwrap().clone(),
+        server.services.keys.as_ref(),
+        &key.id,
+    )
+    .await
+    .unwrap();
+    let mut signed = vp;
+    signed.insert("proof".into(), Value::Object(proof));
+    Value::Object(signed)
+}
+
+async fn verify_presentation(server: &TestServer, vp: &Value, options: Value) -> reqwest::Response {
+    server
+        .client
+        .post(server.url("/presentations/verify"))
+        .json(&json!({"verifiablePresentation": vp, "options": options}))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn presentations_are_verified_with_their_credentials_challenge_and_domain() {
+    let server = TestServer::spawn().await;
+    let (_, body) = issue(&server, credential(json!({})), json!({})).await;
+    let vc = body["verifiableCredential"].clone();
+    let options = json!({"challenge": "c-123", "domain": "verifier.example"});
+
+    let vp = signed_presentation(&server, vec![vc.clone()], "authentication").await;
+    let resp = verify_presentation(&server, &vp, options.clone()).await;
+    assert_eq!(resp.status(), 200);
+    let report: Value = resp.json().await.unwrap();
+    for check in [
+        "proof",
+        "proofPurpose",
+        "holder",
+        "challenge",
+        "domain",
+        "credentials",
+    ] {
+        assert!(
+            report["checks"].as_array().unwrap().contains(&json!(check)),
+            "{check}: {report}"
+        );
+    }
+
+    let refused = |vp: Value, options: Value, check: &'static str| {
+        let server = &server;
+        async move {
+            let resp = verify_presentation(server, &vp, options).await;
+            assert_eq!(resp.status(), 400);
+            let report: Value = resp.json().await.unwrap();
+            assert_eq!(report["verified"], false);
+            assert!(
+                failed_checks(&report).contains(&check.to_owned()),
+                "{check}: {report}"
+            );
+        }
+    };
+    refused(
+        vp.clone(),
+        json!({"challenge": "other", "domain": "verifier.example"}),
+        "challenge",
+    )
+    .await;
+    refused(
+        vp.clone(),
+        json!({"challenge": "c-123", "domain": "evil.example"}),
+        "domain",
+    )
+    .await;
+    let mut tampered = vc.clone();
+    tampered["credentialSubject"]["alumniOf"] = json!("Fake University");
+    let vp_tampered = signed_presentation(&server, vec![tampered], "authentication").await;
+    refused(vp_tampered, options.clone(), "proof").await;
+    let wrong_purpose = signed_presentation(&server, vec![vc.clone()], "assertionMethod").await;
+    refused(wrong_purpose, options.clone(), "proofPurpose").await;
+    let mut unsigned = vp.clone();
+    unsigned.as_object_mut().unwrap().remove("proof");
+    refused(unsigned, options.clone(), "proof").await;
+
+    // Not a presentation, or more than is verified: problems, not verdicts.
+    let resp = verify_presentation(&server, &json!([]), json!({})).await;
+    assert_problem(resp, 400, "malformed-credential").await;
+    let mut no_type = vp.clone();
+    no_type["type"] = json!(["VerifiableCredential"]);
+    let problem = assert_problem(
+        verify_presentation(&server, &no_type, json!({})).await,
+        400,
+        "malformed-credential",
+    )
+    .await;
+    assert_eq!(problem["field"], "type");
+    let mut crowded = vp.clone();
+    crowded["verifiableCredential"] = json!(vec![vc.clone(); 17]);
+    let problem = assert_problem(
+        verify_presentation(&server, &crowded, json!({})).await,
+        400,
+        "malformed-credential",
+    )
+    .await;
+    assert_eq!(problem["field"], "verifiableCredential");
+    let mut many_proofs = vc.clone();
+    many_proofs["proof"] = json!(vec![vc["proof"].clone(); 5]);
+    let resp = server
+        .client
+        .post(server.url("/credentials/verify"))
+        .json(&json!({"verifiableCredential": many_proofs}))
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(resp, 400, "malformed-credential").await;
+    assert_eq!(problem["field"], "proof");
+}
+
+/// A credential whose verification method is a did:web on a host whose DNS never
+/// answers: verifying it holds a place until the lookup times out.
+fn stalled_credential(host: &str) -> Value {
+    let mut vc = credential(json!({"issuer": format!("did:web:{host}")}));
+    vc["proof"] = json!({
+        "type": "DataIntegrityProof",
+        "cryptosuite": "eddsa-rdfc-2022",
+        "created": "2026-01-01T00:00:00Z",
+        "verificationMethod": format!("did:web:{host}#key-1"),
+        "proofPurpose": "assertionMethod",
+        "proofValue": "z5",
+    });
+    vc
+}
+
+/// Verification work is bounded: beyond the places and the queue, and when the resolver
+/// is saturated, the answer is 503 with Retry-After, not a verdict.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn saturated_verification_is_answered_503() {
+    use sichat_core::testing::{DnsAnswer, FakeDns};
+    let dns = FakeDns::start(&[("*.slow.test", DnsAnswer::Silent)])
+        .await
+        .unwrap();
+    let options = |concurrency: &str| {
+        crate::common::Options::allow_loopback()
+            .with("SICHAT_DID_WEB_DNS_SERVERS", dns.addr().to_string())
+            .with("SICHAT_DID_WEB_DNS_TIMEOUT_SECS", "3")
+            .with("SICHAT_DID_WEB_MAX_FETCHES", "1")
+            .with("SICHAT_CREDENTIAL_WORK_CONCURRENCY", concurrency)
+            .with("SICHAT_CREDENTIAL_WORK_QUEUE", "0")
+    };
+    for (concurrency, why, detail) in [
+        ("1", "no place is free", "credential operations"),
+        ("2", "the resolver is saturated", "did:web fetches"),
+    ] {
+        let server = TestServer::spawn_with(options(concurrency)).await;
+        let url = server.url("/credentials/verify");
+        let client = server.client.clone();
+        let first = tokio::spawn(async move {
+            client
+                .post(url)
+                .json(&json!({"verifiableCredential": stalled_credential("a.slow.test")}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let resp = server
+            .client
+            .post(server.url("/credentials/verify"))
+            .json(&json!({"verifiableCredential": stalled_credential("b.slow.test")}))
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.headers().contains_key("retry-after"), "{why}");
+        let problem = assert_problem(resp, 503, "server-busy").await;
+        assert!(
+            problem["detail"].as_str().unwrap().contains(detail),
+            "{why}: {problem}"
+        );
+        // The stalled one ends with a verdict once its lookup times out.
+        assert_eq!(first.await.unwrap(), 400, "{why}");
+    }
+}

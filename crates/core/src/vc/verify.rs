@@ -18,9 +18,9 @@ use super::canon::Canonicalizer;
 use super::credential::{self, ShapeError, Validity};
 use super::data_integrity::{self, PROOF_TYPE, ProofError};
 use super::jose::{self, Secured};
-use super::methods::{MethodResolver, ResolvedMethod};
+use super::methods::{MethodError, MethodResolver, ResolvedMethod};
 use crate::clock::Clock;
-use crate::did::Relationship;
+use crate::did::{Relationship, ResolveError};
 use crate::keys::KeyType;
 
 /// Problem types: VC Data Model 2.0 §7.1 and Data Integrity §3 (processing errors).
@@ -48,6 +48,10 @@ pub struct Report {
     pub checks: Vec<String>,
     pub warnings: Vec<ProblemDetail>,
     pub errors: Vec<ProblemDetail>,
+    /// Set when a verification method could not be resolved because the resolver is
+    /// saturated: no verdict, the caller should retry.
+    #[serde(skip)]
+    busy: Option<String>,
 }
 
 impl Report {
@@ -106,11 +110,43 @@ impl Report {
     }
 }
 
-/// Input that is not a credential or presentation at all (HTTP 400/422 problem).
+/// No verdict: input that is not a credential or presentation at all (HTTP 400
+/// problem), or a resolver too busy to find a verification method (HTTP 503).
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
     #[error(transparent)]
     Malformed(#[from] ShapeError),
+    #[error("{0}")]
+    Busy(String),
+}
+
+/// Proofs in one proof set: each costs a canonicalization of the whole document.
+pub const MAX_PROOFS: usize = 4;
+/// Credentials in one presentation.
+pub const MAX_CREDENTIALS: usize = 16;
+
+fn check_counts(doc: &Map<String, Value>) -> Result<(), ShapeError> {
+    for (field, max) in [
+        ("proof", MAX_PROOFS),
+        ("verifiableCredential", MAX_CREDENTIALS),
+    ] {
+        if let Some(Value::Array(items)) = doc.get(field)
+            && items.len() > max
+        {
+            return Err(ShapeError {
+                field: field.into(),
+                reason: format!("has {} entries; at most {max} are verified", items.len()),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn verdict(report: Report) -> Result<Report, VerifyError> {
+    match report.busy {
+        Some(detail) => Err(VerifyError::Busy(detail)),
+        None => Ok(report.finish()),
+    }
 }
 
 pub use crate::api::VerifyOptions;
@@ -180,10 +216,11 @@ impl Verifier {
         options: &VerifyOptions,
     ) -> Result<Report, VerifyError> {
         let doc = object("verifiableCredential", credential)?;
+        check_counts(doc)?;
         let mut report = Report::default();
         if has_type(doc, jose::ENVELOPED_VC) {
             self.enveloped_credential(doc, &mut report).await;
-            return Ok(report.finish());
+            return verdict(report);
         }
         let checked = credential::check_credential(doc)?;
         let signatory = Signatory {
@@ -193,7 +230,7 @@ impl Verifier {
         };
         self.proofs(doc, &signatory, options, &mut report).await;
         self.validity(&checked.validity, checked.version, &mut report);
-        Ok(report.finish())
+        verdict(report)
     }
 
     /// Verifies a presentation (Data Integrity, or enveloped as `vp+jwt`) and every
@@ -204,6 +241,7 @@ impl Verifier {
         options: &VerifyOptions,
     ) -> Result<Report, VerifyError> {
         let doc = object("verifiablePresentation", presentation)?;
+        check_counts(doc)?;
         let mut report = Report::default();
         if has_type(doc, jose::ENVELOPED_VP) {
             if let Some(decoded) = self.jws_of(doc, Secured::Presentation, &mut report) {
@@ -217,7 +255,16 @@ impl Verifier {
                         };
                         self.jws_signature(&decoded, &signatory, &mut report).await;
                         self.jws_nonce(&payload, options, &mut report);
-                        self.embedded_credentials(&payload, &mut report).await;
+                        if let Err(e) = check_counts(&payload) {
+                            report.fail(
+                                "credentials",
+                                problem::MALFORMED,
+                                "Too many credentials",
+                                e.to_string(),
+                            );
+                        } else {
+                            self.embedded_credentials(&payload, &mut report).await;
+                        }
                     }
                     Err(e) => report.fail(
                         "credential",
@@ -227,7 +274,7 @@ impl Verifier {
                     ),
                 }
             }
-            return Ok(report.finish());
+            return verdict(report);
         }
         let checked = credential::check_presentation(doc)?;
         let signatory = Signatory {
@@ -237,7 +284,7 @@ impl Verifier {
         };
         self.proofs(doc, &signatory, options, &mut report).await;
         self.embedded_credentials(doc, &mut report).await;
-        Ok(report.finish())
+        verdict(report)
     }
 
     async fn embedded_credentials(&self, doc: &Map<String, Value>, report: &mut Report) {
@@ -250,6 +297,7 @@ impl Verifier {
             let inner = Box::pin(self.verify_credential(vc, &VerifyOptions::default())).await;
             match inner {
                 Ok(inner) => report.absorb(&format!("verifiableCredential[{i}]"), inner),
+                Err(VerifyError::Busy(detail)) => report.busy = Some(detail),
                 Err(e) => report.fail(
                     "credentials",
                     problem::MALFORMED,
@@ -451,6 +499,10 @@ impl Verifier {
     ) -> Option<ResolvedMethod> {
         let method = match self.methods.resolve_method(method_id).await {
             Ok(m) => m,
+            Err(MethodError::Resolve(ResolveError::Busy(detail))) => {
+                report.busy = Some(detail);
+                return None;
+            }
             Err(e) => {
                 report.fail(
                     "proof",

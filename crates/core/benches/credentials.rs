@@ -1,0 +1,124 @@
+//! Issuing and verifying one credential in-process (issue 12 targets on a 2-core machine:
+//! eddsa-rdfc-2022 issue and verify ≤ 700 µs each, vc+jwt issue and verify ≤ 100 µs).
+//! The credential: VC 2.0, ~2 KB, with a Bitstring status entry including
+//! `statusMessage`; issuer and key a did:key (offline resolution), keys in memory.
+
+use std::sync::Arc;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use serde_json::{Value, json};
+use sichat_core::clock::ManualClock;
+use sichat_core::did::StandardResolver;
+use sichat_core::id::Owner;
+use sichat_core::keys::{Kek, KeyService, KeyType};
+use sichat_core::store::MemoryStore;
+use sichat_core::vc::{
+    Canonicalizer, Cryptosuite, DidMethods, Issuer, IssuerKey, ProofFormat, VcVersion, Verifier,
+    VerifyOptions,
+};
+
+fn credential(issuer: &str) -> serde_json::Map<String, Value> {
+    json!({
+        "@context": [
+            "https://www.w3.org/ns/credentials/v2",
+            "https://www.w3.org/ns/credentials/examples/v2"
+        ],
+        "id": "urn:uuid:2f0e8a4c-7a54-4a8b-9f2b-6a1f0c3e9d11",
+        "type": ["VerifiableCredential", "ExampleDegreeCredential"],
+        "name": "Example University Degree",
+        "description": "A bachelor's degree awarded by Example University.",
+        "issuer": {"id": issuer, "name": "Example University"},
+        "validFrom": "2024-06-01T00:00:00Z",
+        "validUntil": "2034-06-01T00:00:00Z",
+        "credentialSubject": {
+            "id": "did:example:ebfeb1f712ebc6f1c276e12ec21",
+            "name": "Alice Example",
+            "degree": {
+                "type": "ExampleBachelorDegree",
+                "name": "Bachelor of Science and Arts",
+                "field": "Computer Science",
+                "honours": "First Class",
+                "year": 2024
+            },
+            "studentNumber": "2020-123456",
+            "graduationDate": "2024-05-31"
+        },
+        "credentialStatus": {
+            "id": "https://university.example/status/1#94567",
+            "type": "BitstringStatusListEntry",
+            "statusPurpose": "revocation",
+            "statusListIndex": "94567",
+            "statusListCredential": "https://university.example/status/1",
+            "statusMessage": [
+                {"status": "0x0", "message": "valid"},
+                {"status": "0x1", "message": "revoked"}
+            ]
+        }
+    })
+    .as_object()
+    .unwrap()
+    .clone()
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let keys = Arc::new(KeyService::new(
+        MemoryStore::new(),
+        Kek::generate(),
+        Arc::new(ManualClock::new(1_750_000_000_000)),
+    ));
+    let info = rt
+        .block_on(keys.generate(&Owner::Server, KeyType::Ed25519))
+        .unwrap();
+    let issuer_did = info.did_key.to_string();
+    let key = IssuerKey {
+        issuer: issuer_did.clone(),
+        method: info.did_key.with_fragment(&info.public_key_multibase),
+        key: info.id.clone(),
+        key_type: KeyType::Ed25519,
+    };
+    let clock = Arc::new(ManualClock::new(1_750_000_000_000));
+    let issuer = Issuer::new(Canonicalizer::default(), keys.clone(), clock.clone());
+    let verifier = Verifier::new(
+        Canonicalizer::default(),
+        Arc::new(DidMethods(Arc::new(StandardResolver::offline()))),
+        clock,
+        std::time::Duration::from_secs(300),
+    );
+    let unsigned = credential(&issuer_did);
+    let bytes = serde_json::to_vec(&unsigned).unwrap().len();
+    let mut group = c.benchmark_group(format!("credential_{bytes}_bytes"));
+    for (name, format) in [
+        (
+            "eddsa_rdfc_2022",
+            ProofFormat::DataIntegrity(Cryptosuite::EddsaRdfc2022),
+        ),
+        ("vc_jwt", ProofFormat::VcJwt),
+    ] {
+        let signed = rt
+            .block_on(issuer.secure(unsigned.clone(), VcVersion::V2, &key, format))
+            .unwrap();
+        let report = rt
+            .block_on(verifier.verify_credential(&signed, &VerifyOptions::default()))
+            .unwrap();
+        assert!(report.verified, "{report:?}");
+        group.bench_function(format!("issue_{name}"), |b| {
+            b.iter(|| {
+                rt.block_on(issuer.secure(unsigned.clone(), VcVersion::V2, &key, format))
+                    .unwrap()
+            })
+        });
+        group.bench_function(format!("verify_{name}"), |b| {
+            b.iter(|| {
+                rt.block_on(verifier.verify_credential(&signed, &VerifyOptions::default()))
+                    .unwrap()
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
