@@ -11,9 +11,9 @@
 //! refused. Document depth and quad count are bounded too.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
-use ssi::json_ld::{CompactJsonLd, Expandable};
 use ssi::rdf::{AnyLdEnvironment, LdEnvironment, LexicalQuad, urdna2015};
 
 use crate::contexts::{Contexts, UnknownContext};
@@ -63,16 +63,131 @@ pub enum CanonError {
     Expansion(String),
 }
 
+type ActiveContext = ssi::json_ld::Context<ssi::json_ld::IriBuf, ssi::json_ld::BlankIdBuf>;
+
+/// Top-level `@context` values made of context URLs only (as JSON text) and their
+/// processed form: credentials repeat a handful of them, and processing one (loading and
+/// defining every term of the VC context) cost a third of an operation. Values with an
+/// inline context object are processed each time and not kept.
+#[derive(Default)]
+struct ContextCache(Mutex<HashMap<String, Arc<ActiveContext>>>);
+
+impl ContextCache {
+    /// Distinct `@context` values kept; beyond, the cache starts over.
+    const CAPACITY: usize = 64;
+}
+
 /// Canonicalizes JSON-LD documents with a fixed context map and limits.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Canonicalizer {
     contexts: Contexts,
     limits: Limits,
+    processed: Arc<ContextCache>,
+}
+
+impl std::fmt::Debug for Canonicalizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Canonicalizer")
+            .field("contexts", &self.contexts)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Canonicalizer {
     pub fn new(contexts: Contexts, limits: Limits) -> Self {
-        Self { contexts, limits }
+        Self {
+            contexts,
+            limits,
+            processed: Arc::default(),
+        }
+    }
+
+    /// The processed form of a top-level `@context` value, from the cache or processed
+    /// now with the vetted loader.
+    async fn active_context(&self, context: &Value) -> Result<Arc<ActiveContext>, CanonError> {
+        use ssi::json_ld::syntax::TryFromJson;
+        use ssi::json_ld::{Process, syntax};
+        let key = context.to_string();
+        let lock = |cache: &ContextCache| {
+            cache
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .get(&key)
+                .cloned()
+        };
+        let cacheable = match context {
+            Value::String(_) => true,
+            Value::Array(items) => items.iter().all(Value::is_string),
+            _ => false,
+        };
+        if cacheable && let Some(found) = lock(&self.processed) {
+            return Ok(found);
+        }
+        let local = syntax::context::Context::try_from_json(json_syntax::Value::from_serde_json(
+            context.clone(),
+        ))
+        .map_err(|e| CanonError::Expansion(format!("invalid `@context`: {e}")))?;
+        let processed = local
+            .process(&mut (), &self.contexts, None)
+            .await
+            .map_err(processing_error)?
+            .into_processed();
+        let processed = Arc::new(processed);
+        if !cacheable {
+            return Ok(processed);
+        }
+        let mut cache = self
+            .processed
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if cache.len() >= ContextCache::CAPACITY {
+            cache.clear();
+        }
+        cache.insert(key, processed.clone());
+        Ok(processed)
+    }
+
+    /// JSON-LD expansion (strict: undefined terms and invalid IRIs are errors), with the
+    /// top-level `@context` processed once per distinct value.
+    async fn expand(
+        &self,
+        document: &Value,
+        ld: &mut LdEnvironment,
+    ) -> Result<ssi::json_ld::ExpandedDocument, CanonError> {
+        use ssi::json_ld::Expand;
+        use ssi::json_ld::expansion::{Action, Options, Policy};
+        check_depth(document, self.limits.max_depth)?;
+        let (active, body) = match document {
+            Value::Object(map) if map.contains_key("@context") => {
+                let active = self.active_context(&map["@context"]).await?;
+                let mut body = map.clone();
+                body.remove("@context");
+                ((*active).clone(), Value::Object(body))
+            }
+            other => (ActiveContext::default(), other.clone()),
+        };
+        let options = Options {
+            policy: Policy {
+                invalid: Action::Reject,
+                allow_undefined: false,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        json_syntax::Value::from_serde_json(body)
+            .expand_full(
+                &mut ld.vocabulary,
+                active,
+                None,
+                &self.contexts,
+                options,
+                (),
+            )
+            .await
+            .map_err(|e| expansion_error(ssi::json_ld::JsonLdError::Expansion(e)))
     }
 
     pub fn contexts(&self) -> &Contexts {
@@ -82,25 +197,15 @@ impl Canonicalizer {
     /// Expands `document` only: checks that every term is defined and every context is
     /// allowed, without canonicalizing (for JOSE-secured credentials).
     pub async fn check_terms(&self, document: &Value) -> Result<(), CanonError> {
-        check_depth(document, self.limits.max_depth)?;
-        let json = json_syntax::Value::from_serde_json(document.clone());
-        let mut ld = LdEnvironment::default();
-        CompactJsonLd(json)
-            .expand_with(&mut ld, &self.contexts)
+        self.expand(document, &mut LdEnvironment::default())
             .await
-            .map_err(expansion_error)?;
-        Ok(())
+            .map(drop)
     }
 
     /// The canonical N-Quads lines (sorted, each ending in `\n`) of `document`.
     pub async fn canonicalize(&self, document: &Value) -> Result<Vec<String>, CanonError> {
-        check_depth(document, self.limits.max_depth)?;
-        let json = json_syntax::Value::from_serde_json(document.clone());
         let mut ld = LdEnvironment::default();
-        let expanded = CompactJsonLd(json)
-            .expand_with(&mut ld, &self.contexts)
-            .await
-            .map_err(expansion_error)?;
+        let expanded = self.expand(document, &mut ld).await?;
         let quads = ld
             .quads_of(&expanded)
             .map_err(|e| CanonError::Expansion(e.to_string()))?;
@@ -126,12 +231,20 @@ fn expansion_error(e: ssi::json_ld::JsonLdError) -> CanonError {
     use ssi::json_ld::expansion::Error;
     match e {
         JsonLdError::Expansion(Error::KeyExpansionFailed(term)) => CanonError::UndefinedTerm(term),
-        JsonLdError::Expansion(Error::ContextProcessing(
-            ssi::json_ld::context_processing::Error::ContextLoadingFailed(load),
-        )) if load.cause.downcast_ref::<UnknownContext>().is_some() => {
+        JsonLdError::Expansion(Error::ContextProcessing(e)) => processing_error(e),
+        other => CanonError::Expansion(other.to_string()),
+    }
+}
+
+fn processing_error(e: ssi::json_ld::context_processing::Error) -> CanonError {
+    use ssi::json_ld::context_processing::Error;
+    match e {
+        Error::ContextLoadingFailed(load)
+            if load.cause.downcast_ref::<UnknownContext>().is_some() =>
+        {
             CanonError::ContextNotAllowed(load.target.to_string())
         }
-        other => CanonError::Expansion(other.to_string()),
+        other => CanonError::Expansion(format!("context processing failed: {other}")),
     }
 }
 
@@ -246,6 +359,39 @@ mod tests {
             "https://www.w3.org/ns/credentials/undefined-terms/v2"
         ]);
         Canonicalizer::default().canonicalize(&vc).await.unwrap();
+    }
+
+    /// Processed contexts are reused only for the same list of URLs: inline contexts are
+    /// read every time, and a cached context still refuses undefined terms.
+    #[tokio::test]
+    async fn processed_contexts_are_reused_only_when_identical() {
+        let canon = Canonicalizer::default();
+        let inline = |iri: &str| {
+            json!({
+                "@context": ["https://www.w3.org/ns/credentials/v2", {"a": iri}],
+                "id": "urn:x:1",
+                "a": "value",
+            })
+        };
+        let first = canon
+            .canonicalize(&inline("https://ex.org/one"))
+            .await
+            .unwrap();
+        let second = canon
+            .canonicalize(&inline("https://ex.org/two"))
+            .await
+            .unwrap();
+        assert!(first[0].contains("<https://ex.org/one>"), "{first:?}");
+        assert!(second[0].contains("<https://ex.org/two>"), "{second:?}");
+        let plain = credential(json!({}));
+        let lines = canon.canonicalize(&plain).await.unwrap();
+        assert_eq!(canon.canonicalize(&plain).await.unwrap(), lines);
+        let err = canon
+            .canonicalize(&credential(json!({"shoeSize": 42})))
+            .await
+            .unwrap_err();
+        assert_eq!(err, CanonError::UndefinedTerm("shoeSize".into()));
+        assert_eq!(canon.processed.0.lock().unwrap().len(), 1);
     }
 
     /// `n` blank nodes, each linked to every other and to nothing else.
