@@ -57,7 +57,8 @@ kinds! {
     MALFORMED_CREDENTIAL = ("malformed-credential", BAD_REQUEST, "Malformed credential", "The credential or presentation to verify is not one at all; `field` names the member at fault. (One that is well-formed but fails a check is answered `verified: false`.)");
     NOT_FOUND = ("not-found", NOT_FOUND, "Not found", "No resource at this path.");
     METHOD_NOT_ALLOWED = ("method-not-allowed", METHOD_NOT_ALLOWED, "Method not allowed", "This path does not accept this HTTP method; see the Allow header.");
-    UNAUTHORIZED = ("unauthorized", UNAUTHORIZED, "Unauthorized", "The admin API needs `Authorization: Bearer <admin token>`.");
+    UNAUTHORIZED = ("unauthorized", UNAUTHORIZED, "Unauthorized", "This endpoint needs `Authorization: Bearer <token>`: the admin token, or (where the endpoint says so) a user's API token.");
+    FORBIDDEN = ("forbidden", FORBIDDEN, "Forbidden", "The token is valid but may not do this (a user's token acting for another user or as the server's DID).");
     CONFLICT = ("conflict", CONFLICT, "Conflict", "The resource already exists or is not in a state that allows this operation.");
     PAYLOAD_TOO_LARGE = ("payload-too-large", PAYLOAD_TOO_LARGE, "Payload too large", "The request body is larger than this endpoint accepts.");
     UNSUPPORTED_MEDIA_TYPE = ("unsupported-media-type", UNSUPPORTED_MEDIA_TYPE, "Unsupported media type", "Send `Content-Type: application/json`.");
@@ -77,6 +78,7 @@ impl ProblemKind {
             StatusCode::PAYLOAD_TOO_LARGE => Self::PAYLOAD_TOO_LARGE,
             StatusCode::UNSUPPORTED_MEDIA_TYPE => Self::UNSUPPORTED_MEDIA_TYPE,
             StatusCode::UNAUTHORIZED => Self::UNAUTHORIZED,
+            StatusCode::FORBIDDEN => Self::FORBIDDEN,
             StatusCode::CONFLICT => Self::CONFLICT,
             StatusCode::UNPROCESSABLE_ENTITY => Self::VALIDATION,
             StatusCode::SERVICE_UNAVAILABLE => Self::SERVER_BUSY,
@@ -121,6 +123,12 @@ impl ApiError {
     }
     pub fn not_found(detail: impl Into<String>) -> Self {
         Self::new(ProblemKind::NOT_FOUND, detail)
+    }
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(ProblemKind::FORBIDDEN, detail)
+    }
+    pub fn conflict(detail: impl Into<String>) -> Self {
+        Self::new(ProblemKind::CONFLICT, detail)
     }
     pub fn internal(err: impl std::fmt::Display) -> Self {
         tracing::error!(error = %err, "internal error");

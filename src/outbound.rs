@@ -1,6 +1,6 @@
-//! Outbound requests a peer can trigger (did:web resolution today; status lists and
-//! server-to-server forwarding next), built from the configuration: all of them go
-//! through the guarded fetcher of `sichat-core` with its caps.
+//! Outbound requests a peer can trigger (did:web resolution, status lists of other
+//! issuers; server-to-server forwarding next), built from the configuration: all of them
+//! go through the guarded fetcher of `sichat-core` with its caps.
 
 use std::time::Duration;
 
@@ -19,4 +19,10 @@ pub fn did_web_fetcher(config: &Config) -> Result<GuardedFetcher, ResolveError> 
         dns_timeout: Duration::from_secs(config.did_web_dns_timeout_secs),
         ..FetchPolicy::default()
     })
+}
+
+/// The fetcher for status lists of other issuers: the same guards as did:web (its own
+/// concurrency counts).
+pub fn status_list_fetcher(config: &Config) -> Result<GuardedFetcher, ResolveError> {
+    did_web_fetcher(config)
 }

@@ -8,6 +8,7 @@ mod m20261125_000002_create_keys;
 mod m20261125_000003_create_users;
 mod m20261129_000001_keys_reference_users;
 mod m20261129_000002_create_issued_credentials;
+mod m20261129_000003_create_status_lists;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000003_create_users::Migration),
             Box::new(m20261129_000001_keys_reference_users::Migration),
             Box::new(m20261129_000002_create_issued_credentials::Migration),
+            Box::new(m20261129_000003_create_status_lists::Migration),
         ]
     }
 }

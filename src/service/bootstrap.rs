@@ -20,10 +20,13 @@ use super::admin_token::{self, AdminTokens};
 use super::background::Background;
 use super::credentials::{CredentialService, WorkLimits};
 use super::identity::IdentityService;
+use super::issuer_keys::IssuerKeys;
 use super::passwords::PasswordHasher;
 use super::public_url::PublicUrls;
 use super::readiness::Readiness;
 use super::resolver::ServerResolver;
+use super::status_lists::StatusLists;
+use super::status_source::ServerStatusSource;
 use super::users::UserService;
 use super::{ServerKeys, Services};
 use crate::config::{Config, ConfigError, redacted_url};
@@ -277,12 +280,27 @@ pub async fn open(
     let credentials = {
         let canon = Canonicalizer::default();
         let issuer = Issuer::new(canon.clone(), keys.clone(), clock.clone());
+        let issuer_keys = Arc::new(IssuerKeys::new(keys.clone(), identity.clone()));
+        let status_lists = Arc::new(StatusLists::new(
+            store.clone(),
+            identity.clone(),
+            issuer_keys.clone(),
+            issuer.clone(),
+            clock.clone(),
+        ));
+        let status_source = ServerStatusSource::new(
+            status_lists.clone(),
+            crate::outbound::status_list_fetcher(config)
+                .map_err(|e| InitError::Resolver(e.to_string()))?,
+            clock.clone(),
+        );
         let verifier = Verifier::new(
             canon,
             Arc::new(DidMethods(resolver.clone())),
             clock.clone(),
             std::time::Duration::from_secs(config.credential_clock_skew_secs),
-        );
+        )
+        .with_status_source(Arc::new(status_source));
         Arc::new(CredentialService::new(
             issuer,
             verifier,
@@ -290,8 +308,8 @@ pub async fn open(
                 concurrency: config.credential_work_concurrency,
                 queue: config.credential_work_queue,
             },
-            keys.clone(),
-            identity.clone(),
+            issuer_keys,
+            status_lists,
             store.clone(),
             clock.clone(),
         ))

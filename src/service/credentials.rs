@@ -9,26 +9,18 @@ use tokio::sync::Semaphore;
 use serde_json::{Map, Value};
 use sichat_core::Clock;
 use sichat_core::api::{IssueOptions, VerificationResult, VerifyOptions};
-use sichat_core::id::{Did, Owner};
-use sichat_core::keys::{KeyInfo, KeyType};
-use sichat_core::store::KeyStatus;
-use sichat_core::store::{Changes, IssuedCredentialRecord, UnitOfWork};
+use sichat_core::store::{Changes, CredentialStatus, IssuedCredentialRecord, UnitOfWork};
+use sichat_core::vc::status::{self, StatusPurpose};
 use sichat_core::vc::{
-    CanonError, Cryptosuite, IssueError, Issuer, IssuerKey, ProofFormat, ShapeError, Verifier,
-    VerifyError,
+    CanonError, Cryptosuite, IssueError, Issuer, ProofFormat, ShapeError, Verifier, VerifyError,
 };
 
-use super::ServerKeys;
-use super::identity::IdentityService;
+use super::issuer_keys::IssuerKeys;
+use super::status_lists::{StatusLists, Wanted};
 use crate::error::{ApiError, ProblemKind};
 use crate::store::SeaStore;
 
-/// Who asks to issue.
-#[derive(Debug, Clone)]
-pub enum Caller {
-    /// The admin token: may issue as any DID of the server or its users.
-    Admin,
-}
+pub use super::issuer_keys::Caller;
 
 /// Bounds the CPU that credential requests cost: `concurrency` operations run at once on
 /// blocking threads (off the async workers), `queue` more wait; beyond them, 503.
@@ -79,8 +71,8 @@ pub struct CredentialService {
     gate: WorkGate,
     issuer: Issuer,
     verifier: Verifier,
-    keys: Arc<ServerKeys>,
-    identity: Arc<IdentityService>,
+    issuer_keys: Arc<IssuerKeys>,
+    status: Arc<StatusLists>,
     store: Arc<SeaStore>,
     clock: Arc<dyn Clock>,
 }
@@ -161,6 +153,53 @@ fn requested_format(options: &IssueOptions) -> Result<Option<ProofFormat>, ApiEr
     }
 }
 
+/// The status purposes `options.credentialStatus` asks for: absent or `{}`, revocation
+/// and suspension; `false` (or `[]` purposes), none; `{"statusPurpose": "revocation"}` or
+/// a list of purposes, those. A credential that already has `credentialStatus` keeps it
+/// and gets none of ours.
+fn requested_purposes(options: &IssueOptions) -> Result<Vec<StatusPurpose>, ApiError> {
+    let bad = |detail: String| {
+        ApiError::validation(detail).with("field", "options.credentialStatus".into())
+    };
+    let Some(wanted) = &options.credential_status else {
+        return Ok(StatusPurpose::ALL.to_vec());
+    };
+    let purposes = match wanted {
+        Value::Bool(false) | Value::Null => return Ok(vec![]),
+        Value::Bool(true) => return Ok(StatusPurpose::ALL.to_vec()),
+        Value::Object(o) => {
+            if let Some(t) = o.get("type")
+                && t.as_str() != Some(status::ENTRY_TYPE)
+            {
+                return Err(bad(format!(
+                    "`type` must be `{}` (the only status method issued here)",
+                    status::ENTRY_TYPE
+                )));
+            }
+            match o.get("statusPurpose") {
+                None => return Ok(StatusPurpose::ALL.to_vec()),
+                Some(Value::String(p)) => vec![p.as_str()],
+                Some(Value::Array(ps)) => ps.iter().filter_map(Value::as_str).collect(),
+                Some(_) => return Err(bad("`statusPurpose` must be a string or a list".into())),
+            }
+        }
+        _ => return Err(bad("must be an object, or false for none".into())),
+    };
+    let mut out: Vec<StatusPurpose> = purposes
+        .into_iter()
+        .map(|p| {
+            StatusPurpose::parse(p).ok_or_else(|| {
+                bad(format!(
+                    "status purpose `{p}` is not issued here (revocation, suspension)"
+                ))
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
 /// How much credential work may run and wait at once.
 #[derive(Debug, Clone, Copy)]
 pub struct WorkLimits {
@@ -174,8 +213,8 @@ impl CredentialService {
         issuer: Issuer,
         verifier: Verifier,
         limits: WorkLimits,
-        keys: Arc<ServerKeys>,
-        identity: Arc<IdentityService>,
+        issuer_keys: Arc<IssuerKeys>,
+        status: Arc<StatusLists>,
         store: Arc<SeaStore>,
         clock: Arc<dyn Clock>,
     ) -> Self {
@@ -183,73 +222,15 @@ impl CredentialService {
             gate: WorkGate::new(limits.concurrency, limits.queue),
             issuer,
             verifier,
-            keys,
-            identity,
+            issuer_keys,
+            status,
             store,
             clock,
         }
     }
 
-    /// The signing key for `issuer` (a DID this server controls) in `format`.
-    async fn issuer_key(
-        &self,
-        caller: &Caller,
-        issuer: &str,
-        format: Option<ProofFormat>,
-    ) -> Result<(IssuerKey, Owner, ProofFormat), ApiError> {
-        let not_ours = || {
-            ApiError::validation(format!(
-                "issuer `{issuer}` is not a DID this server controls"
-            ))
-            .with("field", "issuer".into())
-        };
-        let did = Did::parse(issuer).map_err(|_| not_ours())?;
-        let Caller::Admin = caller;
-        // A did:key of one of the server's signing keys: that key, whatever the format.
-        if did.method() == "key" {
-            let key = self
-                .keys
-                .list(&Owner::Server)
-                .await?
-                .into_iter()
-                .find(|k| k.status == KeyStatus::Active && k.did_key == did)
-                .ok_or_else(not_ours)?;
-            let format = format
-                .or(Cryptosuite::for_key(key.key_type).map(ProofFormat::DataIntegrity))
-                .ok_or_else(not_ours)?;
-            let method = did.with_fragment(&key.public_key_multibase);
-            return Ok((issuer_key(&did, method, &key), Owner::Server, format));
-        }
-        let owner = self.identity.owner_of(&did).ok_or_else(not_ours)?;
-        let keys: Vec<KeyInfo> = self
-            .keys
-            .list(&owner)
-            .await?
-            .into_iter()
-            .filter(|k| k.status == KeyStatus::Active && k.key_type.is_signing())
-            .collect();
-        let wanted = match format {
-            Some(ProofFormat::DataIntegrity(suite)) => vec![suite.key_type()],
-            _ => vec![KeyType::Ed25519, KeyType::P256],
-        };
-        let key = wanted
-            .iter()
-            .find_map(|t| keys.iter().find(|k| k.key_type == *t))
-            .ok_or_else(|| {
-                ApiError::validation(format!(
-                    "`{issuer}` has no active {} key",
-                    wanted
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join(" or ")
-                ))
-            })?;
-        let format = format
-            .or(Cryptosuite::for_key(key.key_type).map(ProofFormat::DataIntegrity))
-            .ok_or_else(not_ours)?;
-        let method = did.with_fragment(&key.public_key_multibase);
-        Ok((issuer_key(&did, method, key), owner, format))
+    pub fn status_lists(&self) -> &Arc<StatusLists> {
+        &self.status
     }
 
     /// Issues `credential`: checks it, secures it, records it, and returns it.
@@ -267,10 +248,14 @@ impl CredentialService {
             .into());
         };
         let format = requested_format(options)?;
+        let mut purposes = requested_purposes(options)?;
+        if credential.contains_key("credentialStatus") {
+            purposes.clear();
+        }
         if !credential.contains_key("issuer") {
             credential.insert(
                 "issuer".into(),
-                Value::String(self.identity.server_did().to_string()),
+                Value::String(self.issuer_keys.default_issuer(caller)),
             );
         }
         let issuer = issuer_id(&credential).ok_or_else(|| {
@@ -279,7 +264,7 @@ impl CredentialService {
                 reason: "must be a URL or an object with an `id`".into(),
             })
         })?;
-        let (key, owner, format) = self.issuer_key(caller, &issuer, format).await?;
+        let (key, owner, format) = self.issuer_keys.for_issuer(caller, &issuer, format).await?;
         if !credential.contains_key("id") {
             credential.insert(
                 "id".into(),
@@ -287,6 +272,15 @@ impl CredentialService {
             );
         }
         let (credential, checked) = self.issuer.prepare(credential, &key)?;
+        // Indices are reserved only for a credential that passed its checks; one reserved
+        // for an issuing that fails later is skipped, never handed out again.
+        let (statuses, entries) = if purposes.is_empty() {
+            (vec![], vec![])
+        } else {
+            self.status.allocate(&key.issuer, &owner, &purposes).await?
+        };
+        let mut credential = credential;
+        status::add_entries(&mut credential, entries);
         let issuer = self.issuer.clone();
         let version = checked.version;
         let secured = self
@@ -301,11 +295,37 @@ impl CredentialService {
             types: checked.types,
             format: format.name().into(),
             issued_at: self.clock.now_millis(),
+            statuses,
         };
         self.store
             .save_changes(&Changes::new().issued(record))
             .await?;
         Ok(secured)
+    }
+
+    /// Changes a credential's status (`POST /credentials/status`).
+    pub async fn update_status(
+        &self,
+        caller: &Caller,
+        credential: &str,
+        wanted: &[Wanted],
+    ) -> Result<Vec<CredentialStatus>, ApiError> {
+        self.status.change(caller, credential, wanted).await
+    }
+
+    /// The signed status list `id` (`GET /status/{id}`); signing runs behind the work
+    /// gate, a list whose bits did not change is served from memory.
+    pub async fn status_list(&self, id: &str) -> Result<Arc<Value>, ApiError> {
+        if let Some(hit) = self.status.current(id).await? {
+            return Ok(hit);
+        }
+        let status = self.status.clone();
+        let id = id.to_owned();
+        let missing = ApiError::not_found(format!("no status list `{id}`"));
+        self.gate
+            .run(async move { status.credential(&id).await })
+            .await??
+            .ok_or(missing)
     }
 
     pub async fn verify_credential(
@@ -340,14 +360,5 @@ fn issuer_id(credential: &Map<String, Value>) -> Option<String> {
         Value::String(s) => Some(s.clone()),
         Value::Object(o) => o.get("id")?.as_str().map(str::to_owned),
         _ => None,
-    }
-}
-
-fn issuer_key(did: &Did, method: String, key: &KeyInfo) -> IssuerKey {
-    IssuerKey {
-        issuer: did.to_string(),
-        method,
-        key: key.id.clone(),
-        key_type: key.key_type,
     }
 }

@@ -7,10 +7,13 @@ pub mod background;
 pub mod bootstrap;
 pub mod credentials;
 pub mod identity;
+pub mod issuer_keys;
 pub mod passwords;
 pub mod public_url;
 pub mod readiness;
 pub mod resolver;
+pub mod status_lists;
+pub mod status_source;
 pub mod users;
 
 use std::sync::Arc;

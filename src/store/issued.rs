@@ -5,7 +5,7 @@ use sea_orm::entity::prelude::*;
 use sichat_core::id::{Owner, UserName};
 use sichat_core::store::{IssuedCredentialRecord, StoreError};
 
-use super::{map_err, users};
+use super::{map_err, status, users};
 
 pub mod entity {
     use sea_orm::entity::prelude::*;
@@ -56,7 +56,14 @@ pub async fn insert(
             }
             other => other,
         })?;
-    Ok(())
+    status::assign(
+        db,
+        &record.id,
+        &record.issuer,
+        &record.statuses,
+        record.issued_at,
+    )
+    .await
 }
 
 pub async fn find(
@@ -81,6 +88,11 @@ pub async fn find(
     };
     let types = serde_json::from_str(&row.types)
         .map_err(|e| StoreError::Backend(format!("corrupt issued credential row: {e}")))?;
+    let statuses = status::of_credential(db, &row.id)
+        .await?
+        .into_iter()
+        .map(|s| s.assignment)
+        .collect();
     Ok(Some(IssuedCredentialRecord {
         id: row.id,
         issuer: row.issuer,
@@ -89,5 +101,6 @@ pub async fn find(
         types,
         format: row.format,
         issued_at: row.issued_at,
+        statuses,
     }))
 }

@@ -10,11 +10,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use sichat_core::id::{KeyId, Owner, UserName};
 use sichat_core::store::{
-    Changes, IssuedCredentialRecord, IssuedCredentialStore, KeyRecord, KeyStore, StoreError,
-    UnitOfWork, UserRecord, UserStore,
+    Changes, CredentialStatus, IssuedCredentialRecord, IssuedCredentialStore, KeyRecord, KeyStore,
+    StatusListRecord, StatusListState, StatusListStore, StoreError, UnitOfWork, UserRecord,
+    UserStore,
 };
 
-use super::{begin_write, issued, keys, map_err, settings, users};
+use super::{begin_write, issued, keys, map_err, settings, status, users};
 
 /// A counter that moves whenever identity data (users, keys, the public URL) may have
 /// changed; caches compare it with the value they were filled at.
@@ -114,6 +115,9 @@ async fn apply(txn: &impl ConnectionTrait, changes: &Changes) -> Result<(), Stor
     for record in &changes.issued_credentials {
         issued::insert(txn, record, owner_row(txn, &record.owner).await?).await?;
     }
+    for change in &changes.status_changes {
+        status::change(txn, change, change.at).await?;
+    }
     if touches_identity(changes) {
         stamp_identity_change(txn).await?;
     }
@@ -204,5 +208,53 @@ impl UserStore for SeaStore {
 impl IssuedCredentialStore for SeaStore {
     async fn get_issued(&self, id: &str) -> Result<Option<IssuedCredentialRecord>, StoreError> {
         issued::find(&self.db, id).await
+    }
+}
+
+#[async_trait::async_trait]
+impl StatusListStore for SeaStore {
+    async fn reserve_status(
+        &self,
+        fresh: &StatusListRecord,
+    ) -> Result<(StatusListRecord, u32), StoreError> {
+        let txn = begin_write(&self.db).await.map_err(map_err)?;
+        let result = async {
+            let user = owner_row(&txn, &fresh.owner).await?;
+            status::reserve(&txn, fresh, user).await
+        }
+        .await;
+        match result {
+            Ok(reserved) => {
+                txn.commit().await.map_err(map_err)?;
+                Ok(reserved)
+            }
+            Err(e) => {
+                let _ = txn.rollback().await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn get_status_list(&self, id: &str) -> Result<Option<StatusListRecord>, StoreError> {
+        status::find(&self.db, id).await
+    }
+
+    async fn list_status_lists(&self) -> Result<Vec<StatusListRecord>, StoreError> {
+        status::list(&self.db).await
+    }
+
+    async fn status_list_state(&self, id: &str) -> Result<Option<StatusListState>, StoreError> {
+        status::state(&self.db, id).await
+    }
+
+    async fn status_list_version(&self, id: &str) -> Result<Option<i64>, StoreError> {
+        status::version(&self.db, id).await
+    }
+
+    async fn credential_status(
+        &self,
+        credential: &str,
+    ) -> Result<Vec<CredentialStatus>, StoreError> {
+        status::of_credential(&self.db, credential).await
     }
 }

@@ -16,5 +16,6 @@ mod openapi;
 mod problems;
 mod resolution;
 mod secrets;
+mod status_lists;
 mod store_conformance;
 mod vectors;

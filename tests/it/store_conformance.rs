@@ -4,8 +4,9 @@
 use sichat::store::SeaStore;
 use sichat_core::id::{KeyId, Owner, UserName};
 use sichat_core::store::{
-    Changes, IssuedCredentialRecord, IssuedCredentialStore, KeyRecord, KeyStore, StoreError,
-    UnitOfWork, UserRecord, UserStore,
+    Changes, CredentialStatus, IssuedCredentialRecord, IssuedCredentialStore, KeyRecord, KeyStore,
+    StatusListRecord, StatusListState, StatusListStore, StoreError, UnitOfWork, UserRecord,
+    UserStore,
 };
 use tempfile::TempDir;
 
@@ -43,6 +44,34 @@ impl UserStore for HeldStore {
 impl IssuedCredentialStore for HeldStore {
     async fn get_issued(&self, id: &str) -> Result<Option<IssuedCredentialRecord>, StoreError> {
         self.0.get_issued(id).await
+    }
+}
+
+#[async_trait::async_trait]
+impl StatusListStore for HeldStore {
+    async fn reserve_status(
+        &self,
+        fresh: &StatusListRecord,
+    ) -> Result<(StatusListRecord, u32), StoreError> {
+        self.0.reserve_status(fresh).await
+    }
+    async fn get_status_list(&self, id: &str) -> Result<Option<StatusListRecord>, StoreError> {
+        self.0.get_status_list(id).await
+    }
+    async fn list_status_lists(&self) -> Result<Vec<StatusListRecord>, StoreError> {
+        self.0.list_status_lists().await
+    }
+    async fn status_list_state(&self, id: &str) -> Result<Option<StatusListState>, StoreError> {
+        self.0.status_list_state(id).await
+    }
+    async fn status_list_version(&self, id: &str) -> Result<Option<i64>, StoreError> {
+        self.0.status_list_version(id).await
+    }
+    async fn credential_status(
+        &self,
+        credential: &str,
+    ) -> Result<Vec<CredentialStatus>, StoreError> {
+        self.0.credential_status(credential).await
     }
 }
 

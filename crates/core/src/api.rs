@@ -27,6 +27,9 @@ pub mod paths {
     pub const CREDENTIALS_ISSUE: &str = "/credentials/issue";
     pub const CREDENTIALS_VERIFY: &str = "/credentials/verify";
     pub const PRESENTATIONS_VERIFY: &str = "/presentations/verify";
+    pub const CREDENTIALS_STATUS: &str = "/credentials/status";
+    pub const STATUS_LISTS: &str = "/status";
+    pub const STATUS_LIST: &str = "/status/{list}";
 
     /// `path` with its one `{…}` parameter replaced by `value` (which the caller has
     /// percent-encoded where needed).
@@ -203,6 +206,22 @@ pub struct IssueOptions {
     pub cryptosuite: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<String>,
+    /// Status entries: absent or `{}` for a revocation and a suspension entry,
+    /// `{"type": "BitstringStatusListEntry", "statusPurpose": "revocation"}` (or a list of
+    /// purposes) for those, `false` for none.
+    #[serde(
+        rename = "credentialStatus",
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub credential_status: Option<Value>,
+}
+
+/// Keeps an explicit `null` apart from an absent member.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
 }
 
 /// Body of `POST /credentials/issue`.
@@ -282,4 +301,68 @@ pub struct VerificationResult {
     pub warnings: Vec<VerificationProblem>,
     pub errors: Vec<VerificationProblem>,
     pub problem_details: Vec<VerificationProblem>,
+}
+
+/// One state asked of `POST /credentials/status`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StatusUpdate {
+    /// `BitstringStatusListCredential` (the VC-API's name for the method).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `revoked` (permanent), `suspended`, or `active` (lifts a suspension).
+    pub status: String,
+}
+
+/// Body of `POST /credentials/status` (VC-API "update status").
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateStatusRequest {
+    pub credential_id: String,
+    pub credential_status: Vec<StatusUpdate>,
+}
+
+/// One status entry of a credential and its bit.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct StatusEntryState {
+    pub status_purpose: String,
+    pub status_list_credential: String,
+    pub status_list_index: String,
+    /// Whether the bit is set (revoked, suspended).
+    pub set: bool,
+}
+
+/// Response of `POST /credentials/status`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateStatusResponse {
+    pub credential_id: String,
+    /// `revoked`, `suspended` or `active`.
+    pub status: String,
+    pub credential_status: Vec<StatusEntryState>,
+}
+
+/// A status list this server publishes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct PublishedStatusList {
+    /// Where the signed `BitstringStatusListCredential` is served.
+    pub id: String,
+    pub issuer: String,
+    pub status_purpose: String,
+    /// Entries in the list.
+    pub size: u32,
+}
+
+/// Response of `GET /status`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct StatusListsResponse {
+    pub status_lists: Vec<PublishedStatusList>,
 }

@@ -341,7 +341,38 @@ impl GuardedFetcher {
         })
     }
 
-    async fn fetch_inner(&self, url: &url::Url) -> Result<Vec<u8>, ResolveError> {
+    /// Fetches `url` under the same guards as did:web documents (public addresses only,
+    /// https, no redirects, concurrency caps, timeout), for other documents a peer can
+    /// make this node fetch (status lists): `accept` is the Accept header, `max_bytes`
+    /// the largest body read.
+    pub async fn fetch_bounded(
+        &self,
+        url: &url::Url,
+        accept: &str,
+        max_bytes: usize,
+    ) -> Result<Vec<u8>, ResolveError> {
+        let _slot = self
+            .limits
+            .take(&site_of(url.host_str().unwrap_or_default()))?;
+        tokio::time::timeout(
+            self.policy.timeout,
+            self.fetch_inner(url, accept, max_bytes),
+        )
+        .await
+        .map_err(|_| {
+            ResolveError::Fetch(format!(
+                "{url}: timed out after {} s",
+                self.policy.timeout.as_secs()
+            ))
+        })?
+    }
+
+    async fn fetch_inner(
+        &self,
+        url: &url::Url,
+        accept: &str,
+        max_bytes: usize,
+    ) -> Result<Vec<u8>, ResolveError> {
         let host = url.host_str().unwrap_or_default();
         let literal = host
             .trim_start_matches('[')
@@ -357,17 +388,14 @@ impl GuardedFetcher {
             )));
         }
         if url.scheme() != "https" && !(self.policy.allow_loopback && is_loopback_host(host)) {
-            return Err(ResolveError::Fetch(
-                "did:web documents are fetched over https only".into(),
-            ));
+            return Err(ResolveError::Fetch(format!(
+                "{url}: documents are fetched over https only"
+            )));
         }
         let mut response = self
             .client
             .get(url.clone())
-            .header(
-                reqwest::header::ACCEPT,
-                "application/did+json, application/json",
-            )
+            .header(reqwest::header::ACCEPT, accept)
             .send()
             .await
             .map_err(|e| match dns_failure(&e) {
@@ -386,11 +414,12 @@ impl GuardedFetcher {
         if !status.is_success() {
             return Err(ResolveError::Fetch(format!("{url} answered {status}")));
         }
+        let too_large = || ResolveError::InvalidDocument(format!("larger than {max_bytes} bytes"));
         if response
             .content_length()
-            .is_some_and(|n| n > MAX_DOCUMENT_BYTES as u64)
+            .is_some_and(|n| n > max_bytes as u64)
         {
-            return Err(ResolveError::InvalidDocument("larger than 64 KiB".into()));
+            return Err(too_large());
         }
         let mut body = Vec::new();
         while let Some(chunk) = response
@@ -398,8 +427,8 @@ impl GuardedFetcher {
             .await
             .map_err(|e| ResolveError::Fetch(format!("{url}: {e}")))?
         {
-            if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
-                return Err(ResolveError::InvalidDocument("larger than 64 KiB".into()));
+            if body.len() + chunk.len() > max_bytes {
+                return Err(too_large());
             }
             body.extend_from_slice(&chunk);
         }
@@ -410,17 +439,12 @@ impl GuardedFetcher {
 #[async_trait::async_trait]
 impl DidWebFetcher for GuardedFetcher {
     async fn fetch(&self, url: &url::Url) -> Result<Vec<u8>, ResolveError> {
-        let _slot = self
-            .limits
-            .take(&site_of(url.host_str().unwrap_or_default()))?;
-        tokio::time::timeout(self.policy.timeout, self.fetch_inner(url))
-            .await
-            .map_err(|_| {
-                ResolveError::Fetch(format!(
-                    "{url}: timed out after {} s",
-                    self.policy.timeout.as_secs()
-                ))
-            })?
+        self.fetch_bounded(
+            url,
+            "application/did+json, application/json",
+            MAX_DOCUMENT_BYTES,
+        )
+        .await
     }
 
     fn allows_loopback(&self) -> bool {

@@ -3,10 +3,12 @@
 //! test) when the backend breaks the contract.
 
 use super::{
-    Changes, IssuedCredentialRecord, KeyRecord, KeyStatus, Rotation, Store, StoreError, UserRecord,
+    Changes, IssuedCredentialRecord, KeyRecord, KeyStatus, Rotation, StatusAssignment,
+    StatusChange, StatusListRecord, Store, StoreError, UserRecord,
 };
 use crate::id::{KeyId, Owner, UserId, UserName};
 use crate::keys::KeyType;
+use crate::vc::status::StatusPurpose;
 
 /// A user record with a fresh id.
 pub fn sample_user(name: &str) -> UserRecord {
@@ -267,7 +269,230 @@ pub fn sample_issued(owner: &Owner) -> IssuedCredentialRecord {
         types: vec!["VerifiableCredential".into(), "ExampleCredential".into()],
         format: "eddsa-rdfc-2022".into(),
         issued_at: 1_700_000_000_123,
+        statuses: vec![],
     }
+}
+
+/// A fresh status list of `size` entries for `issuer`.
+pub fn sample_list(issuer: &str, purpose: StatusPurpose, size: u32) -> StatusListRecord {
+    StatusListRecord {
+        id: uuid::Uuid::new_v4().simple().to_string(),
+        issuer: issuer.into(),
+        owner: Owner::Server,
+        purpose,
+        size,
+        key: rand::random(),
+        created_at: 1_700_000_000_000,
+    }
+}
+
+/// Counters are handed out once per list, in order; a full list is followed by the
+/// fresh one; lists are per issuer and purpose.
+pub async fn status_counters_are_reserved_once_and_full_lists_roll_over(store: &impl Store) {
+    let issuer = "did:web:example.org";
+    let first = sample_list(issuer, StatusPurpose::Revocation, 3);
+    for expected in 0..3 {
+        let fresh = sample_list(issuer, StatusPurpose::Revocation, 3);
+        let (list, counter) = store
+            .reserve_status(if expected == 0 { &first } else { &fresh })
+            .await
+            .unwrap();
+        assert_eq!((list.id.as_str(), counter), (first.id.as_str(), expected));
+    }
+    let second = sample_list(issuer, StatusPurpose::Revocation, 3);
+    let (list, counter) = store.reserve_status(&second).await.unwrap();
+    assert_eq!((list, counter), (second.clone(), 0));
+    let other = sample_list(issuer, StatusPurpose::Suspension, 3);
+    let (list, _) = store.reserve_status(&other).await.unwrap();
+    assert_eq!(list.id, other.id);
+    assert_eq!(
+        store.get_status_list(&first.id).await.unwrap(),
+        Some(first.clone())
+    );
+    let ids: Vec<String> = store
+        .list_status_lists()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.id)
+        .collect();
+    assert_eq!(ids.len(), 3);
+    assert!(ids.contains(&first.id) && ids.contains(&second.id) && ids.contains(&other.id));
+
+    // Concurrent reservations never share a counter.
+    let big = sample_list("did:web:big.example", StatusPurpose::Revocation, 1000);
+    let reservations =
+        futures_util::future::join_all((0..64).map(|_| store.reserve_status(&big))).await;
+    let mut counters: Vec<u32> = reservations
+        .into_iter()
+        .map(|r| {
+            let (list, c) = r.unwrap();
+            assert_eq!(list.issuer, "did:web:big.example");
+            c
+        })
+        .collect();
+    counters.sort_unstable();
+    counters.dedup();
+    assert_eq!(counters.len(), 64);
+}
+
+/// Entries are assigned with their credential, once per (list, index); bits change only
+/// through status changes, and a revocation is never cleared.
+pub async fn status_entries_are_assigned_once_and_revocation_is_permanent(store: &impl Store) {
+    let issuer = "did:web:example.org";
+    let revocation = sample_list(issuer, StatusPurpose::Revocation, 16);
+    let suspension = sample_list(issuer, StatusPurpose::Suspension, 16);
+    store.reserve_status(&revocation).await.unwrap();
+    store.reserve_status(&suspension).await.unwrap();
+    let mut credential = sample_issued(&Owner::Server);
+    credential.statuses = vec![
+        StatusAssignment {
+            list: revocation.id.clone(),
+            index: 5,
+            purpose: StatusPurpose::Revocation,
+        },
+        StatusAssignment {
+            list: suspension.id.clone(),
+            index: 7,
+            purpose: StatusPurpose::Suspension,
+        },
+    ];
+    store
+        .save_changes(&Changes::new().issued(credential.clone()))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_issued(&credential.id).await.unwrap(),
+        Some(credential.clone())
+    );
+    let statuses = store.credential_status(&credential.id).await.unwrap();
+    assert_eq!(statuses.len(), 2);
+    assert!(statuses.iter().all(|s| !s.set));
+
+    // The same index again: refused, and nothing of the batch is kept.
+    let mut clash = sample_issued(&Owner::Server);
+    clash.statuses = vec![credential.statuses[0].clone()];
+    let result = store
+        .save_changes(&Changes::new().issued(clash.clone()))
+        .await;
+    assert!(
+        matches!(result, Err(StoreError::Duplicate(_))),
+        "{result:?}"
+    );
+    assert_eq!(store.get_issued(&clash.id).await.unwrap(), None);
+    // An entry on a list of another issuer or purpose, or beyond the list: refused.
+    for (list, index, purpose) in [
+        (&suspension.id, 1, StatusPurpose::Revocation),
+        (&revocation.id, 16, StatusPurpose::Revocation),
+    ] {
+        let mut wrong = sample_issued(&Owner::Server);
+        wrong.statuses = vec![StatusAssignment {
+            list: list.clone(),
+            index,
+            purpose,
+        }];
+        let result = store.save_changes(&Changes::new().issued(wrong)).await;
+        assert!(matches!(result, Err(StoreError::Conflict(_))), "{result:?}");
+    }
+
+    let before = store
+        .status_list_state(&revocation.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(before.set.is_empty());
+    let change = |purpose, set| StatusChange {
+        credential: credential.id.clone(),
+        purpose,
+        set,
+        at: 1_700_000_000_999,
+    };
+    store
+        .save_changes(&Changes::new().status(change(StatusPurpose::Revocation, true)))
+        .await
+        .unwrap();
+    let after = store
+        .status_list_state(&revocation.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after.set, vec![5]);
+    assert!(after.version > before.version);
+    assert_eq!(
+        store.status_list_version(&revocation.id).await.unwrap(),
+        Some(after.version)
+    );
+    // Clearing a revocation is refused, even inside a batch with a valid change.
+    let result = store
+        .save_changes(
+            &Changes::new()
+                .status(change(StatusPurpose::Suspension, true))
+                .status(change(StatusPurpose::Revocation, false)),
+        )
+        .await;
+    assert!(matches!(result, Err(StoreError::Conflict(_))), "{result:?}");
+    assert_eq!(
+        store
+            .status_list_state(&revocation.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .set,
+        vec![5]
+    );
+    assert!(
+        store
+            .status_list_state(&suspension.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .set
+            .is_empty()
+    );
+    // Suspension goes both ways.
+    store
+        .save_changes(&Changes::new().status(change(StatusPurpose::Suspension, true)))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .status_list_state(&suspension.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .set,
+        vec![7]
+    );
+    store
+        .save_changes(&Changes::new().status(change(StatusPurpose::Suspension, false)))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .status_list_state(&suspension.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .set
+            .is_empty()
+    );
+    let statuses = store.credential_status(&credential.id).await.unwrap();
+    assert!(
+        statuses
+            .iter()
+            .any(|s| s.assignment.purpose == StatusPurpose::Revocation && s.set)
+    );
+    // No such credential, or no entry for the purpose.
+    let result = store
+        .save_changes(&Changes::new().status(StatusChange {
+            credential: "urn:uuid:missing".into(),
+            purpose: StatusPurpose::Revocation,
+            set: true,
+            at: 1_700_000_000_999,
+        }))
+        .await;
+    assert!(matches!(result, Err(StoreError::NotFound(_))), "{result:?}");
+    assert_eq!(store.status_list_state("missing").await.unwrap(), None);
 }
 
 /// Issued credentials round-trip, an id is issued once, and a failed batch records none.
@@ -405,7 +630,9 @@ macro_rules! store_conformance {
                 a_batch_is_all_or_nothing,
                 keys_of_an_unknown_user_are_refused,
                 concurrent_rotations_of_one_key_exactly_one_wins,
-                issued_credentials_are_recorded_once
+                issued_credentials_are_recorded_once,
+                status_counters_are_reserved_once_and_full_lists_roll_over,
+                status_entries_are_assigned_once_and_revocation_is_permanent
             );
         }
     };

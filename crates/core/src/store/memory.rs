@@ -6,16 +6,28 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use super::{
-    Changes, IssuedCredentialRecord, IssuedCredentialStore, KeyRecord, KeyStatus, KeyStore,
-    StoreError, UnitOfWork, UserRecord, UserStore,
+    Changes, CredentialStatus, IssuedCredentialRecord, IssuedCredentialStore, KeyRecord, KeyStatus,
+    KeyStore, StatusListRecord, StatusListState, StatusListStore, StoreError, UnitOfWork,
+    UserRecord, UserStore,
 };
 use crate::id::{KeyId, Owner, UserName};
+use crate::vc::status::StatusPurpose;
 
 #[derive(Debug, Default, Clone)]
 struct State {
     users: BTreeMap<UserName, UserRecord>,
     keys: BTreeMap<KeyId, KeyRecord>,
     issued: BTreeMap<String, IssuedCredentialRecord>,
+    lists: BTreeMap<String, StatusList>,
+    /// (list, index) → whether the bit is set.
+    bits: BTreeMap<(String, u32), bool>,
+}
+
+#[derive(Debug, Clone)]
+struct StatusList {
+    record: StatusListRecord,
+    next: u32,
+    version: i64,
 }
 
 #[derive(Debug, Default)]
@@ -104,7 +116,54 @@ impl State {
             if self.issued.contains_key(&record.id) {
                 return Err(StoreError::Duplicate(format!("credential `{}`", record.id)));
             }
+            for status in &record.statuses {
+                let list = self
+                    .lists
+                    .get(&status.list)
+                    .ok_or_else(|| StoreError::NotFound(format!("status list {}", status.list)))?;
+                if list.record.issuer != record.issuer || list.record.purpose != status.purpose {
+                    return Err(StoreError::Conflict(format!(
+                        "status list {} is for {} by {}",
+                        status.list, list.record.purpose, list.record.issuer
+                    )));
+                }
+                if status.index >= list.record.size {
+                    return Err(StoreError::Conflict(format!(
+                        "index {} is beyond status list {}",
+                        status.index, status.list
+                    )));
+                }
+                let at = (status.list.clone(), status.index);
+                if self.bits.contains_key(&at) {
+                    return Err(StoreError::Duplicate(format!(
+                        "index {} of status list {}",
+                        status.index, status.list
+                    )));
+                }
+                self.bits.insert(at, false);
+            }
             self.issued.insert(record.id.clone(), record.clone());
+        }
+        for change in &changes.status_changes {
+            if change.purpose == StatusPurpose::Revocation && !change.set {
+                return Err(StoreError::Conflict("a revocation is permanent".into()));
+            }
+            let assignment = self
+                .issued
+                .get(&change.credential)
+                .and_then(|r| r.statuses.iter().find(|s| s.purpose == change.purpose))
+                .ok_or_else(|| {
+                    StoreError::NotFound(format!(
+                        "{} entry of credential `{}`",
+                        change.purpose, change.credential
+                    ))
+                })?
+                .clone();
+            self.bits
+                .insert((assignment.list.clone(), assignment.index), change.set);
+            if let Some(list) = self.lists.get_mut(&assignment.list) {
+                list.version += 1;
+            }
         }
         Ok(())
     }
@@ -161,6 +220,110 @@ impl UserStore for MemoryStore {
 impl IssuedCredentialStore for MemoryStore {
     async fn get_issued(&self, id: &str) -> Result<Option<IssuedCredentialRecord>, StoreError> {
         Ok(self.lock()?.issued.get(id).cloned())
+    }
+}
+
+#[async_trait::async_trait]
+impl StatusListStore for MemoryStore {
+    async fn reserve_status(
+        &self,
+        fresh: &StatusListRecord,
+    ) -> Result<(StatusListRecord, u32), StoreError> {
+        let mut state = self.lock()?;
+        let open = state
+            .lists
+            .values()
+            .filter(|l| {
+                l.record.issuer == fresh.issuer
+                    && l.record.purpose == fresh.purpose
+                    && l.next < l.record.size
+            })
+            .min_by(|a, b| {
+                (a.record.created_at, &a.record.id).cmp(&(b.record.created_at, &b.record.id))
+            })
+            .map(|l| l.record.id.clone());
+        let id = match open {
+            Some(id) => id,
+            None => {
+                if state.lists.contains_key(&fresh.id) {
+                    return Err(StoreError::Duplicate(format!("status list {}", fresh.id)));
+                }
+                state.lists.insert(
+                    fresh.id.clone(),
+                    StatusList {
+                        record: fresh.clone(),
+                        next: 0,
+                        version: 0,
+                    },
+                );
+                fresh.id.clone()
+            }
+        };
+        let list = state
+            .lists
+            .get_mut(&id)
+            .ok_or_else(|| StoreError::Backend("status list vanished".into()))?;
+        let counter = list.next;
+        list.next += 1;
+        Ok((list.record.clone(), counter))
+    }
+
+    async fn get_status_list(&self, id: &str) -> Result<Option<StatusListRecord>, StoreError> {
+        Ok(self.lock()?.lists.get(id).map(|l| l.record.clone()))
+    }
+
+    async fn list_status_lists(&self) -> Result<Vec<StatusListRecord>, StoreError> {
+        let mut lists: Vec<StatusListRecord> = self
+            .lock()?
+            .lists
+            .values()
+            .map(|l| l.record.clone())
+            .collect();
+        lists.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(lists)
+    }
+
+    async fn status_list_state(&self, id: &str) -> Result<Option<StatusListState>, StoreError> {
+        let state = self.lock()?;
+        let Some(list) = state.lists.get(id) else {
+            return Ok(None);
+        };
+        let set = state
+            .bits
+            .range((id.to_owned(), 0)..=(id.to_owned(), u32::MAX))
+            .filter(|(_, set)| **set)
+            .map(|((_, index), _)| *index)
+            .collect();
+        Ok(Some(StatusListState {
+            version: list.version,
+            set,
+        }))
+    }
+
+    async fn status_list_version(&self, id: &str) -> Result<Option<i64>, StoreError> {
+        Ok(self.lock()?.lists.get(id).map(|l| l.version))
+    }
+
+    async fn credential_status(
+        &self,
+        credential: &str,
+    ) -> Result<Vec<CredentialStatus>, StoreError> {
+        let state = self.lock()?;
+        let Some(record) = state.issued.get(credential) else {
+            return Ok(vec![]);
+        };
+        Ok(record
+            .statuses
+            .iter()
+            .map(|a| CredentialStatus {
+                assignment: a.clone(),
+                set: state
+                    .bits
+                    .get(&(a.list.clone(), a.index))
+                    .copied()
+                    .unwrap_or(false),
+            })
+            .collect())
     }
 }
 

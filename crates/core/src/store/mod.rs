@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::id::{KeyId, Owner, UserId, UserName};
 use crate::keys::KeyType;
+use crate::vc::status::StatusPurpose;
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
@@ -120,7 +121,7 @@ pub struct Rotation {
 }
 
 /// One atomic batch of writes: applied all together, in the order users, keys, rotations,
-/// issued credentials, or not at all.
+/// issued credentials (with their status entries), status changes, or not at all.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Changes {
     pub new_users: Vec<UserRecord>,
@@ -129,6 +130,72 @@ pub struct Changes {
     pub rotations: Vec<Rotation>,
     /// Credentials just issued; an id is issued once.
     pub issued_credentials: Vec<IssuedCredentialRecord>,
+    /// Revocations, suspensions and their reversal.
+    pub status_changes: Vec<StatusChange>,
+}
+
+/// A published Bitstring Status List: one purpose, one issuer; a full list is followed by
+/// a new one. Its bits are the `set` values of the entries assigned on it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StatusListRecord {
+    /// The list's path segment (`/status/{id}`).
+    pub id: String,
+    /// The DID that signs the list (the issuer of every credential on it).
+    pub issuer: String,
+    pub owner: Owner,
+    pub purpose: StatusPurpose,
+    /// Entries (bits) in the list.
+    pub size: u32,
+    /// The secret of the list's index order ([`crate::vc::status::IndexPermutation`]).
+    pub key: [u8; 32],
+    /// Unix milliseconds.
+    pub created_at: i64,
+}
+
+impl std::fmt::Debug for StatusListRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StatusListRecord")
+            .field("id", &self.id)
+            .field("issuer", &self.issuer)
+            .field("purpose", &self.purpose)
+            .field("size", &self.size)
+            .finish()
+    }
+}
+
+/// A credential's entry on a status list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusAssignment {
+    pub list: String,
+    pub index: u32,
+    pub purpose: StatusPurpose,
+}
+
+/// The state of one of a credential's entries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialStatus {
+    pub assignment: StatusAssignment,
+    pub set: bool,
+}
+
+/// Sets or clears a credential's bit for `purpose`. A revocation bit is never cleared: a
+/// batch that tries is refused with [`StoreError::Conflict`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusChange {
+    pub credential: String,
+    pub purpose: StatusPurpose,
+    pub set: bool,
+    /// Unix milliseconds.
+    pub at: i64,
+}
+
+/// A list's bits as committed: `version` moves with every status change on the list
+/// and is read before the bits, so a state is never newer-labelled than its bits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusListState {
+    pub version: i64,
+    /// Indices whose bit is set, ascending.
+    pub set: Vec<u32>,
 }
 
 /// What addresses a credential this server issued (not its content, which the holder
@@ -148,6 +215,9 @@ pub struct IssuedCredentialRecord {
     pub format: String,
     /// Unix milliseconds.
     pub issued_at: i64,
+    /// Its status entries, in purpose order (revocation, suspension); each (list, index)
+    /// is assigned once.
+    pub statuses: Vec<StatusAssignment>,
 }
 
 impl Changes {
@@ -170,11 +240,16 @@ impl Changes {
         self.issued_credentials.push(record);
         self
     }
+    pub fn status(mut self, change: StatusChange) -> Self {
+        self.status_changes.push(change);
+        self
+    }
     pub fn is_empty(&self) -> bool {
         self.new_users.is_empty()
             && self.new_keys.is_empty()
             && self.rotations.is_empty()
             && self.issued_credentials.is_empty()
+            && self.status_changes.is_empty()
     }
 }
 
@@ -226,9 +301,63 @@ pub trait IssuedCredentialStore: UnitOfWork {
     async fn get_issued(&self, id: &str) -> Result<Option<IssuedCredentialRecord>, StoreError>;
 }
 
+/// Status lists: reserving indices, reading bits. Assigning an index (with the issued
+/// credential) and changing a bit go through [`UnitOfWork::save_changes`].
+#[async_trait::async_trait]
+pub trait StatusListStore: UnitOfWork {
+    /// Reserves the next counter of the oldest list of `fresh.issuer` for `fresh.purpose`
+    /// that is not full, inserting `fresh` when there is none. A counter is handed out
+    /// once, also to concurrent callers in other processes sharing the database; one
+    /// reserved but never assigned (the issuing failed) is skipped, never reused.
+    async fn reserve_status(
+        &self,
+        fresh: &StatusListRecord,
+    ) -> Result<(StatusListRecord, u32), StoreError>;
+    async fn get_status_list(&self, id: &str) -> Result<Option<StatusListRecord>, StoreError>;
+    /// Every list, oldest first.
+    async fn list_status_lists(&self) -> Result<Vec<StatusListRecord>, StoreError>;
+    /// The list's committed bits, or `None` when there is no such list.
+    async fn status_list_state(&self, id: &str) -> Result<Option<StatusListState>, StoreError>;
+    /// The list's version alone (cheap: a cache of the list's bits is checked with it).
+    async fn status_list_version(&self, id: &str) -> Result<Option<i64>, StoreError>;
+    /// The entries of an issued credential.
+    async fn credential_status(
+        &self,
+        credential: &str,
+    ) -> Result<Vec<CredentialStatus>, StoreError>;
+}
+
 /// Everything a server or wallet stores.
-pub trait Store: KeyStore + UserStore + IssuedCredentialStore {}
-impl<T: KeyStore + UserStore + IssuedCredentialStore> Store for T {}
+pub trait Store: KeyStore + UserStore + IssuedCredentialStore + StatusListStore {}
+impl<T: KeyStore + UserStore + IssuedCredentialStore + StatusListStore> Store for T {}
+
+#[async_trait::async_trait]
+impl<T: StatusListStore + ?Sized> StatusListStore for std::sync::Arc<T> {
+    async fn reserve_status(
+        &self,
+        fresh: &StatusListRecord,
+    ) -> Result<(StatusListRecord, u32), StoreError> {
+        (**self).reserve_status(fresh).await
+    }
+    async fn get_status_list(&self, id: &str) -> Result<Option<StatusListRecord>, StoreError> {
+        (**self).get_status_list(id).await
+    }
+    async fn list_status_lists(&self) -> Result<Vec<StatusListRecord>, StoreError> {
+        (**self).list_status_lists().await
+    }
+    async fn status_list_state(&self, id: &str) -> Result<Option<StatusListState>, StoreError> {
+        (**self).status_list_state(id).await
+    }
+    async fn status_list_version(&self, id: &str) -> Result<Option<i64>, StoreError> {
+        (**self).status_list_version(id).await
+    }
+    async fn credential_status(
+        &self,
+        credential: &str,
+    ) -> Result<Vec<CredentialStatus>, StoreError> {
+        (**self).credential_status(credential).await
+    }
+}
 
 #[async_trait::async_trait]
 impl<T: IssuedCredentialStore + ?Sized> IssuedCredentialStore for std::sync::Arc<T> {

@@ -11,6 +11,7 @@ pub mod data_integrity;
 pub mod issue;
 pub mod jose;
 pub mod methods;
+pub mod status;
 pub mod verify;
 
 pub use canon::{CanonError, Canonicalizer, Limits};

@@ -6,7 +6,9 @@
 //! method listed under it in its controller's document), `issuer` / `holder` (the DID
 //! that signs controls the method), `challenge`, `domain`, `proofExpires`, `validFrom`,
 //! `validUntil` (1.1: `issuanceDate`, `expirationDate`), `credential` (the structure of
-//! an enveloped or embedded credential), `credentials` (a presentation's credentials).
+//! an enveloped or embedded credential), `credentials` (a presentation's credentials),
+//! `status` (each Bitstring Status List entry: the list retrieved through a
+//! [`StatusListSource`], verified, issued by the credential's issuer, and its bit clear).
 
 use std::sync::Arc;
 
@@ -19,6 +21,7 @@ use super::credential::{self, ShapeError, Validity};
 use super::data_integrity::{self, PROOF_TYPE, ProofError};
 use super::jose::{self, Secured};
 use super::methods::{MethodError, MethodResolver, ResolvedMethod};
+use super::status::{self, SourceError, StatusListSource};
 use crate::clock::Clock;
 use crate::did::{Relationship, ResolveError};
 use crate::keys::KeyType;
@@ -158,6 +161,7 @@ pub struct Verifier {
     methods: Arc<dyn MethodResolver>,
     clock: Arc<dyn Clock>,
     skew: Duration,
+    status: Option<Arc<dyn StatusListSource>>,
 }
 
 fn object<'a>(field: &str, value: &'a Value) -> Result<&'a Map<String, Value>, ShapeError> {
@@ -198,7 +202,16 @@ impl Verifier {
             methods,
             clock,
             skew: Duration::from_std(skew).unwrap_or(Duration::zero()),
+            status: None,
         }
+    }
+
+    /// Checks `credentialStatus` entries against lists from `source`. Without one, a
+    /// credential with a status entry is reported with a warning that its status was not
+    /// checked.
+    pub fn with_status_source(mut self, source: Arc<dyn StatusListSource>) -> Self {
+        self.status = Some(source);
+        self
     }
 
     pub fn canonicalizer(&self) -> &Canonicalizer {
@@ -215,12 +228,31 @@ impl Verifier {
         credential: &Value,
         options: &VerifyOptions,
     ) -> Result<Report, VerifyError> {
+        let mut report = Report::default();
+        self.credential(credential, options, true, &mut report)
+            .await?;
+        verdict(report)
+    }
+
+    /// Verifies one credential into `report`; returns its claims (the document, or the
+    /// payload of an envelope) when they could be read.
+    async fn credential(
+        &self,
+        credential: &Value,
+        options: &VerifyOptions,
+        check_status: bool,
+        report: &mut Report,
+    ) -> Result<Option<Map<String, Value>>, VerifyError> {
         let doc = object("verifiableCredential", credential)?;
         check_counts(doc)?;
-        let mut report = Report::default();
         if has_type(doc, jose::ENVELOPED_VC) {
-            self.enveloped_credential(doc, &mut report).await;
-            return verdict(report);
+            let claims = self.enveloped_credential(doc, report).await;
+            if let Some((claims, issuer)) = &claims
+                && check_status
+            {
+                self.status(claims, issuer, report).await;
+            }
+            return Ok(claims.map(|(c, _)| c));
         }
         let checked = credential::check_credential(doc)?;
         let signatory = Signatory {
@@ -228,9 +260,193 @@ impl Verifier {
             id: Some(&checked.issuer),
             purpose: Relationship::AssertionMethod,
         };
-        self.proofs(doc, &signatory, options, &mut report).await;
-        self.validity(&checked.validity, checked.version, &mut report);
-        verdict(report)
+        self.proofs(doc, &signatory, options, report).await;
+        self.validity(&checked.validity, checked.version, report);
+        if check_status {
+            self.status(doc, &checked.issuer, report).await;
+        }
+        Ok(Some(doc.clone()))
+    }
+
+    /// The `status` check: every `BitstringStatusListEntry` of `claims`.
+    async fn status(&self, claims: &Map<String, Value>, issuer: &str, report: &mut Report) {
+        let (entries, other) = match status::entries(claims) {
+            Ok(found) => found,
+            Err(e) => {
+                return report.fail(
+                    "status",
+                    problem::MALFORMED,
+                    "Malformed credentialStatus",
+                    e.to_string(),
+                );
+            }
+        };
+        for kind in other {
+            report.warn(
+                "status",
+                status::problem::RETRIEVAL,
+                "Status not checked",
+                format!("status entries of type `{kind}` are not supported"),
+            );
+        }
+        if entries.is_empty() {
+            return;
+        }
+        let Some(source) = &self.status else {
+            return report.warn(
+                "status",
+                status::problem::RETRIEVAL,
+                "Status not checked",
+                "this verifier has no source of status lists",
+            );
+        };
+        for entry in entries {
+            let fail = |report: &mut Report, kind: &str, title: &str, detail: String| {
+                report.fail(
+                    "status",
+                    kind,
+                    title,
+                    format!("{}: {detail}", entry.list_url),
+                )
+            };
+            let published = match source.fetch(&entry.list_url).await {
+                Ok(published) => published,
+                Err(SourceError::Busy(detail)) => {
+                    report.busy = Some(detail);
+                    return;
+                }
+                Err(SourceError::Unavailable(detail)) => {
+                    fail(
+                        report,
+                        status::problem::RETRIEVAL,
+                        "Status list unavailable",
+                        detail,
+                    );
+                    continue;
+                }
+            };
+            let published = match published {
+                Value::String(jwt) => serde_json::json!({
+                    "@context": [crate::contexts::CREDENTIALS_V2],
+                    "id": format!("data:application/vc+jwt,{jwt}"),
+                    "type": jose::ENVELOPED_VC,
+                }),
+                other => other,
+            };
+            let mut inner = Report::default();
+            let claims = match Box::pin(self.credential(
+                &published,
+                &VerifyOptions::default(),
+                false,
+                &mut inner,
+            ))
+            .await
+            {
+                Ok(claims) => claims,
+                Err(VerifyError::Busy(detail)) => {
+                    report.busy = Some(detail);
+                    return;
+                }
+                Err(VerifyError::Malformed(e)) => {
+                    fail(
+                        report,
+                        status::problem::VERIFICATION,
+                        "Invalid status list",
+                        e.to_string(),
+                    );
+                    continue;
+                }
+            };
+            if inner.busy.is_some() {
+                report.busy = inner.busy;
+                return;
+            }
+            if let Some(e) = inner.errors.first() {
+                fail(
+                    report,
+                    status::problem::VERIFICATION,
+                    "Status list does not verify",
+                    format!("{} ({})", e.detail, e.check),
+                );
+                continue;
+            }
+            let Some(claims) = claims else { continue };
+            let list_issuer = match claims.get("issuer") {
+                Some(Value::String(s)) => Some(s.as_str()),
+                Some(Value::Object(o)) => o.get("id").and_then(Value::as_str),
+                _ => None,
+            };
+            if list_issuer != Some(issuer) {
+                fail(
+                    report,
+                    status::problem::VERIFICATION,
+                    "Status list from another issuer",
+                    format!(
+                        "the list is issued by `{}`, the credential by `{issuer}`",
+                        list_issuer.unwrap_or("nobody")
+                    ),
+                );
+                continue;
+            }
+            let list = match status::published_list(&claims) {
+                Ok(list) => list,
+                Err((kind, detail)) => {
+                    fail(report, &kind, "Invalid status list", detail);
+                    continue;
+                }
+            };
+            if !list.purposes.contains(&entry.purpose) {
+                fail(
+                    report,
+                    status::problem::VERIFICATION,
+                    "Status purpose mismatch",
+                    format!(
+                        "the entry's purpose is `{}`, the list's {:?}",
+                        entry.purpose, list.purposes
+                    ),
+                );
+                continue;
+            }
+            let Some(value) = list.value(&entry) else {
+                fail(
+                    report,
+                    status::problem::RANGE,
+                    "Status index out of range",
+                    format!(
+                        "index {} is beyond the list's {} bits",
+                        entry.index,
+                        list.bits.len() * 8
+                    ),
+                );
+                continue;
+            };
+            let message = status::message_for(&entry, value);
+            match (entry.purpose.as_str(), value) {
+                (_, 0) if entry.size == 1 => {}
+                ("revocation", _) => fail(
+                    report,
+                    status::problem::STATUS,
+                    "Revoked",
+                    format!("the credential is revoked (index {})", entry.index),
+                ),
+                ("suspension", _) => fail(
+                    report,
+                    status::problem::STATUS,
+                    "Suspended",
+                    format!("the credential is suspended (index {})", entry.index),
+                ),
+                (purpose, value) => report.warn(
+                    "status",
+                    status::problem::STATUS,
+                    "Status",
+                    format!(
+                        "{purpose}: {value:#x}{}",
+                        message.map(|m| format!(" ({m})")).unwrap_or_default()
+                    ),
+                ),
+            }
+        }
+        report.pass("status");
     }
 
     /// Verifies a presentation (Data Integrity, or enveloped as `vp+jwt`) and every
@@ -668,28 +884,34 @@ impl Verifier {
         Some(decoded)
     }
 
-    async fn enveloped_credential(&self, envelope: &Map<String, Value>, report: &mut Report) {
-        let Some(decoded) = self.jws_of(envelope, Secured::Credential, report) else {
-            return;
-        };
+    /// Verifies a `vc+jwt` envelope; returns its payload and issuer when they are well
+    /// formed.
+    async fn enveloped_credential(
+        &self,
+        envelope: &Map<String, Value>,
+        report: &mut Report,
+    ) -> Option<(Map<String, Value>, String)> {
+        let decoded = self.jws_of(envelope, Secured::Credential, report)?;
         let payload = &decoded.payload;
         let checked = match credential::check_credential(payload) {
             Ok(c) if c.version == credential::VcVersion::V2 => c,
             Ok(_) => {
-                return report.fail(
+                report.fail(
                     "credential",
                     problem::MALFORMED,
                     "Not a VC 2.0 credential",
                     "VC-JOSE-COSE secures VC Data Model 2.0 credentials only",
                 );
+                return None;
             }
             Err(e) => {
-                return report.fail(
+                report.fail(
                     "credential",
                     problem::MALFORMED,
                     "Malformed credential",
                     e.to_string(),
                 );
+                return None;
             }
         };
         if let Err(e) = self
@@ -714,6 +936,7 @@ impl Verifier {
         self.jws_signature(&decoded, &signatory, report).await;
         self.validity(&checked.validity, checked.version, report);
         self.jwt_times(payload, report);
+        Some((decoded.payload, checked.issuer))
     }
 
     /// `exp` / `nbf` when they are NumericDates (RFC 7519 §4.1.4–5).

@@ -1,0 +1,112 @@
+//! Where this server's verifier gets status lists: its own from committed state (no
+//! HTTP to itself, always current), others through the guarded fetcher (public addresses,
+//! https, size and concurrency caps), kept for their `ttl` (at most five minutes).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+use sichat_core::Clock;
+use sichat_core::did::ResolveError;
+use sichat_core::did::web_fetch::GuardedFetcher;
+use sichat_core::vc::status::{SourceError, StatusListSource};
+
+use super::status_lists::StatusLists;
+
+/// The largest list credential fetched (a list of a million random bits is ~170 KB).
+const MAX_LIST_BYTES: usize = 1024 * 1024;
+const MAX_CACHE_MS: i64 = 300_000;
+const MAX_CACHED: usize = 256;
+
+pub struct ServerStatusSource {
+    local: Arc<StatusLists>,
+    fetcher: GuardedFetcher,
+    clock: Arc<dyn Clock>,
+    cache: Mutex<HashMap<String, (i64, Value)>>,
+}
+
+impl ServerStatusSource {
+    pub fn new(local: Arc<StatusLists>, fetcher: GuardedFetcher, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            local,
+            fetcher,
+            clock,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn cached(&self, url: &str) -> Option<Value> {
+        let now = self.clock.now_millis();
+        let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        cache
+            .get(url)
+            .filter(|(until, _)| *until > now)
+            .map(|(_, v)| v.clone())
+    }
+
+    fn remember(&self, url: &str, value: &Value) {
+        let ttl = value
+            .pointer("/credentialSubject/ttl")
+            .and_then(Value::as_i64)
+            .unwrap_or(MAX_CACHE_MS)
+            .clamp(0, MAX_CACHE_MS);
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= MAX_CACHED {
+            let now = self.clock.now_millis();
+            cache.retain(|_, (until, _)| *until > now);
+            if cache.len() >= MAX_CACHED {
+                cache.clear();
+            }
+        }
+        cache.insert(
+            url.to_owned(),
+            (self.clock.now_millis() + ttl, value.clone()),
+        );
+    }
+}
+
+fn unavailable(e: impl std::fmt::Display) -> SourceError {
+    SourceError::Unavailable(e.to_string())
+}
+
+#[async_trait::async_trait]
+impl StatusListSource for ServerStatusSource {
+    async fn fetch(&self, url: &str) -> Result<Value, SourceError> {
+        if let Some(id) = self.local.local_id(url) {
+            return match self.local.credential(id).await {
+                Ok(Some(list)) => Ok((*list).clone()),
+                Ok(None) => Err(unavailable("no such status list on this server")),
+                Err(e) if e.0.kind == crate::error::ProblemKind::SERVER_BUSY => {
+                    Err(SourceError::Busy(e.0.detail))
+                }
+                Err(e) => Err(unavailable(e.0.detail)),
+            };
+        }
+        if let Some(hit) = self.cached(url) {
+            return Ok(hit);
+        }
+        let parsed = url::Url::parse(url).map_err(unavailable)?;
+        let body = self
+            .fetcher
+            .fetch_bounded(
+                &parsed,
+                "application/vc+ld+json, application/vc+jwt, application/vc, application/json",
+                MAX_LIST_BYTES,
+            )
+            .await
+            .map_err(|e| match e {
+                ResolveError::Busy(d) => SourceError::Busy(d),
+                other => unavailable(other),
+            })?;
+        let text = std::str::from_utf8(&body).map_err(|_| unavailable("the list is not UTF-8"))?;
+        let trimmed = text.trim();
+        let value = if trimmed.starts_with('{') {
+            serde_json::from_str(trimmed).map_err(|e| unavailable(format!("invalid JSON: {e}")))?
+        } else {
+            // A `vc+jwt` list: the compact JWS itself.
+            Value::String(trimmed.to_owned())
+        };
+        self.remember(url, &value);
+        Ok(value)
+    }
+}
