@@ -26,6 +26,7 @@ use crate::service::credentials::CredentialService;
 use crate::service::identity::IdentityService;
 use crate::service::readiness::Readiness;
 use crate::service::resolver::ServerResolver;
+use crate::service::user_tokens::UserTokens;
 use crate::service::users::UserService;
 use crate::service::{ServerKeys, Services};
 
@@ -39,6 +40,7 @@ pub struct AppState {
     pub credentials: Arc<CredentialService>,
     pub resolver: Arc<ServerResolver>,
     pub admin_tokens: Arc<AdminTokens>,
+    pub user_tokens: Arc<UserTokens>,
     pub readiness: Arc<Readiness>,
     pub metrics: Arc<Metrics>,
 }
@@ -52,6 +54,7 @@ impl AppState {
             credentials: services.credentials.clone(),
             resolver: services.resolver.clone(),
             admin_tokens: services.admin_tokens.clone(),
+            user_tokens: services.user_tokens.clone(),
             readiness: services.readiness.clone(),
             metrics: Arc::new(Metrics::new()),
         }

@@ -62,6 +62,9 @@ pub struct Config {
     pub credential_work_concurrency: usize,
     /// Credential operations waiting for a turn before requests are answered 503.
     pub credential_work_queue: usize,
+    /// Whether `POST /credentials/verify` and `/presentations/verify` need a token (the
+    /// admin token or a user's API token); open by default.
+    pub credential_verify_requires_token: bool,
     /// Milliseconds between checks for identity changes made by other processes.
     pub identity_sync_interval_ms: u64,
 }
@@ -106,6 +109,10 @@ impl std::fmt::Debug for Config {
                 &self.credential_work_concurrency,
             )
             .field("credential_work_queue", &self.credential_work_queue)
+            .field(
+                "credential_verify_requires_token",
+                &self.credential_verify_requires_token,
+            )
             .field("identity_sync_interval_ms", &self.identity_sync_interval_ms)
             .finish()
     }
@@ -170,6 +177,7 @@ pub struct FileConfig {
     pub password_hash_queue: Option<u64>,
     pub credential_work_concurrency: Option<u64>,
     pub credential_work_queue: Option<u64>,
+    pub credential_verify_requires_token: Option<bool>,
     pub identity_sync_interval_ms: Option<u64>,
 }
 
@@ -443,6 +451,15 @@ impl Config {
         )?;
         let credential_work_queue =
             count("credential_work_queue", file.credential_work_queue, 64, 0)?;
+        let credential_verify_requires_token = parse(
+            get(
+                "credential_verify_requires_token",
+                None,
+                file.credential_verify_requires_token.map(|b| b.to_string()),
+            ),
+            parse_bool,
+        )?
+        .unwrap_or(false);
         let identity_sync_interval_ms = number(
             "identity_sync_interval_ms",
             file.identity_sync_interval_ms,
@@ -475,6 +492,7 @@ impl Config {
             password_hash_queue,
             credential_work_concurrency,
             credential_work_queue,
+            credential_verify_requires_token,
             identity_sync_interval_ms,
         })
     }

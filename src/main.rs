@@ -58,6 +58,19 @@ enum UserCommand {
     },
     /// List users.
     List,
+    /// Create an API token for a user and print it (shown this once). It may issue
+    /// credentials as the user's DIDs and use the user's holder API.
+    Token {
+        name: String,
+        /// What the token is for.
+        #[arg(long)]
+        label: Option<String>,
+    },
+    /// List a user's API tokens (id, created, revoked, label; never the secrets).
+    Tokens { name: String },
+    /// Revoke one of a user's API tokens; it stops working at once.
+    #[command(name = "revoke-token")]
+    RevokeToken { name: String, id: String },
 }
 
 #[derive(Subcommand)]
@@ -241,6 +254,37 @@ async fn run() -> anyhow::Result<()> {
             for u in services.users.list().await? {
                 out(format_args!("{}\t{}", u.name, u.did));
             }
+        }
+        Command::User(UserCommand::Token { name, label }) => {
+            let (info, token) = services
+                .user_tokens
+                .create(&UserName::parse(&name)?, label.as_deref())
+                .await?;
+            eprintln!("Token {} for {name} (shown once; store it now):", info.id);
+            out(token.expose());
+        }
+        Command::User(UserCommand::Tokens { name }) => {
+            for t in services.user_tokens.list(&UserName::parse(&name)?).await? {
+                let revoked = t
+                    .revoked_at
+                    .map_or("active".to_owned(), |at| format!("revoked {at}"));
+                out(format_args!(
+                    "{}\t{}\t{revoked}\t{}",
+                    t.id,
+                    t.created_at,
+                    t.label.unwrap_or_default()
+                ));
+            }
+        }
+        Command::User(UserCommand::RevokeToken { name, id }) => {
+            if !services
+                .user_tokens
+                .revoke(&UserName::parse(&name)?, &id)
+                .await?
+            {
+                anyhow::bail!("user `{name}` has no active token `{id}`");
+            }
+            out(format_args!("revoked {id}"));
         }
         Command::Did(DidCommand::List) => {
             for entry in services.identity.all_dids().await? {

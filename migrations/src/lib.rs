@@ -9,6 +9,7 @@ mod m20261125_000003_create_users;
 mod m20261129_000001_keys_reference_users;
 mod m20261129_000002_create_issued_credentials;
 mod m20261129_000003_create_status_lists;
+mod m20261129_000004_create_api_tokens;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000001_keys_reference_users::Migration),
             Box::new(m20261129_000002_create_issued_credentials::Migration),
             Box::new(m20261129_000003_create_status_lists::Migration),
+            Box::new(m20261129_000004_create_api_tokens::Migration),
         ]
     }
 }

@@ -9,7 +9,8 @@ use axum::http::StatusCode;
 use serde_json::Value;
 use sichat_core::Secret;
 use sichat_core::api::{
-    CreateUser, DidEntry, GenerateKey, ImportKey, KeyInfo, OwnerQuery, UserView,
+    CreateUser, CreateUserToken, CreatedUserToken, DidEntry, GenerateKey, ImportKey, KeyInfo,
+    OwnerQuery, UserTokenView, UserView,
 };
 use sichat_core::id::{KeyId, UserName};
 use utoipa_axum::router::OpenApiRouter;
@@ -20,6 +21,7 @@ use crate::app::AppState;
 use crate::error::ApiError;
 use crate::service::ServerKeys;
 use crate::service::identity::IdentityService;
+use crate::service::user_tokens::UserTokens;
 use crate::service::users::UserService;
 
 /// Body limit of the admin API (JSON documents of a few KiB).
@@ -30,6 +32,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_user, list_users))
         .routes(routes!(get_user))
+        .routes(routes!(create_user_token, list_user_tokens))
+        .routes(routes!(revoke_user_token))
         .routes(routes!(list_keys, generate_key))
         .routes(routes!(import_key))
         .routes(routes!(get_key))
@@ -163,4 +167,73 @@ pub async fn list_dids(
     _: Admin,
 ) -> Result<Json<Vec<DidEntry>>, ApiError> {
     Ok(Json(identity.all_dids().await?))
+}
+
+/// `POST /admin/users/{name}/tokens`: a new API token for the user, shown this once.
+#[utoipa::path(post, path = "/admin/users/{name}/tokens", tag = "admin", security(("admin_token" = [])),
+    params(("name" = String, Path)), request_body = CreateUserToken,
+    responses((status = 201, body = CreatedUserToken),
+              (status = 401, body = crate::http::ProblemBody, content_type = "application/problem+json"),
+              (status = 404, body = crate::http::ProblemBody, content_type = "application/problem+json"),
+              (status = 422, description = "A label over 128 characters or with control characters", body = crate::http::ProblemBody, content_type = "application/problem+json")))]
+pub async fn create_user_token(
+    State(tokens): State<Arc<UserTokens>>,
+    _: Admin,
+    ApiPath(name): ApiPath<UserName>,
+    ApiJson(body): ApiJson<CreateUserToken>,
+) -> Result<(StatusCode, Json<CreatedUserToken>), ApiError> {
+    let (info, token) = tokens
+        .create(&name, body.label.as_deref())
+        .await
+        .map_err(|e| match e {
+            sichat_core::store::StoreError::Conflict(detail) => {
+                ApiError::validation(detail).with("field", "label".into())
+            }
+            other => other.into(),
+        })?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedUserToken {
+            info,
+            token: token.expose().clone(),
+        }),
+    ))
+}
+
+/// `GET /admin/users/{name}/tokens`: the user's tokens (never the secrets).
+#[utoipa::path(get, path = "/admin/users/{name}/tokens", tag = "admin", security(("admin_token" = [])),
+    params(("name" = String, Path)),
+    responses((status = 200, body = [UserTokenView]),
+              (status = 401, body = crate::http::ProblemBody, content_type = "application/problem+json"),
+              (status = 404, body = crate::http::ProblemBody, content_type = "application/problem+json")))]
+pub async fn list_user_tokens(
+    State(tokens): State<Arc<UserTokens>>,
+    _: Admin,
+    ApiPath(name): ApiPath<UserName>,
+) -> Result<Json<Vec<UserTokenView>>, ApiError> {
+    Ok(Json(tokens.list(&name).await?))
+}
+
+/// `DELETE /admin/users/{name}/tokens/{id}`: revokes the token at once.
+#[utoipa::path(delete, path = "/admin/users/{name}/tokens/{id}", tag = "admin", security(("admin_token" = [])),
+    params(("name" = String, Path), ("id" = String, Path)),
+    responses((status = 204, description = "Revoked"),
+              (status = 401, body = crate::http::ProblemBody, content_type = "application/problem+json"),
+              (status = 404, description = "No such user, or no such unrevoked token of theirs", body = crate::http::ProblemBody, content_type = "application/problem+json")))]
+pub async fn revoke_user_token(
+    State(tokens): State<Arc<UserTokens>>,
+    _: Admin,
+    axum::extract::Path((name, id)): axum::extract::Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let name = UserName::parse(&name).map_err(|_| ApiError::not_found("no such user"))?;
+    if id.len() > 64 {
+        return Err(ApiError::not_found("no such token"));
+    }
+    if tokens.revoke(&name, &id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found(format!(
+            "user `{name}` has no active token `{id}`"
+        )))
+    }
 }

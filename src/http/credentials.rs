@@ -1,4 +1,5 @@
-//! The VC-API: `POST /credentials/issue` and `POST /credentials/status` (admin token),
+//! The VC-API: `POST /credentials/issue` and `POST /credentials/status` (the admin
+//! token, or a user's API token for that user's DIDs),
 //! `POST /credentials/verify` and `POST /presentations/verify` (open), and the published
 //! status lists (`GET /status`, `GET /status/{list}`, open). Verification answers 200
 //! with `verified: true`, or 400 with `verified: false` and the failing checks, as the
@@ -20,10 +21,10 @@ use sichat_core::vc::status::{LIST_CREDENTIAL_TYPE, StatusPurpose};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{Admin, ApiJson};
+use super::extract::{ApiJson, Authenticated, VerifyAccess};
 use crate::app::AppState;
 use crate::error::ApiError;
-use crate::service::credentials::{Caller, CredentialService};
+use crate::service::credentials::CredentialService;
 use crate::service::status_lists::Wanted;
 
 /// Body limit of the credential routes: credentials and presentations of a few dozen KiB.
@@ -41,22 +42,24 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// `POST /credentials/issue`: secures a credential as a DID this server controls, chosen
-/// by its `issuer` (default: the server's did:web).
-#[utoipa::path(post, path = "/credentials/issue", tag = "credentials", security(("admin_token" = [])),
+/// by its `issuer` (default: the server's did:web for the admin token, the user's for a
+/// user's API token, which may issue only as that user's DIDs).
+#[utoipa::path(post, path = "/credentials/issue", tag = "credentials", security(("admin_token" = []), ("user_token" = [])),
     request_body = IssueRequest,
     responses((status = 201, body = IssueResponse),
               (status = 400, body = crate::http::ProblemBody, content_type = "application/problem+json"),
               (status = 401, body = crate::http::ProblemBody, content_type = "application/problem+json"),
+              (status = 403, description = "A user's token issuing as a DID that is not the user's", body = crate::http::ProblemBody, content_type = "application/problem+json"),
               (status = 409, description = "A credential with this id was already issued", body = crate::http::ProblemBody, content_type = "application/problem+json"),
               (status = 422, description = "Invalid credential (`field`), undefined term (`term`), or an issuer this server does not control", body = crate::http::ProblemBody, content_type = "application/problem+json"),
               (status = 503, description = "Too many credential operations under way; see Retry-After", body = crate::http::ProblemBody, content_type = "application/problem+json")))]
 pub async fn issue(
     State(credentials): State<Arc<CredentialService>>,
-    _: Admin,
+    Authenticated(caller): Authenticated,
     ApiJson(body): ApiJson<IssueRequest>,
 ) -> Result<(StatusCode, Json<IssueResponse>), ApiError> {
     let verifiable_credential = credentials
-        .issue(&Caller::Admin, body.credential, &body.options)
+        .issue(&caller, body.credential, &body.options)
         .await?;
     Ok((
         StatusCode::CREATED,
@@ -81,9 +84,11 @@ fn answer(result: VerificationResult) -> (StatusCode, Json<VerificationResult>) 
     request_body = VerifyCredentialRequest,
     responses((status = 200, description = "Verified", body = VerificationResult),
               (status = 400, description = "Not verified (`verified: false`, the failing checks in `errors`), or malformed input (problem+json)", body = VerificationResult),
+              (status = 401, description = "Only when `credential_verify_requires_token` is set", body = crate::http::ProblemBody, content_type = "application/problem+json"),
               (status = 503, description = "Too many credential operations or DID resolutions under way; see Retry-After", body = crate::http::ProblemBody, content_type = "application/problem+json")))]
 pub async fn verify_credential(
     State(credentials): State<Arc<CredentialService>>,
+    _: VerifyAccess,
     ApiJson(body): ApiJson<VerifyCredentialRequest>,
 ) -> Result<(StatusCode, Json<VerificationResult>), ApiError> {
     let result = credentials
@@ -98,9 +103,11 @@ pub async fn verify_credential(
     request_body = VerifyPresentationRequest,
     responses((status = 200, description = "Verified", body = VerificationResult),
               (status = 400, description = "Not verified, or malformed input (problem+json)", body = VerificationResult),
+              (status = 401, description = "Only when `credential_verify_requires_token` is set", body = crate::http::ProblemBody, content_type = "application/problem+json"),
               (status = 503, description = "Too many credential operations or DID resolutions under way; see Retry-After", body = crate::http::ProblemBody, content_type = "application/problem+json")))]
 pub async fn verify_presentation(
     State(credentials): State<Arc<CredentialService>>,
+    _: VerifyAccess,
     ApiJson(body): ApiJson<VerifyPresentationRequest>,
 ) -> Result<(StatusCode, Json<VerificationResult>), ApiError> {
     let result = credentials
@@ -111,16 +118,17 @@ pub async fn verify_presentation(
 
 /// `POST /credentials/status`: revokes (for good), suspends, or lifts the suspension of a
 /// credential issued here.
-#[utoipa::path(post, path = "/credentials/status", tag = "credentials", security(("admin_token" = [])),
+#[utoipa::path(post, path = "/credentials/status", tag = "credentials", security(("admin_token" = []), ("user_token" = [])),
     request_body = UpdateStatusRequest,
     responses((status = 200, body = UpdateStatusResponse),
               (status = 401, body = crate::http::ProblemBody, content_type = "application/problem+json"),
+              (status = 403, description = "A user's token for a credential another user (or the server) issued", body = crate::http::ProblemBody, content_type = "application/problem+json"),
               (status = 404, description = "No credential with this id was issued here", body = crate::http::ProblemBody, content_type = "application/problem+json"),
               (status = 409, description = "The credential is revoked (a revocation is permanent), or has no entry for this purpose", body = crate::http::ProblemBody, content_type = "application/problem+json"),
               (status = 422, description = "An unknown `type` or `status`", body = crate::http::ProblemBody, content_type = "application/problem+json")))]
 pub async fn update_status(
     State(credentials): State<Arc<CredentialService>>,
-    _: Admin,
+    Authenticated(caller): Authenticated,
     ApiJson(body): ApiJson<UpdateStatusRequest>,
 ) -> Result<Json<UpdateStatusResponse>, ApiError> {
     if body.credential_status.is_empty() {
@@ -147,7 +155,7 @@ pub async fn update_status(
         })?);
     }
     let entries = credentials
-        .update_status(&Caller::Admin, &body.credential_id, &wanted)
+        .update_status(&caller, &body.credential_id, &wanted)
         .await?;
     let set = |p: StatusPurpose| entries.iter().any(|e| e.assignment.purpose == p && e.set);
     let status = if set(StatusPurpose::Revocation) {

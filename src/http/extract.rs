@@ -10,6 +10,9 @@ use std::sync::Arc;
 
 use crate::error::{ApiError, ProblemKind};
 use crate::service::admin_token::AdminTokens;
+use crate::service::credentials::CredentialService;
+use crate::service::issuer_keys::Caller;
+use crate::service::user_tokens::UserTokens;
 
 /// `axum::Json` answering malformed bodies with problem+json.
 #[derive(FromRequest)]
@@ -135,5 +138,85 @@ where
                 "the admin token is not valid",
             ))
         }
+    }
+}
+
+/// Who a bearer token acts for: the admin token, or a user's API token.
+pub struct Authenticated(pub Caller);
+
+impl<S> FromRequestParts<S> for Authenticated
+where
+    Arc<AdminTokens>: FromRef<S>,
+    Arc<UserTokens>: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let presented = bearer(parts).ok_or_else(|| {
+            ApiError::new(
+                ProblemKind::UNAUTHORIZED,
+                "missing `Authorization: Bearer <token>` (the admin token or a user's API token)",
+            )
+        })?;
+        if let Some(user) = Arc::<UserTokens>::from_ref(state)
+            .authenticate(presented)
+            .await?
+        {
+            return Ok(Authenticated(Caller::User(user)));
+        }
+        if Arc::<AdminTokens>::from_ref(state)
+            .verify(presented)
+            .await?
+        {
+            return Ok(Authenticated(Caller::Admin));
+        }
+        Err(ApiError::new(
+            ProblemKind::UNAUTHORIZED,
+            "the token is not valid (unknown or revoked)",
+        ))
+    }
+}
+
+/// A user's API token (the holder API): the user it acts for. The admin token is refused
+/// (403): it acts for no user.
+pub struct UserAuth(pub UserName);
+
+impl<S> FromRequestParts<S> for UserAuth
+where
+    Arc<AdminTokens>: FromRef<S>,
+    Arc<UserTokens>: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Authenticated::from_request_parts(parts, state).await?.0 {
+            Caller::User(name) => Ok(UserAuth(name)),
+            Caller::Admin => Err(ApiError::forbidden(
+                "the holder API acts for a user: use that user's API token",
+            )),
+        }
+    }
+}
+
+/// Access to the verification endpoints: open, unless `credential_verify_requires_token`
+/// is set, then any valid token.
+pub struct VerifyAccess;
+
+impl<S> FromRequestParts<S> for VerifyAccess
+where
+    Arc<AdminTokens>: FromRef<S>,
+    Arc<UserTokens>: FromRef<S>,
+    Arc<CredentialService>: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        if Arc::<CredentialService>::from_ref(state).verify_requires_token() {
+            Authenticated::from_request_parts(parts, state).await?;
+        }
+        Ok(VerifyAccess)
     }
 }

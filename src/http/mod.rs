@@ -44,6 +44,17 @@ impl Modify for AdminTokenScheme {
                     .build(),
             ),
         );
+        components.add_security_scheme(
+            "user_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A user's API token (`sichat user token NAME`, or `POST /admin/users/{name}/tokens`): acts for that user only",
+                    ))
+                    .build(),
+            ),
+        );
     }
 }
 

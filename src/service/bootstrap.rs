@@ -18,7 +18,7 @@ use zeroize::Zeroizing;
 
 use super::admin_token::{self, AdminTokens};
 use super::background::Background;
-use super::credentials::{CredentialService, WorkLimits};
+use super::credentials::{CredentialService, CredentialSettings, WorkLimits};
 use super::identity::IdentityService;
 use super::issuer_keys::IssuerKeys;
 use super::passwords::PasswordHasher;
@@ -27,6 +27,7 @@ use super::readiness::Readiness;
 use super::resolver::ServerResolver;
 use super::status_lists::StatusLists;
 use super::status_source::ServerStatusSource;
+use super::user_tokens::UserTokens;
 use super::users::UserService;
 use super::{ServerKeys, Services};
 use crate::config::{Config, ConfigError, redacted_url};
@@ -304,9 +305,12 @@ pub async fn open(
         Arc::new(CredentialService::new(
             issuer,
             verifier,
-            WorkLimits {
-                concurrency: config.credential_work_concurrency,
-                queue: config.credential_work_queue,
+            CredentialSettings {
+                work: WorkLimits {
+                    concurrency: config.credential_work_concurrency,
+                    queue: config.credential_work_queue,
+                },
+                verify_requires_token: config.credential_verify_requires_token,
             },
             issuer_keys,
             status_lists,
@@ -324,6 +328,7 @@ pub async fn open(
             clock.clone(),
         )),
         admin_tokens: Arc::new(AdminTokens::new(store.clone())),
+        user_tokens: Arc::new(UserTokens::new(store.clone(), clock.clone())),
         readiness: Arc::new(Readiness::new(store.clone(), identity.clone())),
         public_urls: Arc::new(PublicUrls::new(store.clone())),
         clock,

@@ -69,6 +69,7 @@ impl WorkGate {
 
 pub struct CredentialService {
     gate: WorkGate,
+    verify_requires_token: bool,
     issuer: Issuer,
     verifier: Verifier,
     issuer_keys: Arc<IssuerKeys>,
@@ -208,18 +209,27 @@ pub struct WorkLimits {
     pub queue: usize,
 }
 
+/// The service's settings.
+#[derive(Debug, Clone, Copy)]
+pub struct CredentialSettings {
+    pub work: WorkLimits,
+    /// The verification endpoints need a valid token (admin or user).
+    pub verify_requires_token: bool,
+}
+
 impl CredentialService {
     pub fn new(
         issuer: Issuer,
         verifier: Verifier,
-        limits: WorkLimits,
+        settings: CredentialSettings,
         issuer_keys: Arc<IssuerKeys>,
         status: Arc<StatusLists>,
         store: Arc<SeaStore>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
-            gate: WorkGate::new(limits.concurrency, limits.queue),
+            gate: WorkGate::new(settings.work.concurrency, settings.work.queue),
+            verify_requires_token: settings.verify_requires_token,
             issuer,
             verifier,
             issuer_keys,
@@ -227,6 +237,10 @@ impl CredentialService {
             store,
             clock,
         }
+    }
+
+    pub fn verify_requires_token(&self) -> bool {
+        self.verify_requires_token
     }
 
     pub fn status_lists(&self) -> &Arc<StatusLists> {

@@ -14,6 +14,7 @@ pub mod readiness;
 pub mod resolver;
 pub mod status_lists;
 pub mod status_source;
+pub mod user_tokens;
 pub mod users;
 
 use std::sync::Arc;
@@ -39,6 +40,7 @@ pub struct Services {
     pub credentials: Arc<credentials::CredentialService>,
     pub resolver: Arc<resolver::ServerResolver>,
     pub admin_tokens: Arc<admin_token::AdminTokens>,
+    pub user_tokens: Arc<user_tokens::UserTokens>,
     pub passwords: Arc<passwords::PasswordHasher>,
     pub readiness: Arc<readiness::Readiness>,
     pub public_urls: Arc<public_url::PublicUrls>,

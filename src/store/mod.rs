@@ -7,6 +7,7 @@ pub mod keys;
 mod sea_store;
 pub mod settings;
 pub mod status;
+pub mod tokens;
 pub mod users;
 
 pub use sea_store::{IdentityEpoch, SeaStore, stamp_identity_change};

@@ -18,4 +18,5 @@ mod resolution;
 mod secrets;
 mod status_lists;
 mod store_conformance;
+mod user_tokens;
 mod vectors;

@@ -19,6 +19,8 @@ pub mod paths {
     pub const METRICS: &str = "/metrics";
     pub const ADMIN_USERS: &str = "/admin/users";
     pub const ADMIN_USER: &str = "/admin/users/{name}";
+    pub const ADMIN_USER_TOKENS: &str = "/admin/users/{name}/tokens";
+    pub const ADMIN_USER_TOKEN: &str = "/admin/users/{name}/tokens/{id}";
     pub const ADMIN_KEYS: &str = "/admin/keys";
     pub const ADMIN_KEY: &str = "/admin/keys/{id}";
     pub const ADMIN_KEY_ROTATE: &str = "/admin/keys/{id}/rotate";
@@ -365,4 +367,37 @@ pub struct PublishedStatusList {
 #[serde(rename_all = "camelCase")]
 pub struct StatusListsResponse {
     pub status_lists: Vec<PublishedStatusList>,
+}
+
+/// Body of `POST /admin/users/{name}/tokens`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CreateUserToken {
+    /// What the token is for (at most 128 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+}
+
+/// A user's API token, without the secret.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct UserTokenView {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    /// Unix milliseconds; set once revoked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<i64>,
+}
+
+/// Response of `POST /admin/users/{name}/tokens`: the token is shown this once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CreatedUserToken {
+    #[serde(flatten)]
+    pub info: UserTokenView,
+    pub token: String,
 }
