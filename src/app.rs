@@ -23,6 +23,7 @@ use crate::error::render_problems;
 use crate::metrics::Metrics;
 use crate::service::admin_token::AdminTokens;
 use crate::service::credentials::CredentialService;
+use crate::service::holder::HolderService;
 use crate::service::identity::IdentityService;
 use crate::service::readiness::Readiness;
 use crate::service::resolver::ServerResolver;
@@ -38,6 +39,7 @@ pub struct AppState {
     pub identity: Arc<IdentityService>,
     pub users: Arc<UserService>,
     pub credentials: Arc<CredentialService>,
+    pub holder: Arc<HolderService>,
     pub resolver: Arc<ServerResolver>,
     pub admin_tokens: Arc<AdminTokens>,
     pub user_tokens: Arc<UserTokens>,
@@ -52,6 +54,7 @@ impl AppState {
             identity: services.identity.clone(),
             users: services.users.clone(),
             credentials: services.credentials.clone(),
+            holder: services.holder.clone(),
             resolver: services.resolver.clone(),
             admin_tokens: services.admin_tokens.clone(),
             user_tokens: services.user_tokens.clone(),

@@ -6,6 +6,7 @@ pub mod credentials;
 pub mod did;
 pub mod docs;
 pub mod extract;
+pub mod holder;
 pub mod ops;
 
 use axum::Router;
@@ -66,6 +67,7 @@ impl Modify for AdminTokenScheme {
     tags((name = "dids", description = "DID documents and resolution"),
          (name = "admin", description = "Administration (admin token)"),
          (name = "credentials", description = "Verifiable credentials over the W3C VC-API"),
+         (name = "holder", description = "A user's credentials and presentations (the user's API token)"),
          (name = "operations", description = "Health, readiness, metrics, problem types"))
 )]
 struct ApiDoc;
@@ -79,6 +81,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(admin::routes())
         .merge(credentials::routes())
+        .merge(holder::routes())
         .merge(public)
         .split_for_parts()
 }

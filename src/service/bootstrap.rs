@@ -19,6 +19,7 @@ use zeroize::Zeroizing;
 use super::admin_token::{self, AdminTokens};
 use super::background::Background;
 use super::credentials::{CredentialService, CredentialSettings, WorkLimits};
+use super::holder::HolderService;
 use super::identity::IdentityService;
 use super::issuer_keys::IssuerKeys;
 use super::passwords::PasswordHasher;
@@ -318,8 +319,15 @@ pub async fn open(
             clock.clone(),
         ))
     };
+    let holder = Arc::new(HolderService::new(
+        store.clone(),
+        credentials.clone(),
+        identity.clone(),
+        clock.clone(),
+    ));
     let services = Services {
         credentials,
+        holder,
         users: Arc::new(UserService::new(
             store.clone(),
             keys.clone(),

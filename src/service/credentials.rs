@@ -317,6 +317,40 @@ impl CredentialService {
         Ok(secured)
     }
 
+    /// Signs `presentation` as `holder`'s did:web (the holder API).
+    pub async fn present(
+        &self,
+        holder: &sichat_core::id::UserName,
+        presentation: Map<String, Value>,
+        format: ProofFormat,
+        challenge: Option<&str>,
+        domain: Option<&str>,
+    ) -> Result<Value, ApiError> {
+        let caller = Caller::User(holder.clone());
+        let did = self.issuer_keys.default_issuer(&caller);
+        let (key, _, format) = self
+            .issuer_keys
+            .for_issuer(&caller, &did, Some(format))
+            .await?;
+        sichat_core::vc::credential::check_presentation(&presentation)?;
+        let issuer = self.issuer.clone();
+        let (challenge, domain) = (challenge.map(str::to_owned), domain.map(str::to_owned));
+        Ok(self
+            .gate
+            .run(async move {
+                issuer
+                    .present(
+                        presentation,
+                        &key,
+                        format,
+                        challenge.as_deref(),
+                        domain.as_deref(),
+                    )
+                    .await
+            })
+            .await??)
+    }
+
     /// Changes a credential's status (`POST /credentials/status`).
     pub async fn update_status(
         &self,

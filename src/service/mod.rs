@@ -6,6 +6,7 @@ pub mod admin_token;
 pub mod background;
 pub mod bootstrap;
 pub mod credentials;
+pub mod holder;
 pub mod identity;
 pub mod issuer_keys;
 pub mod passwords;
@@ -38,6 +39,7 @@ pub struct Services {
     pub identity: Arc<identity::IdentityService>,
     pub users: Arc<users::UserService>,
     pub credentials: Arc<credentials::CredentialService>,
+    pub holder: Arc<holder::HolderService>,
     pub resolver: Arc<resolver::ServerResolver>,
     pub admin_tokens: Arc<admin_token::AdminTokens>,
     pub user_tokens: Arc<user_tokens::UserTokens>,

@@ -10,12 +10,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use sichat_core::id::{KeyId, Owner, UserName};
 use sichat_core::store::{
-    Changes, CredentialStatus, IssuedCredentialRecord, IssuedCredentialStore, KeyRecord, KeyStore,
-    StatusListRecord, StatusListState, StatusListStore, StoreError, UnitOfWork, UserRecord,
-    UserStore,
+    Changes, CredentialStatus, CredentialStore, HeldCredentialRecord, IssuedCredentialRecord,
+    IssuedCredentialStore, KeyRecord, KeyStore, StatusListRecord, StatusListState, StatusListStore,
+    StoreError, UnitOfWork, UserRecord, UserStore,
 };
 
-use super::{begin_write, issued, keys, map_err, settings, status, users};
+use super::{begin_write, held, issued, keys, map_err, settings, status, users};
 
 /// A counter that moves whenever identity data (users, keys, the public URL) may have
 /// changed; caches compare it with the value they were filled at.
@@ -117,6 +117,12 @@ async fn apply(txn: &impl ConnectionTrait, changes: &Changes) -> Result<(), Stor
     }
     for change in &changes.status_changes {
         status::change(txn, change, change.at).await?;
+    }
+    for record in &changes.held {
+        held::insert(txn, record).await?;
+    }
+    for (holder, id) in &changes.forgotten {
+        held::delete(txn, holder, id).await?;
     }
     if touches_identity(changes) {
         stamp_identity_change(txn).await?;
@@ -256,5 +262,24 @@ impl StatusListStore for SeaStore {
         credential: &str,
     ) -> Result<Vec<CredentialStatus>, StoreError> {
         status::of_credential(&self.db, credential).await
+    }
+}
+
+#[async_trait::async_trait]
+impl CredentialStore for SeaStore {
+    async fn get_held(
+        &self,
+        holder: &UserName,
+        id: &str,
+    ) -> Result<Option<HeldCredentialRecord>, StoreError> {
+        held::find(&self.db, holder, id).await
+    }
+
+    async fn list_held(&self, holder: &UserName) -> Result<Vec<HeldCredentialRecord>, StoreError> {
+        held::list(&self.db, holder).await
+    }
+
+    async fn count_held(&self, holder: &UserName) -> Result<u64, StoreError> {
+        held::count(&self.db, holder).await
     }
 }

@@ -10,6 +10,7 @@ mod connections;
 mod credential_vectors;
 mod credentials;
 mod did_documents;
+mod holder;
 mod hostile_resolution;
 mod migrations;
 mod openapi;

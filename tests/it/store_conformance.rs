@@ -4,9 +4,9 @@
 use sichat::store::SeaStore;
 use sichat_core::id::{KeyId, Owner, UserName};
 use sichat_core::store::{
-    Changes, CredentialStatus, IssuedCredentialRecord, IssuedCredentialStore, KeyRecord, KeyStore,
-    StatusListRecord, StatusListState, StatusListStore, StoreError, UnitOfWork, UserRecord,
-    UserStore,
+    Changes, CredentialStatus, CredentialStore, HeldCredentialRecord, IssuedCredentialRecord,
+    IssuedCredentialStore, KeyRecord, KeyStore, StatusListRecord, StatusListState, StatusListStore,
+    StoreError, UnitOfWork, UserRecord, UserStore,
 };
 use tempfile::TempDir;
 
@@ -72,6 +72,23 @@ impl StatusListStore for HeldStore {
         credential: &str,
     ) -> Result<Vec<CredentialStatus>, StoreError> {
         self.0.credential_status(credential).await
+    }
+}
+
+#[async_trait::async_trait]
+impl CredentialStore for HeldStore {
+    async fn get_held(
+        &self,
+        holder: &UserName,
+        id: &str,
+    ) -> Result<Option<HeldCredentialRecord>, StoreError> {
+        self.0.get_held(holder, id).await
+    }
+    async fn list_held(&self, holder: &UserName) -> Result<Vec<HeldCredentialRecord>, StoreError> {
+        self.0.list_held(holder).await
+    }
+    async fn count_held(&self, holder: &UserName) -> Result<u64, StoreError> {
+        self.0.count_held(holder).await
     }
 }
 

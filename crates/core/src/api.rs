@@ -30,6 +30,9 @@ pub mod paths {
     pub const CREDENTIALS_VERIFY: &str = "/credentials/verify";
     pub const PRESENTATIONS_VERIFY: &str = "/presentations/verify";
     pub const CREDENTIALS_STATUS: &str = "/credentials/status";
+    pub const CREDENTIALS: &str = "/credentials";
+    pub const CREDENTIAL: &str = "/credentials/{id}";
+    pub const PRESENTATIONS: &str = "/presentations";
     pub const STATUS_LISTS: &str = "/status";
     pub const STATUS_LIST: &str = "/status/{list}";
 
@@ -400,4 +403,70 @@ pub struct CreatedUserToken {
     #[serde(flatten)]
     pub info: UserTokenView,
     pub token: String,
+}
+
+/// A credential in a holder's store (without the credential itself).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct HeldCredentialView {
+    pub id: String,
+    /// `eddsa-rdfc-2022`, `ecdsa-rdfc-2019`, `vc+jwt`...
+    pub format: String,
+    pub issuer: String,
+    pub types: Vec<String>,
+    /// Unix milliseconds.
+    pub received_at: i64,
+}
+
+/// Response of `GET /credentials`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HeldCredentials {
+    pub credentials: Vec<HeldCredentialView>,
+}
+
+/// Body of `POST /credentials`: a credential to keep (verified first).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct StoreCredentialRequest {
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub verifiable_credential: Value,
+}
+
+/// `options` of `POST /presentations`: the proof (`{}`: Data Integrity
+/// `eddsa-rdfc-2022`; `{"cryptosuite": "ecdsa-rdfc-2019"}`; `{"format": "vp+jwt"}`) and
+/// what binds it to one verifier's request.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PresentOptions {
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub proof_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cryptosuite: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub challenge: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+}
+
+/// Body of `POST /presentations`: the ids of credentials the holder keeps.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PresentRequest {
+    pub credentials: Vec<String>,
+    #[serde(default)]
+    pub options: PresentOptions,
+}
+
+/// Response of `POST /presentations`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct PresentResponse {
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub verifiable_presentation: Value,
 }

@@ -3,8 +3,8 @@
 //! test) when the backend breaks the contract.
 
 use super::{
-    Changes, IssuedCredentialRecord, KeyRecord, KeyStatus, Rotation, StatusAssignment,
-    StatusChange, StatusListRecord, Store, StoreError, UserRecord,
+    Changes, HeldCredentialRecord, IssuedCredentialRecord, KeyRecord, KeyStatus, Rotation,
+    StatusAssignment, StatusChange, StatusListRecord, Store, StoreError, UserRecord,
 };
 use crate::id::{KeyId, Owner, UserId, UserName};
 use crate::keys::KeyType;
@@ -528,6 +528,83 @@ pub async fn issued_credentials_are_recorded_once(store: &impl Store) {
     assert!(matches!(result, Err(StoreError::NotFound(_))), "{result:?}");
 }
 
+/// A held credential for `holder`.
+pub fn sample_held(holder: &UserName, id: &str, at: i64) -> HeldCredentialRecord {
+    HeldCredentialRecord {
+        holder: holder.clone(),
+        id: id.into(),
+        document: format!(r#"{{"id":"{id}"}}"#),
+        format: "eddsa-rdfc-2022".into(),
+        issuer: "did:web:issuer.example".into(),
+        types: vec!["VerifiableCredential".into()],
+        received_at: at,
+    }
+}
+
+/// Each holder sees only their credentials; an id is kept once per holder (two holders
+/// may keep the same one); forgetting what is not kept fails; a failed batch keeps nothing.
+pub async fn held_credentials_are_per_holder(store: &impl Store) {
+    let Owner::User(alice) = with_user(store, "alice").await else {
+        unreachable!()
+    };
+    let Owner::User(bob) = with_user(store, "bob").await else {
+        unreachable!()
+    };
+    let a1 = sample_held(&alice, "urn:uuid:a1", 2);
+    let a2 = sample_held(&alice, "urn:uuid:a2", 1);
+    let b1 = sample_held(&bob, "urn:uuid:a1", 3);
+    store
+        .save_changes(
+            &Changes::new()
+                .hold(a1.clone())
+                .hold(a2.clone())
+                .hold(b1.clone()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.list_held(&alice).await.unwrap(),
+        vec![a2.clone(), a1.clone()]
+    );
+    assert_eq!(store.list_held(&bob).await.unwrap(), vec![b1.clone()]);
+    assert_eq!(store.count_held(&alice).await.unwrap(), 2);
+    assert_eq!(store.get_held(&bob, "urn:uuid:a2").await.unwrap(), None);
+    assert_eq!(
+        store.get_held(&alice, "urn:uuid:a2").await.unwrap(),
+        Some(a2.clone())
+    );
+
+    let a3 = sample_held(&alice, "urn:uuid:a3", 4);
+    let result = store
+        .save_changes(&Changes::new().hold(a3.clone()).hold(a1.clone()))
+        .await;
+    assert!(
+        matches!(result, Err(StoreError::Duplicate(_))),
+        "{result:?}"
+    );
+    assert_eq!(store.get_held(&alice, &a3.id).await.unwrap(), None);
+
+    store
+        .save_changes(&Changes::new().forget(alice.clone(), a1.id.clone()))
+        .await
+        .unwrap();
+    assert_eq!(store.list_held(&alice).await.unwrap(), vec![a2]);
+    assert_eq!(
+        store.list_held(&bob).await.unwrap(),
+        vec![b1],
+        "bob's copy stays"
+    );
+    let result = store
+        .save_changes(&Changes::new().forget(alice.clone(), a1.id.clone()))
+        .await;
+    assert!(matches!(result, Err(StoreError::NotFound(_))), "{result:?}");
+    let ghost = UserName::parse("ghost").unwrap();
+    let result = store
+        .save_changes(&Changes::new().hold(sample_held(&ghost, "urn:uuid:g", 1)))
+        .await;
+    assert!(matches!(result, Err(StoreError::NotFound(_))), "{result:?}");
+}
+
 /// A user's key needs the user: the contract holds whatever the backend's schema is.
 pub async fn keys_of_an_unknown_user_are_refused(store: &impl Store) {
     let ghost = Owner::User(UserName::parse("ghost").unwrap());
@@ -632,7 +709,8 @@ macro_rules! store_conformance {
                 concurrent_rotations_of_one_key_exactly_one_wins,
                 issued_credentials_are_recorded_once,
                 status_counters_are_reserved_once_and_full_lists_roll_over,
-                status_entries_are_assigned_once_and_revocation_is_permanent
+                status_entries_are_assigned_once_and_revocation_is_permanent,
+                held_credentials_are_per_holder
             );
         }
     };

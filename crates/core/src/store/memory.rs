@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use super::{
-    Changes, CredentialStatus, IssuedCredentialRecord, IssuedCredentialStore, KeyRecord, KeyStatus,
-    KeyStore, StatusListRecord, StatusListState, StatusListStore, StoreError, UnitOfWork,
-    UserRecord, UserStore,
+    Changes, CredentialStatus, CredentialStore, HeldCredentialRecord, IssuedCredentialRecord,
+    IssuedCredentialStore, KeyRecord, KeyStatus, KeyStore, StatusListRecord, StatusListState,
+    StatusListStore, StoreError, UnitOfWork, UserRecord, UserStore,
 };
 use crate::id::{KeyId, Owner, UserName};
 use crate::vc::status::StatusPurpose;
@@ -21,6 +21,7 @@ struct State {
     lists: BTreeMap<String, StatusList>,
     /// (list, index) → whether the bit is set.
     bits: BTreeMap<(String, u32), bool>,
+    held: BTreeMap<(UserName, String), HeldCredentialRecord>,
 }
 
 #[derive(Debug, Clone)]
@@ -163,6 +164,26 @@ impl State {
                 .insert((assignment.list.clone(), assignment.index), change.set);
             if let Some(list) = self.lists.get_mut(&assignment.list) {
                 list.version += 1;
+            }
+        }
+        for record in &changes.held {
+            if !self.users.contains_key(&record.holder) {
+                return Err(StoreError::NotFound(format!("user `{}`", record.holder)));
+            }
+            let at = (record.holder.clone(), record.id.clone());
+            if self.held.contains_key(&at) {
+                return Err(StoreError::Duplicate(format!(
+                    "credential `{}` of {}",
+                    record.id, record.holder
+                )));
+            }
+            self.held.insert(at, record.clone());
+        }
+        for (holder, id) in &changes.forgotten {
+            if self.held.remove(&(holder.clone(), id.clone())).is_none() {
+                return Err(StoreError::NotFound(format!(
+                    "credential `{id}` of {holder}"
+                )));
             }
         }
         Ok(())
@@ -324,6 +345,42 @@ impl StatusListStore for MemoryStore {
                     .unwrap_or(false),
             })
             .collect())
+    }
+}
+
+#[async_trait::async_trait]
+impl CredentialStore for MemoryStore {
+    async fn get_held(
+        &self,
+        holder: &UserName,
+        id: &str,
+    ) -> Result<Option<HeldCredentialRecord>, StoreError> {
+        Ok(self
+            .lock()?
+            .held
+            .get(&(holder.clone(), id.to_owned()))
+            .cloned())
+    }
+
+    async fn list_held(&self, holder: &UserName) -> Result<Vec<HeldCredentialRecord>, StoreError> {
+        let mut out: Vec<HeldCredentialRecord> = self
+            .lock()?
+            .held
+            .values()
+            .filter(|r| &r.holder == holder)
+            .cloned()
+            .collect();
+        out.sort_by(|a, b| (a.received_at, &a.id).cmp(&(b.received_at, &b.id)));
+        Ok(out)
+    }
+
+    async fn count_held(&self, holder: &UserName) -> Result<u64, StoreError> {
+        Ok(self
+            .lock()?
+            .held
+            .keys()
+            .filter(|(h, _)| h == holder)
+            .count() as u64)
     }
 }
 

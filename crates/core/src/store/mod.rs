@@ -121,7 +121,8 @@ pub struct Rotation {
 }
 
 /// One atomic batch of writes: applied all together, in the order users, keys, rotations,
-/// issued credentials (with their status entries), status changes, or not at all.
+/// issued credentials (with their status entries), status changes, held credentials
+/// kept, then forgotten; or not at all.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Changes {
     pub new_users: Vec<UserRecord>,
@@ -132,6 +133,27 @@ pub struct Changes {
     pub issued_credentials: Vec<IssuedCredentialRecord>,
     /// Revocations, suspensions and their reversal.
     pub status_changes: Vec<StatusChange>,
+    /// Credentials a holder keeps; (holder, id) is unique.
+    pub held: Vec<HeldCredentialRecord>,
+    /// Held credentials to forget: (holder, id); each must exist.
+    pub forgotten: Vec<(UserName, String)>,
+}
+
+/// A credential its holder keeps (the server's holder store, a client's wallet).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldCredentialRecord {
+    pub holder: UserName,
+    /// The credential's `id`, or a `urn:uuid:` given when it had none.
+    pub id: String,
+    /// The secured credential as received (JSON: a Data Integrity credential, or an
+    /// `EnvelopedVerifiableCredential`).
+    pub document: String,
+    /// `eddsa-rdfc-2022`, `ecdsa-rdfc-2019`, `vc+jwt`...
+    pub format: String,
+    pub issuer: String,
+    pub types: Vec<String>,
+    /// Unix milliseconds.
+    pub received_at: i64,
 }
 
 /// A published Bitstring Status List: one purpose, one issuer; a full list is followed by
@@ -244,12 +266,22 @@ impl Changes {
         self.status_changes.push(change);
         self
     }
+    pub fn hold(mut self, record: HeldCredentialRecord) -> Self {
+        self.held.push(record);
+        self
+    }
+    pub fn forget(mut self, holder: UserName, id: String) -> Self {
+        self.forgotten.push((holder, id));
+        self
+    }
     pub fn is_empty(&self) -> bool {
         self.new_users.is_empty()
             && self.new_keys.is_empty()
             && self.rotations.is_empty()
             && self.issued_credentials.is_empty()
             && self.status_changes.is_empty()
+            && self.held.is_empty()
+            && self.forgotten.is_empty()
     }
 }
 
@@ -327,9 +359,48 @@ pub trait StatusListStore: UnitOfWork {
     ) -> Result<Vec<CredentialStatus>, StoreError>;
 }
 
+/// A holder's credentials (the server keeps each user's; a wallet its owner's). Keeping
+/// and forgetting go through [`UnitOfWork::save_changes`]: keeping an id the holder has
+/// is [`StoreError::Duplicate`], forgetting one they do not is [`StoreError::NotFound`],
+/// and a holder of a user that does not exist is [`StoreError::NotFound`].
+#[async_trait::async_trait]
+pub trait CredentialStore: UnitOfWork {
+    async fn get_held(
+        &self,
+        holder: &UserName,
+        id: &str,
+    ) -> Result<Option<HeldCredentialRecord>, StoreError>;
+    /// The holder's credentials, oldest first (then by id).
+    async fn list_held(&self, holder: &UserName) -> Result<Vec<HeldCredentialRecord>, StoreError>;
+    async fn count_held(&self, holder: &UserName) -> Result<u64, StoreError>;
+}
+
 /// Everything a server or wallet stores.
-pub trait Store: KeyStore + UserStore + IssuedCredentialStore + StatusListStore {}
-impl<T: KeyStore + UserStore + IssuedCredentialStore + StatusListStore> Store for T {}
+pub trait Store:
+    KeyStore + UserStore + IssuedCredentialStore + StatusListStore + CredentialStore
+{
+}
+impl<T: KeyStore + UserStore + IssuedCredentialStore + StatusListStore + CredentialStore> Store
+    for T
+{
+}
+
+#[async_trait::async_trait]
+impl<T: CredentialStore + ?Sized> CredentialStore for std::sync::Arc<T> {
+    async fn get_held(
+        &self,
+        holder: &UserName,
+        id: &str,
+    ) -> Result<Option<HeldCredentialRecord>, StoreError> {
+        (**self).get_held(holder, id).await
+    }
+    async fn list_held(&self, holder: &UserName) -> Result<Vec<HeldCredentialRecord>, StoreError> {
+        (**self).list_held(holder).await
+    }
+    async fn count_held(&self, holder: &UserName) -> Result<u64, StoreError> {
+        (**self).count_held(holder).await
+    }
+}
 
 #[async_trait::async_trait]
 impl<T: StatusListStore + ?Sized> StatusListStore for std::sync::Arc<T> {

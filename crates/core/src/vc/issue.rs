@@ -128,6 +128,51 @@ impl Issuer {
         key: &IssuerKey,
         format: ProofFormat,
     ) -> Result<Value, IssueError> {
+        if version == VcVersion::V1 {
+            if format == ProofFormat::VcJwt {
+                return Err(IssueError::Unsupported(
+                    "vc+jwt secures VC Data Model 2.0 credentials only".into(),
+                ));
+            }
+            add_context(&mut credential, DATA_INTEGRITY_V2);
+        }
+        self.sign(credential, key, format, Secured::Credential, Map::new())
+            .await
+    }
+
+    /// Signs a presentation as its holder (`key`, published under `authentication`):
+    /// a Data Integrity proof with `challenge` and `domain`, or a `vp+jwt` envelope with
+    /// them as `nonce` and `aud`. `presentation` must have passed
+    /// [`credential::check_presentation`].
+    pub async fn present(
+        &self,
+        presentation: Map<String, Value>,
+        key: &IssuerKey,
+        format: ProofFormat,
+        challenge: Option<&str>,
+        domain: Option<&str>,
+    ) -> Result<Value, IssueError> {
+        let mut binding = Map::new();
+        if let Some(c) = challenge {
+            binding.insert("challenge".into(), Value::String(c.into()));
+        }
+        if let Some(d) = domain {
+            binding.insert("domain".into(), Value::String(d.into()));
+        }
+        self.sign(presentation, key, format, Secured::Presentation, binding)
+            .await
+    }
+
+    /// Secures `document` as a credential (purpose `assertionMethod`) or a presentation
+    /// (`authentication`); `binding` holds a presentation's `challenge` and `domain`.
+    async fn sign(
+        &self,
+        mut document: Map<String, Value>,
+        key: &IssuerKey,
+        format: ProofFormat,
+        secured: Secured,
+        binding: Map<String, Value>,
+    ) -> Result<Value, IssueError> {
         match format {
             ProofFormat::DataIntegrity(suite) => {
                 if suite.key_type() != key.key_type {
@@ -138,46 +183,47 @@ impl Issuer {
                         key.key_type
                     )));
                 }
-                if version == VcVersion::V1 {
-                    add_context(&mut credential, DATA_INTEGRITY_V2);
-                }
-                let options = json!({
-                    "type": PROOF_TYPE,
-                    "cryptosuite": suite.name(),
-                    "created": self.now(),
-                    "verificationMethod": key.method,
-                    "proofPurpose": "assertionMethod",
-                });
-                let Value::Object(options) = options else {
-                    unreachable!()
+                let purpose = match secured {
+                    Secured::Credential => "assertionMethod",
+                    Secured::Presentation => "authentication",
                 };
+                let mut options = Map::new();
+                options.insert("type".into(), json!(PROOF_TYPE));
+                options.insert("cryptosuite".into(), json!(suite.name()));
+                options.insert("created".into(), json!(self.now()));
+                options.insert("verificationMethod".into(), json!(key.method));
+                options.insert("proofPurpose".into(), json!(purpose));
+                options.extend(binding);
                 let proof = data_integrity::create_proof(
                     &self.canon,
-                    &credential,
+                    &document,
                     options,
                     self.signer.as_ref(),
                     &key.key,
                 )
                 .await?;
-                credential.insert("proof".into(), Value::Object(proof));
-                Ok(Value::Object(credential))
+                document.insert("proof".into(), Value::Object(proof));
+                Ok(Value::Object(document))
             }
             ProofFormat::VcJwt => {
-                if version != VcVersion::V2 {
-                    return Err(IssueError::Unsupported(
-                        "vc+jwt secures VC Data Model 2.0 credentials only".into(),
-                    ));
-                }
                 self.canon
-                    .check_terms(&Value::Object(credential.clone()))
+                    .check_terms(&Value::Object(document.clone()))
                     .await?;
+                // VC-JOSE-COSE: a presentation's challenge and domain are the JWT's
+                // `nonce` and `aud`.
+                if let Some(c) = binding.get("challenge") {
+                    document.insert("nonce".into(), c.clone());
+                }
+                if let Some(d) = binding.get("domain") {
+                    document.insert("aud".into(), d.clone());
+                }
                 let signer =
                     SsiSigner::new(self.signer.clone(), key.key.clone(), key.method.clone())
                         .await?;
-                let jws = jose::sign(&credential, Secured::Credential, &signer)
+                let jws = jose::sign(&document, secured, &signer)
                     .await
                     .map_err(|e| IssueError::Signing(e.to_string()))?;
-                Ok(jose::envelope(&jws, Secured::Credential))
+                Ok(jose::envelope(&jws, secured))
             }
         }
     }
