@@ -114,7 +114,7 @@ pub async fn present(
     ApiJson(body): ApiJson<PresentRequest>,
 ) -> Result<(StatusCode, Json<PresentResponse>), ApiError> {
     let verifiable_presentation = holder
-        .present(&user, &body.credentials, &body.options)
+        .present(&user, &body.credentials, &body.options, &body.disclose)
         .await?;
     Ok((
         StatusCode::CREATED,

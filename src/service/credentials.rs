@@ -12,7 +12,8 @@ use sichat_core::api::{IssueOptions, VerificationResult, VerifyOptions};
 use sichat_core::store::{Changes, CredentialStatus, IssuedCredentialRecord, UnitOfWork};
 use sichat_core::vc::status::{self, StatusPurpose};
 use sichat_core::vc::{
-    CanonError, Cryptosuite, IssueError, Issuer, ProofFormat, ShapeError, Verifier, VerifyError,
+    CanonError, Cryptosuite, IssueError, Issuer, ProofFormat, ShapeError, VcVersion, Verifier,
+    VerifyError,
 };
 
 use super::issuer_keys::IssuerKeys;
@@ -130,9 +131,10 @@ fn requested_format(options: &IssueOptions) -> Result<Option<ProofFormat>, ApiEr
     if let Some(format) = &options.format {
         return match format.as_str() {
             "vc+jwt" => Ok(Some(ProofFormat::VcJwt)),
+            "vc+sd-jwt" => Ok(Some(ProofFormat::SdJwt)),
             "ldp_vc" | "vc" | "application/vc" => Ok(None),
             other => Err(ApiError::validation(format!(
-                "options.format `{other}` is not supported (vc+jwt, or a Data Integrity proof)"
+                "options.format `{other}` is not supported (vc+jwt, vc+sd-jwt, or a Data Integrity proof)"
             ))
             .with("field", "options.format".into())),
         };
@@ -262,6 +264,12 @@ impl CredentialService {
             .into());
         };
         let format = requested_format(options)?;
+        if options.selective_pointers.is_some() && format != Some(ProofFormat::SdJwt) {
+            return Err(ApiError::validation(
+                "options.selectivePointers applies to \"format\": \"vc+sd-jwt\" only",
+            )
+            .with("field", "options.selectivePointers".into()));
+        }
         let mut purposes = requested_purposes(options)?;
         if credential.contains_key("credentialStatus") {
             purposes.clear();
@@ -297,9 +305,19 @@ impl CredentialService {
         status::add_entries(&mut credential, entries);
         let issuer = self.issuer.clone();
         let version = checked.version;
+        let pointers = options.selective_pointers.clone();
         let secured = self
             .gate
-            .run(async move { issuer.secure(credential, version, &key, format).await })
+            .run(async move {
+                match (format, version) {
+                    (ProofFormat::SdJwt, VcVersion::V2) => {
+                        issuer
+                            .secure_sd(credential, &key, pointers.as_deref())
+                            .await
+                    }
+                    _ => issuer.secure(credential, version, &key, format).await,
+                }
+            })
             .await??;
         let record = IssuedCredentialRecord {
             id: checked.id.unwrap_or_default(),

@@ -42,9 +42,15 @@ fn view(r: &HeldCredentialRecord) -> HeldCredentialView {
 /// What a verified credential says about itself, and how it is secured.
 fn describe(doc: &Map<String, Value>) -> Result<(CheckedCredential, String), ApiError> {
     if doc.get("type").and_then(Value::as_str) == Some(jose::ENVELOPED_VC) {
-        let jws = jose::unwrap_envelope(doc, Secured::Credential)
-            .map_err(|e| ApiError::validation(e.to_string()))?;
-        let decoded = jose::decode(jws).map_err(|e| ApiError::validation(e.to_string()))?;
+        let bad = |e: jose::JoseError| {
+            ApiError::validation(e.to_string()).with("field", "verifiableCredential.id".into())
+        };
+        if let Ok(sd_jwt) = jose::unwrap_envelope(doc, Secured::SdCredential) {
+            let (_, claims) = jose::decode_sd(sd_jwt).map_err(bad)?;
+            return Ok((credential::check_credential(&claims)?, jose::SD_TYP.into()));
+        }
+        let jws = jose::unwrap_envelope(doc, Secured::Credential).map_err(bad)?;
+        let decoded = jose::decode(jws).map_err(bad)?;
         let checked = credential::check_credential(&decoded.payload)?;
         return Ok((checked, jose::VC_TYP.into()));
     }
@@ -95,6 +101,29 @@ fn presentation_format(options: &PresentOptions) -> Result<ProofFormat, ApiError
             )
         }),
     }
+}
+
+/// An SD-JWT credential with only the disclosures at `keep`.
+fn chosen_disclosures(
+    document: &Value,
+    record: &HeldCredentialRecord,
+    keep: &[String],
+) -> Result<Value, ApiError> {
+    let field = || format!("disclose.{}", record.id);
+    let envelope = document
+        .as_object()
+        .filter(|_| record.format == jose::SD_TYP);
+    let Some(sd_jwt) = envelope.and_then(|e| jose::unwrap_envelope(e, Secured::SdCredential).ok())
+    else {
+        return Err(ApiError::validation(format!(
+            "credential `{}` is {}, not an SD-JWT: it has nothing to disclose selectively",
+            record.id, record.format
+        ))
+        .with("field", field().into()));
+    };
+    let selected = jose::select_disclosures(sd_jwt, keep)
+        .map_err(|e| ApiError::validation(e.to_string()).with("field", field().into()))?;
+    Ok(jose::envelope(&selected, Secured::SdCredential))
 }
 
 impl HolderService {
@@ -197,6 +226,7 @@ impl HolderService {
         holder: &UserName,
         ids: &[String],
         options: &PresentOptions,
+        disclose: &std::collections::BTreeMap<String, Vec<String>>,
     ) -> Result<Value, ApiError> {
         if ids.is_empty() || ids.len() > MAX_PRESENTED {
             return Err(ApiError::validation(format!(
@@ -205,11 +235,21 @@ impl HolderService {
             .with("field", "credentials".into()));
         }
         let format = presentation_format(options)?;
+        if let Some(other) = disclose.keys().find(|k| !ids.contains(k)) {
+            return Err(ApiError::validation(format!(
+                "`disclose` names `{other}`, which is not among `credentials`"
+            ))
+            .with("field", "disclose".into()));
+        }
         let mut credentials = Vec::with_capacity(ids.len());
         for id in ids {
             let record = self.record(holder, id).await?;
-            credentials
-                .push(serde_json::from_str::<Value>(&record.document).map_err(ApiError::internal)?);
+            let mut document =
+                serde_json::from_str::<Value>(&record.document).map_err(ApiError::internal)?;
+            if let Some(keep) = disclose.get(id) {
+                document = chosen_disclosures(&document, &record, keep)?;
+            }
+            credentials.push(document);
         }
         let did = self.identity.user_did(holder).to_string();
         let presentation = json!({

@@ -16,6 +16,7 @@ mod migrations;
 mod openapi;
 mod problems;
 mod resolution;
+mod sd_jwt;
 mod secrets;
 mod status_lists;
 mod store_conformance;

@@ -222,6 +222,14 @@ pub struct IssueOptions {
     )]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub credential_status: Option<Value>,
+    /// With `"format": "vc+sd-jwt"`: JSON pointers of the claims the holder may disclose
+    /// one by one (default: every claim of every subject but `id` and `type`).
+    #[serde(
+        rename = "selectivePointers",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub selective_pointers: Option<Vec<String>>,
 }
 
 /// Keeps an explicit `null` apart from an absent member.
@@ -460,6 +468,11 @@ pub struct PresentRequest {
     pub credentials: Vec<String>,
     #[serde(default)]
     pub options: PresentOptions,
+    /// For SD-JWT credentials (by id): the JSON pointers of the claims to disclose; the
+    /// others stay concealed. A credential not named here is presented with every
+    /// disclosure it has.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub disclose: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 /// Response of `POST /presentations`.

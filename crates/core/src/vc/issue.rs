@@ -20,6 +20,8 @@ pub enum ProofFormat {
     DataIntegrity(Cryptosuite),
     /// VC-JOSE-COSE compact JWS (`typ: vc+jwt`), as an `EnvelopedVerifiableCredential`.
     VcJwt,
+    /// VC-JOSE-COSE SD-JWT (`typ: vc+sd-jwt`) with selectively disclosable claims.
+    SdJwt,
 }
 
 impl ProofFormat {
@@ -27,6 +29,7 @@ impl ProofFormat {
         match self {
             ProofFormat::DataIntegrity(suite) => suite.name(),
             ProofFormat::VcJwt => jose::VC_TYP,
+            ProofFormat::SdJwt => jose::SD_TYP,
         }
     }
 }
@@ -129,15 +132,49 @@ impl Issuer {
         format: ProofFormat,
     ) -> Result<Value, IssueError> {
         if version == VcVersion::V1 {
-            if format == ProofFormat::VcJwt {
-                return Err(IssueError::Unsupported(
-                    "vc+jwt secures VC Data Model 2.0 credentials only".into(),
-                ));
+            if let ProofFormat::VcJwt | ProofFormat::SdJwt = format {
+                return Err(IssueError::Unsupported(format!(
+                    "{} secures VC Data Model 2.0 credentials only",
+                    format.name()
+                )));
             }
             add_context(&mut credential, DATA_INTEGRITY_V2);
         }
         self.sign(credential, key, format, Secured::Credential, Map::new())
             .await
+    }
+
+    /// Secures a VC 2.0 `credential` (checked by [`Self::prepare`]) as an SD-JWT whose
+    /// claims at `pointers` are selectively disclosable (`None`: every claim of every
+    /// subject but its `id` and `type`).
+    pub async fn secure_sd(
+        &self,
+        credential: Map<String, Value>,
+        key: &IssuerKey,
+        pointers: Option<&[String]>,
+    ) -> Result<Value, IssueError> {
+        self.canon
+            .check_terms(&Value::Object(credential.clone()))
+            .await?;
+        let pointers = match pointers {
+            Some(p) => p.to_vec(),
+            None => subject_claims(&credential),
+        };
+        for p in &pointers {
+            let found = credential_pointer(&credential, p);
+            if !found || p == "/@context" || p == "/type" || p == "/issuer" || p.is_empty() {
+                return Err(IssueError::Unsupported(format!(
+                    "`{p}` cannot be made selectively disclosable (it must name a claim \
+                     present in the credential, and not @context, type or issuer)"
+                )));
+            }
+        }
+        let signer =
+            SsiSigner::new(self.signer.clone(), key.key.clone(), key.method.clone()).await?;
+        let sd_jwt = jose::sign_sd(&credential, &pointers, &signer)
+            .await
+            .map_err(|e| IssueError::Signing(e.to_string()))?;
+        Ok(jose::envelope(&sd_jwt, Secured::SdCredential))
     }
 
     /// Signs a presentation as its holder (`key`, published under `authentication`):
@@ -184,7 +221,7 @@ impl Issuer {
                     )));
                 }
                 let purpose = match secured {
-                    Secured::Credential => "assertionMethod",
+                    Secured::Credential | Secured::SdCredential => "assertionMethod",
                     Secured::Presentation => "authentication",
                 };
                 let mut options = Map::new();
@@ -205,6 +242,13 @@ impl Issuer {
                 document.insert("proof".into(), Value::Object(proof));
                 Ok(Value::Object(document))
             }
+            ProofFormat::SdJwt => match secured {
+                Secured::Credential => self.secure_sd(document, key, None).await,
+                _ => Err(IssueError::Unsupported(
+                    "presentations are not secured as SD-JWT here (use vp+jwt or Data Integrity)"
+                        .into(),
+                )),
+            },
             ProofFormat::VcJwt => {
                 self.canon
                     .check_terms(&Value::Object(document.clone()))
@@ -227,6 +271,40 @@ impl Issuer {
             }
         }
     }
+}
+
+/// Escapes a member name for a JSON pointer (RFC 6901).
+fn escape(name: &str) -> String {
+    name.replace('~', "~0").replace('/', "~1")
+}
+
+/// The pointers to every claim of every subject but `id` and `type`.
+fn subject_claims(credential: &Map<String, Value>) -> Vec<String> {
+    let claims = |prefix: &str, subject: &Map<String, Value>| -> Vec<String> {
+        subject
+            .keys()
+            .filter(|k| *k != "id" && *k != "type")
+            .map(|k| format!("{prefix}/{}", escape(k)))
+            .collect()
+    };
+    match credential.get("credentialSubject") {
+        Some(Value::Object(s)) => claims("/credentialSubject", s),
+        Some(Value::Array(items)) => items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| {
+                s.as_object()
+                    .map(|s| claims(&format!("/credentialSubject/{i}"), s))
+            })
+            .flatten()
+            .collect(),
+        _ => vec![],
+    }
+}
+
+/// Whether `pointer` names a member of `credential`.
+fn credential_pointer(credential: &Map<String, Value>, pointer: &str) -> bool {
+    Value::Object(credential.clone()).pointer(pointer).is_some()
 }
 
 /// Appends `context` to the document's `@context` unless it is there.

@@ -2,6 +2,11 @@
 //! JWS with `typ: vc+jwt` and `cty: vc`, the credential itself as the payload, carried in
 //! JSON-LD as an `EnvelopedVerifiableCredential` whose `id` is a
 //! `data:application/vc+jwt,<jws>` URL. (ssi's `JoseVc` still emits the draft `vc-ld+jwt`.)
+//!
+//! §3.2: the same credential secured with SD-JWT (`typ: vc+sd-jwt`,
+//! `data:application/vc+sd-jwt,<jws>~<disclosure>~…~`): chosen claims are replaced by
+//! digests in `_sd` and disclosed separately (concealing and revealing are ssi's
+//! `ssi_sd_jwt`; the header is set here, where ssi's helper uses the draft media type).
 
 use std::borrow::Cow;
 
@@ -13,6 +18,8 @@ use crate::contexts::CREDENTIALS_V2;
 use crate::keys::SsiSigner;
 
 pub const VC_TYP: &str = "vc+jwt";
+pub const SD_TYP: &str = "vc+sd-jwt";
+pub const SD_MEDIA: &str = "application/vc+sd-jwt";
 pub const VP_TYP: &str = "vp+jwt";
 pub const VC_MEDIA: &str = "application/vc+jwt";
 pub const VP_MEDIA: &str = "application/vp+jwt";
@@ -24,6 +31,8 @@ pub const ENVELOPED_VP: &str = "EnvelopedVerifiablePresentation";
 pub enum Secured {
     Credential,
     Presentation,
+    /// A credential secured with SD-JWT.
+    SdCredential,
 }
 
 impl Secured {
@@ -31,11 +40,12 @@ impl Secured {
         match self {
             Secured::Credential => VC_TYP,
             Secured::Presentation => VP_TYP,
+            Secured::SdCredential => SD_TYP,
         }
     }
     pub fn cty(self) -> &'static str {
         match self {
-            Secured::Credential => "vc",
+            Secured::Credential | Secured::SdCredential => "vc",
             Secured::Presentation => "vp",
         }
     }
@@ -43,11 +53,12 @@ impl Secured {
         match self {
             Secured::Credential => VC_MEDIA,
             Secured::Presentation => VP_MEDIA,
+            Secured::SdCredential => SD_MEDIA,
         }
     }
     pub fn envelope_type(self) -> &'static str {
         match self {
-            Secured::Credential => ENVELOPED_VC,
+            Secured::Credential | Secured::SdCredential => ENVELOPED_VC,
             Secured::Presentation => ENVELOPED_VP,
         }
     }
@@ -107,6 +118,8 @@ pub enum JoseError {
     BadPayload,
     #[error("the JWS signature is not base64url")]
     BadSignature,
+    #[error("SD-JWT: {0}")]
+    SdJwt(String),
 }
 
 /// A compact JWS, split and decoded (not verified).
@@ -150,4 +163,75 @@ pub fn decode(jws: &str) -> Result<DecodedJws, JoseError> {
         signature: B64.decode(s).map_err(|_| JoseError::BadSignature)?,
         signing_input: format!("{h}.{p}"),
     })
+}
+
+fn json_pointers(pointers: &[String]) -> Result<Vec<ssi::JsonPointerBuf>, JoseError> {
+    pointers
+        .iter()
+        .map(|p| {
+            ssi::JsonPointerBuf::new(p.clone())
+                .map_err(|_| JoseError::SdJwt(format!("`{p}` is not a JSON pointer")))
+        })
+        .collect()
+}
+
+/// Signs `credential` as an SD-JWT whose `pointers` (JSON pointers into the credential,
+/// e.g. `/credentialSubject/birthDate`) are selectively disclosable: the compact
+/// `<jws>~<disclosure>~…~`.
+pub async fn sign_sd(
+    credential: &Map<String, Value>,
+    pointers: &[String],
+    signer: &SsiSigner,
+) -> Result<String, JoseError> {
+    use ssi::claims::sd_jwt::{SdAlg, SdJwtPayload};
+    let pointers = json_pointers(pointers)?;
+    let (payload, disclosures) = SdJwtPayload::conceal(credential, SdAlg::Sha256, &pointers)
+        .map_err(|e| JoseError::SdJwt(e.to_string()))?;
+    let payload = Payload {
+        secured: Secured::SdCredential,
+        bytes: serde_json::to_vec(&payload).expect("JSON serializes"),
+    };
+    let jws = ssi::claims::JwsPayload::sign(&payload, signer)
+        .await
+        .map_err(|e| JoseError::SdJwt(e.to_string()))?;
+    let mut out = jws.as_str().to_owned();
+    out.push('~');
+    for d in &disclosures {
+        out.push_str(d.encoded.as_str());
+        out.push('~');
+    }
+    Ok(out)
+}
+
+/// An SD-JWT split and revealed (not verified): the issuer-signed JWS and the claims
+/// with the disclosures it carries put back (`_sd` and `_sd_alg` gone). A disclosure
+/// the JWT does not reference, or one used twice, is refused.
+pub fn decode_sd(sd_jwt: &str) -> Result<(DecodedJws, Map<String, Value>), JoseError> {
+    use ssi::claims::sd_jwt::SdJwt;
+    let parsed = SdJwt::new(sd_jwt).map_err(|e| JoseError::SdJwt(e.to_string()))?;
+    if parsed.has_kb() {
+        return Err(JoseError::SdJwt(
+            "a key-binding JWT is not expected in a VC-JOSE-COSE SD-JWT credential".into(),
+        ));
+    }
+    let jws = decode(parsed.jwt().as_str())?;
+    let revealed = parsed
+        .decode_reveal_any()
+        .map_err(|e| JoseError::SdJwt(e.to_string()))?;
+    match serde_json::to_value(revealed.claims()) {
+        Ok(Value::Object(claims)) => Ok((jws, claims)),
+        _ => Err(JoseError::BadPayload),
+    }
+}
+
+/// Keeps only the disclosures of `sd_jwt` whose JSON pointer is in `keep` (what a holder
+/// chooses to show); the issuer's JWS is unchanged.
+pub fn select_disclosures(sd_jwt: &str, keep: &[String]) -> Result<String, JoseError> {
+    use ssi::claims::sd_jwt::SdJwt;
+    let parsed = SdJwt::new(sd_jwt).map_err(|e| JoseError::SdJwt(e.to_string()))?;
+    let pointers = json_pointers(keep)?;
+    let revealed = parsed
+        .decode_reveal_any()
+        .map_err(|e| JoseError::SdJwt(e.to_string()))?;
+    Ok(revealed.retaining(&pointers).into_encoded().into_string())
 }

@@ -246,7 +246,12 @@ impl Verifier {
         let doc = object("verifiableCredential", credential)?;
         check_counts(doc)?;
         if has_type(doc, jose::ENVELOPED_VC) {
-            let claims = self.enveloped_credential(doc, report).await;
+            let sd_prefix = format!("data:{},", jose::SD_MEDIA);
+            let secured = match doc.get("id").and_then(Value::as_str) {
+                Some(id) if id.starts_with(&sd_prefix) => Secured::SdCredential,
+                _ => Secured::Credential,
+            };
+            let claims = self.enveloped_credential(doc, secured, report).await;
             if let Some((claims, issuer)) = &claims
                 && check_status
             {
@@ -833,7 +838,17 @@ impl Verifier {
         secured: Secured,
         report: &mut Report,
     ) -> Option<jose::DecodedJws> {
-        let decoded = jose::unwrap_envelope(envelope, secured).and_then(jose::decode);
+        let decoded = match secured {
+            // The payload the checks see is the revealed one; the signature covers the
+            // concealed one, as the signing input keeps it.
+            Secured::SdCredential => jose::unwrap_envelope(envelope, secured)
+                .and_then(jose::decode_sd)
+                .map(|(mut jws, revealed)| {
+                    jws.payload = revealed;
+                    jws
+                }),
+            _ => jose::unwrap_envelope(envelope, secured).and_then(jose::decode),
+        };
         let decoded = match decoded {
             Ok(d) => d,
             Err(e) => {
@@ -848,7 +863,10 @@ impl Verifier {
         };
         let header = |name: &str| decoded.header.get(name).and_then(Value::as_str);
         // `typ` and `cty` are optional; when present they must say what this is.
-        let legacy_typ = format!("{}-ld+jwt", secured.cty());
+        let legacy_typ = match secured {
+            Secured::SdCredential => "vc-ld+sd-jwt".to_owned(),
+            _ => format!("{}-ld+jwt", secured.cty()),
+        };
         if let Some(typ) = header("typ")
             && typ != secured.typ()
             && typ != legacy_typ
@@ -889,9 +907,10 @@ impl Verifier {
     async fn enveloped_credential(
         &self,
         envelope: &Map<String, Value>,
+        secured: Secured,
         report: &mut Report,
     ) -> Option<(Map<String, Value>, String)> {
-        let decoded = self.jws_of(envelope, Secured::Credential, report)?;
+        let decoded = self.jws_of(envelope, secured, report)?;
         let payload = &decoded.payload;
         let checked = match credential::check_credential(payload) {
             Ok(c) if c.version == credential::VcVersion::V2 => c,
