@@ -252,3 +252,95 @@ async fn vc_jose_cose_suite_inputs_verify_as_the_suite_expects() {
         assert_eq!(report.verified, expected, "{file}: {report:?}");
     }
 }
+
+/// Cross-implementation vectors made with Digital Bazaar's JavaScript libraries (jsonld.js,
+/// rdf-canonize, the eddsa/ecdsa cryptosuites; tests/vectors/js-interop/SOURCE.md): a
+/// ~2 KB credential with two status entries (one with `statusSize` and `statusMessage`),
+/// non-ASCII text, an integer and a double. The canonical N-Quads match byte for byte, the
+/// Ed25519 proof is the same bytes, and both JavaScript proofs verify here.
+#[tokio::test]
+async fn javascript_data_integrity_vectors_reproduce_and_verify() {
+    let canon = canon();
+    for (input, nquads) in [
+        ("js-interop/credential.json", "js-interop/credential.nq"),
+        (
+            "js-interop/credential-ecdsa.json",
+            "js-interop/credential-ecdsa.nq",
+        ),
+    ] {
+        let doc = Value::Object(json_file(input));
+        let lines = canon.canonicalize(&doc).await.unwrap();
+        assert_eq!(lines.concat(), text(nquads), "{input}");
+    }
+
+    // Signing the same credential with the same key at the same time gives the same proof.
+    let unsigned = json_file("js-interop/credential.json");
+    let expected = json_file("js-interop/signed-eddsa.json");
+    let mut options = expected["proof"].as_object().unwrap().clone();
+    options.remove("proofValue");
+    let input = hash_input(&canon, &unsigned, &options).await.unwrap();
+    assert_eq!(
+        input.canonical_proof_config.concat(),
+        text("js-interop/eddsa-proof-config.nq")
+    );
+    let (keys, key) = vector_key(
+        "z6MkrJVnaZkeFzdQyMZu1cgjg7k1pZZ6pvBQ7XJPt4swbTQ2",
+        "z3u2en7t5LR2WtQH5PfFqMqwVHBeXouLzo6haApm8XHqvjxq",
+    )
+    .await;
+    let proof = data_integrity::create_proof(&canon, &unsigned, options, keys.as_ref(), &key)
+        .await
+        .unwrap();
+    let mut signed = unsigned.clone();
+    signed.insert("proof".into(), Value::Object(proof));
+    assert_eq!(Value::Object(signed), Value::Object(expected));
+
+    // Both JavaScript proofs verify here (the ECDSA one has a high S on purpose). No
+    // status source is configured: the status entries are reported as not checked.
+    for file in [
+        "js-interop/signed-eddsa.json",
+        "js-interop/signed-ecdsa.json",
+    ] {
+        let vc = Value::Object(json_file(file));
+        let report = verifier(1_700_000_000_000)
+            .verify_credential(&vc, &VerifyOptions::default())
+            .await
+            .unwrap();
+        assert!(report.verified, "{file}: {report:?}");
+        assert!(
+            report.warnings.iter().any(|w| w.check == "status"),
+            "{report:?}"
+        );
+        let mut tampered = vc.clone();
+        tampered["credentialStatus"][1]["statusMessage"][2]["message"] = json!("accepted");
+        let report = verifier(1_700_000_000_000)
+            .verify_credential(&tampered, &VerifyOptions::default())
+            .await
+            .unwrap();
+        assert!(!report.verified, "{file}");
+        assert_eq!(report.errors[0].check, "proof");
+    }
+}
+
+/// ssi (0.16), a third implementation, verifies the same credential (its own JSON-LD
+/// processing, canonicalization and did:key resolution): the JavaScript Ed25519 proof,
+/// which is byte for byte the one Sichat makes, and the JavaScript P-256 one.
+#[tokio::test]
+async fn ssi_verifies_the_cross_implementation_credentials() {
+    use ssi::claims::VerificationParameters;
+    use ssi::claims::data_integrity::AnyDataIntegrity;
+    use ssi::dids::{DIDKey, VerificationMethodDIDResolver};
+    let params = VerificationParameters::from_resolver(VerificationMethodDIDResolver::<
+        _,
+        ssi::verification_methods::AnyMethod,
+    >::new(DIDKey));
+    for file in [
+        "js-interop/signed-eddsa.json",
+        "js-interop/signed-ecdsa.json",
+    ] {
+        let vc: AnyDataIntegrity<ssi::claims::vc::AnyJsonCredential> =
+            ssi::claims::data_integrity::from_json_str(&text(file)).unwrap();
+        let outcome = vc.verify(&params).await.unwrap();
+        assert!(outcome.is_ok(), "{file}: {outcome:?}");
+    }
+}

@@ -665,3 +665,38 @@ async fn saturated_verification_is_answered_503() {
         assert_eq!(first.await.unwrap(), 400, "{why}");
     }
 }
+
+/// A credential this server issues with status entries, as one of its did:key DIDs,
+/// verifies in ssi (an independent verifier: its own JSON-LD processing and did:key
+/// resolution), in both Data Integrity suites.
+#[tokio::test]
+async fn ssi_verifies_credentials_issued_here() {
+    use ssi::claims::VerificationParameters;
+    use ssi::claims::data_integrity::AnyDataIntegrity;
+    use ssi::dids::{DIDKey, VerificationMethodDIDResolver};
+    let server = TestServer::spawn().await;
+    let (_, dids) = server.admin_get("/admin/dids").await;
+    let params = VerificationParameters::from_resolver(VerificationMethodDIDResolver::<
+        _,
+        ssi::verification_methods::AnyMethod,
+    >::new(DIDKey));
+    let keys: Vec<String> = dids
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| d["did"].as_str())
+        .filter(|d| d.starts_with("did:key:"))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(keys.len(), 2, "an Ed25519 and a P-256 did:key");
+    for issuer in keys {
+        let (status, body) = issue(&server, credential(json!({"issuer": issuer})), json!({})).await;
+        assert_eq!(status, 201, "{body}");
+        let vc = &body["verifiableCredential"];
+        assert_eq!(vc["credentialStatus"].as_array().unwrap().len(), 2);
+        let parsed: AnyDataIntegrity<ssi::claims::vc::AnyJsonCredential> =
+            ssi::claims::data_integrity::from_json_str(&vc.to_string()).unwrap();
+        let outcome = parsed.verify(&params).await.unwrap();
+        assert!(outcome.is_ok(), "{issuer}: {outcome:?}");
+    }
+}
