@@ -344,3 +344,82 @@ async fn ssi_verifies_the_cross_implementation_credentials() {
         assert!(outcome.is_ok(), "{file}: {outcome:?}");
     }
 }
+
+/// VC 1.1-era suites, verified (never issued): the VC-DI-EdDSA appendix's
+/// Ed25519Signature2020 vector (same hashing as eddsa-rdfc-2022: every intermediate value
+/// reproduces), and the JsonWebSignature2020 draft's `vc_0` (a detached EdDSA JWS).
+#[tokio::test]
+async fn legacy_ed25519_signature_2020_and_json_web_signature_2020_verify() {
+    let canon = canon();
+    let signed = json_file("ed25519-signature-2020/signedEdSig.json");
+    let mut unsigned = signed.clone();
+    unsigned.remove("proof");
+    let config = json_file("ed25519-signature-2020/proofConfigEdSig.json");
+    let input = hash_input(&canon, &unsigned, &config).await.unwrap();
+    assert_eq!(
+        input.canonical_document.concat(),
+        text("ed25519-signature-2020/canonDocEdSig.txt")
+    );
+    assert_eq!(
+        input.canonical_proof_config.concat(),
+        text("ed25519-signature-2020/proofCanonEdSig.txt")
+    );
+    assert_eq!(
+        hex::encode(&input.hash_data),
+        text("ed25519-signature-2020/combinedHashEdSig.txt")
+    );
+    assert_eq!(
+        signed["proof"]["proofValue"],
+        text("ed25519-signature-2020/sigBTC58EdSig.txt")
+    );
+    let report = verifier(1_700_000_000_000)
+        .verify_credential(&Value::Object(signed.clone()), &VerifyOptions::default())
+        .await
+        .unwrap();
+    assert!(report.verified, "{report:?}");
+    let mut tampered = signed;
+    tampered["credentialSubject"]["alumniOf"] = json!("The School of Exampler");
+    let report = verifier(1_700_000_000_000)
+        .verify_credential(&Value::Object(tampered), &VerifyOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(report.errors[0].check, "proof", "{report:?}");
+
+    let mut methods = StaticMethods::default();
+    methods
+        .insert(
+            &Value::Object(json_file("jws-2020/issuer_0-key.json")),
+            &[Relationship::AssertionMethod],
+        )
+        .unwrap();
+    let jws_verifier = Verifier::new(
+        canon.clone(),
+        Arc::new(methods),
+        Arc::new(ManualClock::new(1_700_000_000_000)),
+        std::time::Duration::from_secs(300),
+    );
+    let vc = Value::Object(json_file("jws-2020/vc_0.json"));
+    let report = jws_verifier
+        .verify_credential(&vc, &VerifyOptions::default())
+        .await
+        .unwrap();
+    assert!(report.verified, "{report:?}");
+    // The same signature under another header (alg none, HS256, b64 true) fails.
+    let jws = vc["proof"]["jws"].as_str().unwrap();
+    let signature = jws.rsplit('.').next().unwrap();
+    for header in [
+        json!({"alg": "none", "b64": false, "crit": ["b64"]}),
+        json!({"alg": "HS256", "b64": false, "crit": ["b64"]}),
+        json!({"alg": "EdDSA"}),
+        json!({"alg": "ES256", "b64": false, "crit": ["b64"]}),
+    ] {
+        let mut forged = vc.clone();
+        forged["proof"]["jws"] = json!(format!("{}..{signature}", B64.encode(header.to_string())));
+        let report = jws_verifier
+            .verify_credential(&forged, &VerifyOptions::default())
+            .await
+            .unwrap();
+        assert!(!report.verified, "{header}");
+        assert_eq!(report.errors[0].check, "proof", "{header}: {report:?}");
+    }
+}

@@ -1,5 +1,8 @@
 //! W3C Data Integrity proofs with the RDFC cryptosuites: `eddsa-rdfc-2022` (VC-DI-EdDSA
-//! §3.3, Ed25519) and `ecdsa-rdfc-2019` (VC-DI-ECDSA §3.3, P-256).
+//! §3.3, Ed25519) and `ecdsa-rdfc-2019` (VC-DI-ECDSA §3.3, P-256); and, to verify what
+//! VC 1.1 issuers still send, their predecessors `Ed25519Signature2020` (the same hashing,
+//! VC-DI-EdDSA Appendix) and `JsonWebSignature2020` (the same hashing, signed as a
+//! detached JWS with `b64: false`, W3C CCG draft §3).
 //!
 //! Both suites: canonicalize the document without its proof and the proof configuration
 //! (the proof without `proofValue`, with the document's `@context`) with RDFC-1.0, hash
@@ -19,6 +22,27 @@ use crate::id::KeyId;
 use crate::keys::{KeyType, PublicKey, SignError, Signer};
 
 pub const PROOF_TYPE: &str = "DataIntegrityProof";
+pub const ED25519_SIGNATURE_2020: &str = "Ed25519Signature2020";
+pub const JSON_WEB_SIGNATURE_2020: &str = "JsonWebSignature2020";
+
+/// What a proof is, by its `type` (and `cryptosuite`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProofSuite {
+    DataIntegrity(Cryptosuite),
+    /// Verified, never made.
+    Ed25519Signature2020,
+    /// Verified, never made.
+    JsonWebSignature2020,
+}
+
+/// The suite of a proof this module can verify.
+pub fn proof_suite(proof: &Map<String, Value>) -> Result<ProofSuite, ProofError> {
+    match proof.get("type").and_then(Value::as_str) {
+        Some(ED25519_SIGNATURE_2020) => Ok(ProofSuite::Ed25519Signature2020),
+        Some(JSON_WEB_SIGNATURE_2020) => Ok(ProofSuite::JsonWebSignature2020),
+        _ => suite_of(proof).map(ProofSuite::DataIntegrity),
+    }
+}
 
 /// The cryptosuites Sichat signs and verifies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -78,6 +102,8 @@ pub enum ProofError {
     ContextMismatch,
     #[error("the signature does not verify")]
     BadSignature,
+    #[error("JWS algorithm `{0}` is not accepted (EdDSA, ES256)")]
+    UnsupportedAlgorithm(String),
     #[error(transparent)]
     Sign(#[from] SignError),
 }
@@ -192,18 +218,35 @@ pub async fn verify_proof(
     proof: &Map<String, Value>,
     key: &PublicKey,
 ) -> Result<(), ProofError> {
-    let suite = suite_of(proof)?;
-    if key.key_type() != suite.key_type() {
-        return Err(ProofError::WrongKeyType {
-            suite,
-            key: key.key_type(),
-        });
+    let suite = proof_suite(proof)?;
+    let needs = |wanted: KeyType, suite: Cryptosuite| {
+        if key.key_type() == wanted {
+            Ok(())
+        } else {
+            Err(ProofError::WrongKeyType {
+                suite,
+                key: key.key_type(),
+            })
+        }
+    };
+    let mut config = proof.clone();
+    match suite {
+        ProofSuite::DataIntegrity(suite) => needs(suite.key_type(), suite)?,
+        ProofSuite::Ed25519Signature2020 => needs(KeyType::Ed25519, Cryptosuite::EddsaRdfc2022)?,
+        ProofSuite::JsonWebSignature2020 => {
+            let jws = config
+                .remove("jws")
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .ok_or_else(|| ProofError::Malformed("proof without string `jws`".into()))?;
+            let input = hash_input(canon, unsecured, &config).await?;
+            return verify_detached_jws(&jws, &input.hash_data, key);
+        }
     }
-    let value = proof
-        .get("proofValue")
-        .and_then(Value::as_str)
+    let value = config
+        .remove("proofValue")
+        .and_then(|v| v.as_str().map(str::to_owned))
         .ok_or_else(|| ProofError::Malformed("proof without string `proofValue`".into()))?;
-    let signature = match multibase::decode(value) {
+    let signature = match multibase::decode(&value) {
         Ok((multibase::Base::Base58Btc, bytes)) => bytes,
         _ => {
             return Err(ProofError::Malformed(
@@ -211,10 +254,66 @@ pub async fn verify_proof(
             ));
         }
     };
-    let mut config = proof.clone();
-    config.remove("proofValue");
     let input = hash_input(canon, unsecured, &config).await?;
     if key.verify(&input.hash_data, &signature) {
+        Ok(())
+    } else {
+        Err(ProofError::BadSignature)
+    }
+}
+
+/// A detached JWS over `payload` with unencoded payload (RFC 7797: `b64: false`, listed
+/// in `crit`), as JsonWebSignature2020 signs: `alg` must match the key (EdDSA for
+/// Ed25519, ES256 for P-256); `none`, HMAC and anything else are refused.
+fn verify_detached_jws(jws: &str, payload: &[u8], key: &PublicKey) -> Result<(), ProofError> {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+    let malformed = |what: &str| ProofError::Malformed(format!("`jws` {what}"));
+    let mut parts = jws.split('.');
+    let (Some(header_b64), Some(""), Some(signature_b64), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(malformed(
+            "is not a detached compact JWS (`header..signature`)",
+        ));
+    };
+    let header: Map<String, Value> = B64
+        .decode(header_b64)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or_else(|| malformed("header is not base64url JSON"))?;
+    let crit_b64 = header
+        .get("crit")
+        .and_then(Value::as_array)
+        .is_some_and(|c| c.iter().any(|v| v.as_str() == Some("b64")));
+    if header.get("b64") != Some(&Value::Bool(false)) || !crit_b64 {
+        return Err(malformed("header must have `b64: false` listed in `crit`"));
+    }
+    if let Some(crit) = header.get("crit").and_then(Value::as_array)
+        && crit.iter().any(|c| c.as_str() != Some("b64"))
+    {
+        return Err(malformed("header has a `crit` extension other than `b64`"));
+    }
+    let alg = header.get("alg").and_then(Value::as_str).unwrap_or("");
+    let wanted = match alg {
+        "EdDSA" => KeyType::Ed25519,
+        "ES256" => KeyType::P256,
+        other => return Err(ProofError::UnsupportedAlgorithm(other.into())),
+    };
+    if key.key_type() != wanted {
+        return Err(ProofError::UnsupportedAlgorithm(format!(
+            "{alg} with a {} key",
+            key.key_type()
+        )));
+    }
+    let signature = B64
+        .decode(signature_b64)
+        .map_err(|_| malformed("signature is not base64url"))?;
+    let mut input = Vec::with_capacity(header_b64.len() + 1 + payload.len());
+    input.extend_from_slice(header_b64.as_bytes());
+    input.push(b'.');
+    input.extend_from_slice(payload);
+    if key.verify(&input, &signature) {
         Ok(())
     } else {
         Err(ProofError::BadSignature)

@@ -611,7 +611,11 @@ impl Verifier {
             report.fail("proof", problem::PROOF_VERIFICATION, title, detail)
         };
         match proof.get("type").and_then(Value::as_str) {
-            Some(PROOF_TYPE) => {}
+            Some(
+                PROOF_TYPE
+                | data_integrity::ED25519_SIGNATURE_2020
+                | data_integrity::JSON_WEB_SIGNATURE_2020,
+            ) => {}
             Some(other) => {
                 return fail(
                     report,
