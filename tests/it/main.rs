@@ -13,6 +13,7 @@ mod did_documents;
 mod holder;
 mod hostile_resolution;
 mod migrations;
+mod negative_table;
 mod openapi;
 mod problems;
 mod resolution;

@@ -625,6 +625,14 @@ impl Verifier {
             }
             None => return fail(report, "Malformed proof", "proof without `type`".into()),
         }
+        // Before anything is resolved: a proof this verifier cannot check costs nothing.
+        if let Err(e) = data_integrity::proof_suite(proof) {
+            let title = match e {
+                ProofError::UnsupportedCryptosuite(_) => "Unsupported cryptosuite",
+                _ => "Malformed proof",
+            };
+            return fail(report, title, e.to_string());
+        }
         // Purpose, as declared.
         let purpose = signatory.purpose.property();
         match proof.get("proofPurpose").and_then(Value::as_str) {
@@ -711,6 +719,9 @@ impl Verifier {
                 "Invalid signature",
                 format!("the signature does not verify with `{}`", method.id),
             ),
+            Err(e @ ProofError::UnsupportedAlgorithm(_)) => {
+                fail(report, "Unsupported algorithm", e.to_string())
+            }
             Err(e) => fail(report, "Invalid proof", e.to_string()),
         }
     }
