@@ -36,6 +36,10 @@ enum Command {
     /// List the DIDs this server controls.
     #[command(subcommand)]
     Did(DidCommand),
+    /// Issue, verify, revoke and suspend credentials (as the admin: any DID of the server
+    /// or its users).
+    #[command(subcommand)]
+    Credential(CredentialCommand),
     /// Manage keys.
     #[command(subcommand)]
     Key(KeyCommand),
@@ -71,6 +75,42 @@ enum UserCommand {
     /// Revoke one of a user's API tokens; it stops working at once.
     #[command(name = "revoke-token")]
     RevokeToken { name: String, id: String },
+}
+
+#[derive(Subcommand)]
+enum CredentialCommand {
+    /// Issue the unsigned credential in FILE (`-`: standard input); prints the secured
+    /// credential as JSON.
+    Issue {
+        file: String,
+        /// The issuer DID (default: the credential's `issuer`, else the server's did:web).
+        #[arg(long)]
+        issuer: Option<String>,
+        /// eddsa-rdfc-2022, ecdsa-rdfc-2019, vc+jwt or vc+sd-jwt (default: the issuer
+        /// key's Data Integrity suite).
+        #[arg(long)]
+        format: Option<String>,
+        /// Issue without status entries (it can then not be revoked).
+        #[arg(long)]
+        no_status: bool,
+    },
+    /// Verify the credential (or, with --presentation, the presentation) in FILE; prints
+    /// the result as JSON and exits 1 when it does not verify.
+    Verify {
+        file: String,
+        #[arg(long)]
+        presentation: bool,
+        #[arg(long)]
+        challenge: Option<String>,
+        #[arg(long)]
+        domain: Option<String>,
+    },
+    /// Revoke a credential issued here, for good.
+    Revoke { id: String },
+    /// Suspend a credential issued here.
+    Suspend { id: String },
+    /// Lift a credential's suspension.
+    Reinstate { id: String },
 }
 
 #[derive(Subcommand)]
@@ -116,6 +156,98 @@ enum PublicUrlCommand {
         #[arg(long)]
         yes: bool,
     },
+}
+
+/// Reads a JSON document from a file or, for `-`, standard input.
+fn read_json(file: &str) -> anyhow::Result<serde_json::Value> {
+    let text = if file == "-" {
+        let mut buf = String::new();
+        std::io::stdin()
+            .read_to_string(&mut buf)
+            .context("reading standard input")?;
+        buf
+    } else {
+        std::fs::read_to_string(file).with_context(|| format!("reading {file}"))?
+    };
+    serde_json::from_str(&text).with_context(|| format!("{file} is not JSON"))
+}
+
+async fn credential_command(
+    services: &sichat::service::Services,
+    command: CredentialCommand,
+) -> anyhow::Result<()> {
+    use sichat::service::credentials::Caller;
+    use sichat::service::status_lists::Wanted;
+    use sichat_core::api::{IssueOptions, VerifyOptions};
+    let credentials = &services.credentials;
+    let problem = |e: sichat::error::ApiError| anyhow::anyhow!("{}", e.0.detail);
+    let status = |id: String, wanted: Wanted| async move {
+        let entries = credentials
+            .update_status(&Caller::Admin, &id, &[wanted])
+            .await
+            .map_err(problem)?;
+        for e in entries {
+            out(format_args!(
+                "{}\t{}\t{}",
+                e.assignment.purpose,
+                if e.set { "set" } else { "clear" },
+                credentials.status_lists().url(&e.assignment.list)
+            ));
+        }
+        anyhow::Ok(())
+    };
+    match command {
+        CredentialCommand::Issue {
+            file,
+            issuer,
+            format,
+            no_status,
+        } => {
+            let mut credential = read_json(&file)?;
+            if let Some(issuer) = issuer {
+                credential["issuer"] = serde_json::Value::String(issuer);
+            }
+            let mut options = IssueOptions::default();
+            match format.as_deref() {
+                None => {}
+                Some(suite @ ("eddsa-rdfc-2022" | "ecdsa-rdfc-2019")) => {
+                    options.cryptosuite = Some(suite.into())
+                }
+                Some(other) => options.format = Some(other.into()),
+            }
+            if no_status {
+                options.credential_status = Some(serde_json::Value::Bool(false));
+            }
+            let vc = credentials
+                .issue(&Caller::Admin, credential, &options)
+                .await
+                .map_err(problem)?;
+            out(serde_json::to_string_pretty(&vc)?);
+        }
+        CredentialCommand::Verify {
+            file,
+            presentation,
+            challenge,
+            domain,
+        } => {
+            let document = read_json(&file)?;
+            let options = VerifyOptions { challenge, domain };
+            let result = if presentation {
+                credentials.verify_presentation(document, options).await
+            } else {
+                credentials.verify_credential(document, options).await
+            }
+            .map_err(problem)?;
+            out(serde_json::to_string_pretty(&result)?);
+            if !result.verified {
+                std::process::exit(1);
+            }
+        }
+        CredentialCommand::Revoke { id } => status(id, Wanted::Revoked).await?,
+        CredentialCommand::Suspend { id } => status(id, Wanted::Suspended).await?,
+        CredentialCommand::Reinstate { id } => status(id, Wanted::Active).await?,
+    }
+    Ok(())
 }
 
 /// Writes one line to standard output; a closed pipe (`sichat did list | head -1`) ends
@@ -286,6 +418,7 @@ async fn run() -> anyhow::Result<()> {
             }
             out(format_args!("revoked {id}"));
         }
+        Command::Credential(command) => credential_command(&services, command).await?,
         Command::Did(DidCommand::List) => {
             for entry in services.identity.all_dids().await? {
                 out(&entry.did);

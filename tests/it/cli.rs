@@ -522,3 +522,106 @@ async fn database_files_are_private_in_an_existing_directory() {
     assert_eq!(mode & 0o777, 0o600);
     drop(again);
 }
+
+#[tokio::test]
+async fn credential_commands_issue_verify_and_revoke() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = fresh_database_url(dir.path()).await;
+    let server = ServerProcess::start(dir.path(), &db, "warn").await;
+    let unsigned = dir.path().join("unsigned.json");
+    std::fs::write(
+        &unsigned,
+        serde_json::json!({
+            "@context": ["https://www.w3.org/ns/credentials/v2", "https://www.w3.org/ns/credentials/examples/v2"],
+            "type": ["VerifiableCredential", "ExampleAlumniCredential"],
+            "credentialSubject": {"id": "did:example:alice", "alumniOf": "Example University"},
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let (ok, vc, err) = run(
+        sichat_cmd(dir.path(), &db).args(["credential", "issue", unsigned.to_str().unwrap()]),
+        None,
+    );
+    assert!(ok, "{err}");
+    let parsed: serde_json::Value = serde_json::from_str(&vc).unwrap();
+    assert_eq!(parsed["proof"]["cryptosuite"], "eddsa-rdfc-2022");
+    let id = parsed["id"].as_str().unwrap().to_owned();
+    let signed = dir.path().join("vc.json");
+    std::fs::write(&signed, &vc).unwrap();
+    let verify = || {
+        run(
+            sichat_cmd(dir.path(), &db).args(["credential", "verify", signed.to_str().unwrap()]),
+            None,
+        )
+    };
+    let (ok, out, err) = verify();
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("\"verified\": true"), "{out}");
+    // The running server agrees.
+    let client = reqwest::Client::new();
+    let http_verify = || {
+        client
+            .post(format!("{}/credentials/verify", server.base))
+            .json(&serde_json::json!({"verifiableCredential": parsed}))
+            .send()
+    };
+    assert_eq!(http_verify().await.unwrap().status(), 200);
+
+    let (ok, out, err) = run(
+        sichat_cmd(dir.path(), &db).args(["credential", "revoke", &id]),
+        None,
+    );
+    assert!(ok, "{err}");
+    assert!(
+        out.lines().any(|l| l.starts_with("revocation\tset\t")),
+        "{out}"
+    );
+    let (ok, out, _) = verify();
+    assert!(!ok && out.contains("Revoked"), "{out}");
+    assert_eq!(
+        http_verify().await.unwrap().status(),
+        400,
+        "the server sees the CLI's revocation"
+    );
+    let (ok, _, err) = run(
+        sichat_cmd(dir.path(), &db).args(["credential", "reinstate", &id]),
+        None,
+    );
+    assert!(!ok && err.contains("permanent"), "{err}");
+
+    // Other formats and bad input.
+    let (ok, jwt, err) = run(
+        sichat_cmd(dir.path(), &db).args([
+            "credential",
+            "issue",
+            unsigned.to_str().unwrap(),
+            "--format",
+            "vc+jwt",
+            "--no-status",
+        ]),
+        None,
+    );
+    assert!(ok, "{err}");
+    assert!(jwt.contains("data:application/vc+jwt,"), "{jwt}");
+    let (ok, _, err) = run(
+        sichat_cmd(dir.path(), &db).args(["credential", "issue", "/nonexistent.json"]),
+        None,
+    );
+    assert!(!ok && err.starts_with("error:"), "{err}");
+    let (ok, _, err) = run(
+        sichat_cmd(dir.path(), &db).args([
+            "credential",
+            "issue",
+            unsigned.to_str().unwrap(),
+            "--issuer",
+            "did:web:elsewhere.example",
+        ]),
+        None,
+    );
+    assert!(
+        !ok && err.contains("not a DID this server controls"),
+        "{err}"
+    );
+    server.stop();
+}

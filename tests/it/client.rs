@@ -90,3 +90,39 @@ async fn the_client_administers_a_server_with_the_shared_types() {
         .unwrap();
     assert_eq!(vm["content"]["type"], "Multikey");
 }
+
+/// `examples/issue_and_verify.rs` against a running server: it issues, verifies, revokes
+/// and verifies again in both formats, and exits 0 only if every step went as it should.
+#[tokio::test]
+async fn the_issue_and_verify_example_runs_against_a_server() {
+    let server = crate::common::TestServer::spawn().await;
+    let example = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples/issue_and_verify");
+    assert!(
+        example.exists(),
+        "{} is missing: `cargo test --workspace` builds the examples (or `cargo build --examples`)",
+        example.display()
+    );
+    let out = tokio::process::Command::new(example)
+        .env("SICHAT_URL", &server.base)
+        .env("SICHAT_TOKEN", crate::common::ADMIN_TOKEN)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        stdout.matches("NOT verified (status: Revoked)").count(),
+        2,
+        "{stdout}"
+    );
+}

@@ -6,7 +6,9 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sichat_core::Secret;
 use sichat_core::api::{
-    CreateUser, DidEntry, GenerateKey, ImportKey, KeyInfo, Problem, UserView, paths,
+    CreateUser, DidEntry, GenerateKey, ImportKey, IssueRequest, IssueResponse, KeyInfo, Problem,
+    StatusListsResponse, UpdateStatusRequest, UpdateStatusResponse, UserView, VerificationResult,
+    VerifyCredentialRequest, VerifyPresentationRequest, paths,
 };
 use sichat_core::id::{KeyId, UserName};
 
@@ -23,7 +25,8 @@ pub enum ServerError {
     Unexpected { status: u16, detail: String },
 }
 
-/// A client of one Sichat server; admin calls need [`ServerClient::with_admin_token`].
+/// A client of one Sichat server; admin calls need [`ServerClient::with_admin_token`]
+/// (issuing as a user's DIDs takes that user's API token, set the same way).
 #[derive(Clone)]
 pub struct ServerClient {
     base: url::Url,
@@ -67,32 +70,49 @@ impl ServerClient {
         format!("{}{path}", self.base.as_str().trim_end_matches('/'))
     }
 
-    async fn send<T: DeserializeOwned>(
+    /// Sends with the token, if any: the status and the body.
+    async fn exchange(
         &self,
         request: reqwest::RequestBuilder,
-    ) -> Result<T, ServerError> {
+    ) -> Result<(reqwest::StatusCode, Vec<u8>), ServerError> {
         let request = match &self.admin_token {
             Some(token) => request.bearer_auth(token.expose()),
             None => request,
         };
         let resp = request.send().await?;
         let status = resp.status();
-        let bytes = resp.bytes().await?;
+        Ok((status, resp.bytes().await?.to_vec()))
+    }
+
+    async fn send<T: DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<T, ServerError> {
+        let (status, bytes) = self.exchange(request).await?;
         if status.is_success() {
             return serde_json::from_slice(&bytes).map_err(|e| ServerError::Unexpected {
                 status: status.as_u16(),
                 detail: e.to_string(),
             });
         }
-        match serde_json::from_slice::<Problem>(&bytes) {
-            Ok(problem) => Err(ServerError::Problem(Box::new(problem))),
-            Err(_) => Err(ServerError::Unexpected {
+        Err(error(status, &bytes))
+    }
+}
+
+/// The error of a non-success answer: its problem, or what it was.
+fn error(status: reqwest::StatusCode, bytes: &[u8]) -> ServerError {
+    {
+        match serde_json::from_slice::<Problem>(bytes) {
+            Ok(problem) => ServerError::Problem(Box::new(problem)),
+            Err(_) => ServerError::Unexpected {
                 status: status.as_u16(),
-                detail: String::from_utf8_lossy(&bytes).chars().take(200).collect(),
-            }),
+                detail: String::from_utf8_lossy(bytes).chars().take(200).collect(),
+            },
         }
     }
+}
 
+impl ServerClient {
     async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ServerError> {
         self.send(self.http.get(self.url(path))).await
     }
@@ -163,5 +183,68 @@ impl ServerClient {
 
     pub async fn list_dids(&self) -> Result<Vec<DidEntry>, ServerError> {
         self.get(paths::ADMIN_DIDS).await
+    }
+
+    /// `POST /credentials/issue` (the admin token, or a user's API token).
+    pub async fn issue_credential(
+        &self,
+        body: &IssueRequest,
+    ) -> Result<IssueResponse, ServerError> {
+        self.post(paths::CREDENTIALS_ISSUE, body).await
+    }
+
+    /// `POST /credentials/status`: revoke, suspend or reinstate.
+    pub async fn update_status(
+        &self,
+        body: &UpdateStatusRequest,
+    ) -> Result<UpdateStatusResponse, ServerError> {
+        self.post(paths::CREDENTIALS_STATUS, body).await
+    }
+
+    /// `GET /status`: every status list the server publishes.
+    pub async fn status_lists(&self) -> Result<StatusListsResponse, ServerError> {
+        self.get(paths::STATUS_LISTS).await
+    }
+
+    /// `POST /credentials/verify`: the verdict, verified or not (a credential that fails a
+    /// check is an `Ok` result with `verified: false`; only malformed input is an error).
+    pub async fn verify_credential(
+        &self,
+        body: &VerifyCredentialRequest,
+    ) -> Result<VerificationResult, ServerError> {
+        self.verdict(
+            self.http
+                .post(self.url(paths::CREDENTIALS_VERIFY))
+                .json(body),
+        )
+        .await
+    }
+
+    /// `POST /presentations/verify`, like [`Self::verify_credential`].
+    pub async fn verify_presentation(
+        &self,
+        body: &VerifyPresentationRequest,
+    ) -> Result<VerificationResult, ServerError> {
+        self.verdict(
+            self.http
+                .post(self.url(paths::PRESENTATIONS_VERIFY))
+                .json(body),
+        )
+        .await
+    }
+
+    /// A verification answer: 200 verified, 400 with a result not verified; any other
+    /// answer (a problem) is an error.
+    async fn verdict(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<VerificationResult, ServerError> {
+        let (status, bytes) = self.exchange(request).await?;
+        if status.is_success() || status == reqwest::StatusCode::BAD_REQUEST {
+            if let Ok(result) = serde_json::from_slice::<VerificationResult>(&bytes) {
+                return Ok(result);
+            }
+        }
+        Err(error(status, &bytes))
     }
 }
