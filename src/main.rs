@@ -418,7 +418,7 @@ async fn run() -> anyhow::Result<()> {
             }
             out(format_args!("revoked {id}"));
         }
-        Command::Credential(command) => credential_command(&services, command).await?,
+        Command::Credential(command) => credential_command(services, command).await?,
         Command::Did(DidCommand::List) => {
             for entry in services.identity.all_dids().await? {
                 out(&entry.did);

@@ -240,10 +240,10 @@ impl ServerClient {
         request: reqwest::RequestBuilder,
     ) -> Result<VerificationResult, ServerError> {
         let (status, bytes) = self.exchange(request).await?;
-        if status.is_success() || status == reqwest::StatusCode::BAD_REQUEST {
-            if let Ok(result) = serde_json::from_slice::<VerificationResult>(&bytes) {
-                return Ok(result);
-            }
+        if (status.is_success() || status == reqwest::StatusCode::BAD_REQUEST)
+            && let Ok(result) = serde_json::from_slice::<VerificationResult>(&bytes)
+        {
+            return Ok(result);
         }
         Err(error(status, &bytes))
     }
