@@ -4,6 +4,11 @@ use std::io::Read;
 use std::sync::Arc;
 
 use anyhow::Context;
+
+/// mimalloc: JSON-LD processing (expansion, canonicalization) is mostly allocation, and
+/// glibc's allocator costs about 40 % of a Data Integrity operation (BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use clap::{Parser, Subcommand};
 use sichat::config::{Config, ConfigFlags, LogFormat, parse_public_url};
 use sichat::service::bootstrap::{self, Opened, Purpose};

@@ -1,9 +1,14 @@
 //! Issuing and verifying one credential in-process (issue 12 targets on a 2-core machine:
 //! eddsa-rdfc-2022 issue and verify ≤ 700 µs each, vc+jwt issue and verify ≤ 100 µs).
-//! The credential: VC 2.0, ~2 KB, with a Bitstring status entry including
-//! `statusMessage`; issuer and key a did:key (offline resolution), keys in memory.
+//! The credential: VC 2.0, ~2 KB, 54 canonical quads, with two Bitstring status entries
+//! (one with `statusMessage`) on a list the verifier checks (served from memory, as from a
+//! cache or a bundle); issuer and key a did:key (offline resolution), keys in memory.
 
 use std::sync::Arc;
+
+/// The allocator the server binary uses (most of JSON-LD processing is allocation).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::{Value, json};
@@ -12,6 +17,7 @@ use sichat_core::did::StandardResolver;
 use sichat_core::id::Owner;
 use sichat_core::keys::{Kek, KeyService, KeyType};
 use sichat_core::store::MemoryStore;
+use sichat_core::vc::status::{ListCredential, SourceError, StatusListSource, StatusPurpose};
 use sichat_core::vc::{
     Canonicalizer, Cryptosuite, DidMethods, Issuer, IssuerKey, ProofFormat, VcVersion, Verifier,
     VerifyOptions,
@@ -26,13 +32,14 @@ fn credential(issuer: &str) -> serde_json::Map<String, Value> {
         "id": "urn:uuid:2f0e8a4c-7a54-4a8b-9f2b-6a1f0c3e9d11",
         "type": ["VerifiableCredential", "ExampleDegreeCredential"],
         "name": "Example University Degree",
-        "description": "A bachelor's degree awarded by Example University.",
+        "description": "A bachelor's degree awarded by Example University to one of its graduates.",
         "issuer": {"id": issuer, "name": "Example University"},
         "validFrom": "2024-06-01T00:00:00Z",
         "validUntil": "2034-06-01T00:00:00Z",
         "credentialSubject": {
             "id": "did:example:ebfeb1f712ebc6f1c276e12ec21",
             "name": "Alice Example",
+            "birthDate": "2001-02-03",
             "degree": {
                 "type": "ExampleBachelorDegree",
                 "name": "Bachelor of Science and Arts",
@@ -40,24 +47,57 @@ fn credential(issuer: &str) -> serde_json::Map<String, Value> {
                 "honours": "First Class",
                 "year": 2024
             },
+            "alumniOf": {
+                "id": "did:example:c276e12ec21ebfeb1f712ebc6f1",
+                "name": "Example University",
+                "address": {"addressLocality": "Geneva", "addressCountry": "CH"}
+            },
             "studentNumber": "2020-123456",
-            "graduationDate": "2024-05-31"
+            "graduationDate": "2024-05-31",
+            "gpa": 3.72,
+            "email": "alice@university.example",
+            "nationality": "CH",
+            "courses": ["Algorithms", "Distributed Systems", "Cryptography", "Databases"],
+            "thesis": {
+                "title": "Verifiable credentials without a network",
+                "supervisor": "Prof. Bob Example",
+                "grade": "A"
+            },
+            "homeAddress": {"streetAddress": "1 Example Street", "postalCode": "1200"}
         },
-        "credentialStatus": {
-            "id": "https://university.example/status/1#94567",
+        "credentialStatus": [{
+            "id": format!("{LIST}#94567"),
             "type": "BitstringStatusListEntry",
             "statusPurpose": "revocation",
             "statusListIndex": "94567",
-            "statusListCredential": "https://university.example/status/1",
+            "statusListCredential": LIST
+        }, {
+            "id": format!("{LIST}#1234"),
+            "type": "BitstringStatusListEntry",
+            "statusPurpose": "revocation",
+            "statusListIndex": "1234",
+            "statusListCredential": LIST,
             "statusMessage": [
                 {"status": "0x0", "message": "valid"},
                 {"status": "0x1", "message": "revoked"}
             ]
-        }
+        }]
     })
     .as_object()
     .unwrap()
     .clone()
+}
+
+const LIST: &str = "https://university.example/status/1";
+
+/// Serves the one status list, as a verifier's source would from a cache or a bundle.
+struct OneList(Value);
+
+#[async_trait::async_trait]
+impl StatusListSource for OneList {
+    async fn fetch(&self, _url: &str) -> Result<Value, SourceError> {
+        Ok(self.0.clone())
+    }
 }
 
 fn bench(c: &mut Criterion) {
@@ -81,14 +121,38 @@ fn bench(c: &mut Criterion) {
     };
     let clock = Arc::new(ManualClock::new(1_750_000_000_000));
     let issuer = Issuer::new(Canonicalizer::default(), keys.clone(), clock.clone());
+    let list = ListCredential {
+        url: LIST,
+        issuer: &issuer_did,
+        purpose: StatusPurpose::Revocation,
+        encoded_list: sichat_core::vc::status::encode_list(131_072, [7, 99]),
+        valid_from: "2025-01-01T00:00:00Z".into(),
+        valid_until: "2035-01-01T00:00:00Z".into(),
+        ttl_millis: 300_000,
+    }
+    .to_credential();
+    let list = rt
+        .block_on(issuer.secure(
+            list,
+            VcVersion::V2,
+            &key,
+            ProofFormat::DataIntegrity(Cryptosuite::EddsaRdfc2022),
+        ))
+        .unwrap();
     let verifier = Verifier::new(
         Canonicalizer::default(),
         Arc::new(DidMethods(Arc::new(StandardResolver::offline()))),
         clock,
         std::time::Duration::from_secs(300),
-    );
+    )
+    .with_status_source(Arc::new(OneList(list)));
     let unsigned = credential(&issuer_did);
     let bytes = serde_json::to_vec(&unsigned).unwrap().len();
+    let quads = rt
+        .block_on(Canonicalizer::default().canonicalize(&Value::Object(unsigned.clone())))
+        .unwrap()
+        .len();
+    eprintln!("the credential: {bytes} bytes of JSON, {quads} canonical quads");
     let mut group = c.benchmark_group(format!("credential_{bytes}_bytes"));
     for (name, format) in [
         (
@@ -104,6 +168,7 @@ fn bench(c: &mut Criterion) {
             .block_on(verifier.verify_credential(&signed, &VerifyOptions::default()))
             .unwrap();
         assert!(report.verified, "{report:?}");
+        assert!(report.checks.iter().any(|c| c == "status"), "{report:?}");
         group.bench_function(format!("issue_{name}"), |b| {
             b.iter(|| {
                 rt.block_on(issuer.secure(unsigned.clone(), VcVersion::V2, &key, format))

@@ -28,7 +28,7 @@ pub const SECURITY_V1: &str = "https://w3id.org/security/v1";
 pub const SECURITY_V2: &str = "https://w3id.org/security/v2";
 
 /// The vetted contexts: URL and document text.
-fn vetted() -> [(&'static str, &'static str); 17] {
+pub(crate) fn vetted() -> [(&'static str, &'static str); 17] {
     use ssi_contexts as c;
     [
         (CREDENTIALS_V1, c::CREDENTIALS_V1),

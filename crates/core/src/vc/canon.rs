@@ -10,8 +10,10 @@
 //! canonicalizing and a document with more than [`Limits::max_indistinct_blank_nodes`] is
 //! refused. Document depth and quad count are bounded too.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
+
+use sha2::{Digest, Sha256};
 
 use serde_json::Value;
 use ssi::rdf::{AnyLdEnvironment, LdEnvironment, LexicalQuad, urdna2015};
@@ -77,12 +79,100 @@ impl ContextCache {
     const CAPACITY: usize = 64;
 }
 
+/// The term skeletons (see [`skeleton`]) of documents whose every term expanded: a
+/// document of the same skeleton expands the same way, whatever its other values.
+#[derive(Default)]
+struct TermsCache(Mutex<HashSet<[u8; 32]>>);
+
+impl TermsCache {
+    /// Skeletons kept; beyond, the cache starts over.
+    const CAPACITY: usize = 1024;
+
+    fn contains(&self, key: &[u8; 32]) -> bool {
+        self.0.lock().map(|s| s.contains(key)).unwrap_or(false)
+    }
+
+    fn insert(&self, key: [u8; 32]) {
+        if let Ok(mut seen) = self.0.lock() {
+            if seen.len() >= Self::CAPACITY {
+                seen.clear();
+            }
+            seen.insert(key);
+        }
+    }
+}
+
+/// What decides whether a document's terms are all defined: its keys, its `@context`,
+/// the values of `type` (type-scoped contexts) and of keywords (`@type`, `@language`...);
+/// not its other values. The hash of
+/// that, for a document whose contexts are all built-in URLs (where `type` is the only
+/// alias of `@type`, checked by a test) and that has no nested `@context`; `None`
+/// otherwise (such a document is always expanded).
+fn skeleton(document: &Value) -> Option<[u8; 32]> {
+    fn feed(h: &mut Sha256, value: &Value, keep_strings: bool) -> bool {
+        match value {
+            Value::Object(map) => {
+                h.update(b"{");
+                for (k, v) in map {
+                    if k == "@context" {
+                        return false;
+                    }
+                    h.update((k.len() as u64).to_le_bytes());
+                    h.update(k.as_bytes());
+                    if !feed(h, v, k == "type" || k.starts_with('@')) {
+                        return false;
+                    }
+                }
+                h.update(b"}");
+            }
+            Value::Array(items) => {
+                h.update(b"[");
+                for v in items {
+                    if !feed(h, v, keep_strings) {
+                        return false;
+                    }
+                }
+                h.update(b"]");
+            }
+            Value::String(s) if keep_strings => {
+                h.update(b"s");
+                h.update((s.len() as u64).to_le_bytes());
+                h.update(s.as_bytes());
+            }
+            Value::String(_) => h.update(b"S"),
+            Value::Number(_) => h.update(b"n"),
+            Value::Bool(_) => h.update(b"b"),
+            Value::Null => h.update(b"0"),
+        }
+        true
+    }
+    let map = document.as_object()?;
+    let urls: Vec<&str> = match map.get("@context")? {
+        Value::String(one) => vec![one.as_str()],
+        Value::Array(items) => items.iter().map(Value::as_str).collect::<Option<_>>()?,
+        _ => return None,
+    };
+    let builtin = Contexts::vetted();
+    if !urls.iter().all(|u| builtin.contains(u)) {
+        return None;
+    }
+    let mut h = Sha256::new();
+    for u in &urls {
+        h.update(u.as_bytes());
+        h.update(b"\n");
+    }
+    let mut rest = map.clone();
+    rest.remove("@context");
+    feed(&mut h, &Value::Object(rest), false).then(|| h.finalize().into())
+}
+
 /// Canonicalizes JSON-LD documents with a fixed context map and limits.
 #[derive(Clone, Default)]
 pub struct Canonicalizer {
     contexts: Contexts,
     limits: Limits,
     processed: Arc<ContextCache>,
+    terms_ok: Arc<TermsCache>,
 }
 
 impl std::fmt::Debug for Canonicalizer {
@@ -100,6 +190,7 @@ impl Canonicalizer {
             contexts,
             limits,
             processed: Arc::default(),
+            terms_ok: Arc::default(),
         }
     }
 
@@ -196,10 +287,20 @@ impl Canonicalizer {
 
     /// Expands `document` only: checks that every term is defined and every context is
     /// allowed, without canonicalizing (for JOSE-secured credentials).
+    ///
+    /// A document whose term skeleton already expanded cleanly is not expanded again.
     pub async fn check_terms(&self, document: &Value) -> Result<(), CanonError> {
-        self.expand(document, &mut LdEnvironment::default())
-            .await
-            .map(drop)
+        let key = skeleton(document);
+        if let Some(k) = &key
+            && self.terms_ok.contains(k)
+        {
+            return Ok(());
+        }
+        self.expand(document, &mut LdEnvironment::default()).await?;
+        if let Some(k) = key {
+            self.terms_ok.insert(k);
+        }
+        Ok(())
     }
 
     /// The canonical N-Quads lines (sorted, each ending in `\n`) of `document`.
@@ -301,6 +402,57 @@ fn indistinct_blank_nodes(quads: &[LexicalQuad]) -> usize {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// The term skeleton keeps only `type` values: sound while no built-in context
+    /// defines another alias of `@type` (a type-scoped context could hang on it).
+    #[test]
+    fn no_built_in_context_aliases_type_by_another_name() {
+        fn walk(value: &Value, url: &str) {
+            match value {
+                Value::Object(map) => {
+                    for (k, v) in map {
+                        let aliases_type = v.as_str() == Some("@type")
+                            || v.get("@id").and_then(Value::as_str) == Some("@type");
+                        assert!(
+                            !aliases_type || k == "type" || k == "@type",
+                            "{url}: `{k}` aliases @type"
+                        );
+                        walk(v, url);
+                    }
+                }
+                Value::Array(items) => items.iter().for_each(|v| walk(v, url)),
+                _ => {}
+            }
+        }
+        for (url, text) in crate::contexts::vetted() {
+            walk(&serde_json::from_str(text).unwrap(), url);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_cached_skeleton_never_hides_an_undefined_term() {
+        let canon = Canonicalizer::default();
+        let ok = credential(json!({"credentialSubject": {"id": "did:example:a", "name": "A"}}));
+        canon.check_terms(&ok).await.unwrap();
+        // Same keys and types, other values: the cache answers.
+        let same = credential(json!({"credentialSubject": {"id": "did:example:b", "name": "B"}}));
+        assert_eq!(skeleton(&ok), skeleton(&same));
+        canon.check_terms(&same).await.unwrap();
+        // A new key, a new type, a nested context: expanded, and refused where undefined.
+        let extra = credential(json!({"credentialSubject": {"id": "did:example:a", "nick": "A"}}));
+        assert!(matches!(
+            canon.check_terms(&extra).await,
+            Err(CanonError::UndefinedTerm(_))
+        ));
+        let typed = credential(json!({"type": ["VerifiableCredential", "Other"]}));
+        assert_ne!(skeleton(&ok), skeleton(&typed));
+        let nested = credential(
+            json!({"credentialSubject": {"@context": {"name": "https://x.example/n"}, "name": "A"}}),
+        );
+        assert_eq!(skeleton(&nested), None);
+        let operator = json!({"@context": ["https://example.org/own-context"], "type": "X"});
+        assert_eq!(skeleton(&operator), None);
+    }
 
     fn credential(extra: Value) -> Value {
         let mut vc = json!({

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 
 use super::canon::Canonicalizer;
 use super::credential::{self, ShapeError, Validity};
@@ -162,6 +163,7 @@ pub struct Verifier {
     clock: Arc<dyn Clock>,
     skew: Duration,
     status: Option<Arc<dyn StatusListSource>>,
+    lists: Arc<ListCache>,
 }
 
 fn object<'a>(field: &str, value: &'a Value) -> Result<&'a Map<String, Value>, ShapeError> {
@@ -181,6 +183,44 @@ fn has_type(doc: &Map<String, Value>, wanted: &str) -> bool {
 
 fn did_of(url: &str) -> &str {
     url.split('#').next().unwrap_or(url)
+}
+
+/// A status list credential that verified, decoded.
+struct VerifiedList {
+    issuer: Option<String>,
+    list: status::PublishedList,
+    valid_until: Option<DateTime<Utc>>,
+}
+
+enum ListOutcome {
+    Verified(Arc<VerifiedList>),
+    /// Reported.
+    Failed,
+    /// No verdict.
+    Busy,
+}
+
+/// Verified status lists by the hash of their content.
+#[derive(Default)]
+struct ListCache(std::sync::Mutex<std::collections::HashMap<[u8; 32], Arc<VerifiedList>>>);
+
+impl ListCache {
+    /// Lists kept (each up to the decoded size, 16 KiB for a minimal list); beyond, the
+    /// cache starts over.
+    const CAPACITY: usize = 64;
+
+    fn get(&self, key: &[u8; 32]) -> Option<Arc<VerifiedList>> {
+        self.0.lock().ok()?.get(key).cloned()
+    }
+
+    fn insert(&self, key: [u8; 32], list: Arc<VerifiedList>) {
+        if let Ok(mut map) = self.0.lock() {
+            if map.len() >= Self::CAPACITY {
+                map.clear();
+            }
+            map.insert(key, list);
+        }
+    }
 }
 
 /// What signs: the issuer of a credential, the holder of a presentation.
@@ -203,6 +243,7 @@ impl Verifier {
             clock,
             skew: Duration::from_std(skew).unwrap_or(Duration::zero()),
             status: None,
+            lists: Arc::default(),
         }
     }
 
@@ -273,6 +314,89 @@ impl Verifier {
         Ok(Some(doc.clone()))
     }
 
+    /// A published status list credential, verified (proof, validity) and decoded; kept
+    /// by its content hash, so the same list is verified once while it stays valid.
+    async fn verified_list(
+        &self,
+        url: &str,
+        published: &Value,
+        report: &mut Report,
+    ) -> ListOutcome {
+        let fail = |report: &mut Report, kind: &str, title: &str, detail: String| {
+            report.fail("status", kind, title, format!("{url}: {detail}"))
+        };
+        let key: [u8; 32] =
+            Sha256::digest(serde_json::to_vec(published).unwrap_or_default()).into();
+        let now = self.now();
+        if let Some(hit) = self.lists.get(&key)
+            && hit.valid_until.is_none_or(|t| t + self.skew >= now)
+        {
+            return ListOutcome::Verified(hit);
+        }
+        let mut inner = Report::default();
+        let claims = match Box::pin(self.credential(
+            published,
+            &VerifyOptions::default(),
+            false,
+            &mut inner,
+        ))
+        .await
+        {
+            Ok(claims) => claims,
+            Err(VerifyError::Busy(detail)) => {
+                report.busy = Some(detail);
+                return ListOutcome::Busy;
+            }
+            Err(VerifyError::Malformed(e)) => {
+                fail(
+                    report,
+                    status::problem::VERIFICATION,
+                    "Invalid status list",
+                    e.to_string(),
+                );
+                return ListOutcome::Failed;
+            }
+        };
+        if inner.busy.is_some() {
+            report.busy = inner.busy;
+            return ListOutcome::Busy;
+        }
+        if let Some(e) = inner.errors.first() {
+            fail(
+                report,
+                status::problem::VERIFICATION,
+                "Status list does not verify",
+                format!("{} ({})", e.detail, e.check),
+            );
+            return ListOutcome::Failed;
+        }
+        let Some(claims) = claims else {
+            return ListOutcome::Failed;
+        };
+        let list = match status::published_list(&claims) {
+            Ok(list) => list,
+            Err((kind, detail)) => {
+                fail(report, &kind, "Invalid status list", detail);
+                return ListOutcome::Failed;
+            }
+        };
+        let issuer = match claims.get("issuer") {
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::Object(o)) => o.get("id").and_then(Value::as_str).map(str::to_owned),
+            _ => None,
+        };
+        let valid_until = credential::check_credential(&claims)
+            .ok()
+            .and_then(|c| c.validity.until);
+        let verified = Arc::new(VerifiedList {
+            issuer,
+            list,
+            valid_until,
+        });
+        self.lists.insert(key, verified.clone());
+        ListOutcome::Verified(verified)
+    }
+
     /// The `status` check: every `BitstringStatusListEntry` of `claims`.
     async fn status(&self, claims: &Map<String, Value>, issuer: &str, report: &mut Report) {
         let (entries, other) = match status::entries(claims) {
@@ -338,68 +462,27 @@ impl Verifier {
                 }),
                 other => other,
             };
-            let mut inner = Report::default();
-            let claims = match Box::pin(self.credential(
-                &published,
-                &VerifyOptions::default(),
-                false,
-                &mut inner,
-            ))
-            .await
+            let verified = match self
+                .verified_list(&entry.list_url, &published, report)
+                .await
             {
-                Ok(claims) => claims,
-                Err(VerifyError::Busy(detail)) => {
-                    report.busy = Some(detail);
-                    return;
-                }
-                Err(VerifyError::Malformed(e)) => {
-                    fail(
-                        report,
-                        status::problem::VERIFICATION,
-                        "Invalid status list",
-                        e.to_string(),
-                    );
-                    continue;
-                }
+                ListOutcome::Verified(v) => v,
+                ListOutcome::Failed => continue,
+                ListOutcome::Busy => return,
             };
-            if inner.busy.is_some() {
-                report.busy = inner.busy;
-                return;
-            }
-            if let Some(e) = inner.errors.first() {
-                fail(
-                    report,
-                    status::problem::VERIFICATION,
-                    "Status list does not verify",
-                    format!("{} ({})", e.detail, e.check),
-                );
-                continue;
-            }
-            let Some(claims) = claims else { continue };
-            let list_issuer = match claims.get("issuer") {
-                Some(Value::String(s)) => Some(s.as_str()),
-                Some(Value::Object(o)) => o.get("id").and_then(Value::as_str),
-                _ => None,
-            };
-            if list_issuer != Some(issuer) {
+            if verified.issuer.as_deref() != Some(issuer) {
                 fail(
                     report,
                     status::problem::VERIFICATION,
                     "Status list from another issuer",
                     format!(
                         "the list is issued by `{}`, the credential by `{issuer}`",
-                        list_issuer.unwrap_or("nobody")
+                        verified.issuer.as_deref().unwrap_or("nobody")
                     ),
                 );
                 continue;
             }
-            let list = match status::published_list(&claims) {
-                Ok(list) => list,
-                Err((kind, detail)) => {
-                    fail(report, &kind, "Invalid status list", detail);
-                    continue;
-                }
-            };
+            let list = &verified.list;
             if !list.purposes.contains(&entry.purpose) {
                 fail(
                     report,
