@@ -282,7 +282,11 @@ pub async fn open(
     let credentials = {
         let canon = Canonicalizer::default();
         let issuer = Issuer::new(canon.clone(), keys.clone(), clock.clone());
-        let issuer_keys = Arc::new(IssuerKeys::new(keys.clone(), identity.clone()));
+        let issuer_keys = Arc::new(IssuerKeys::new(
+            keys.clone(),
+            identity.clone(),
+            store.epoch().clone(),
+        ));
         let status_lists = Arc::new(StatusLists::new(
             store.clone(),
             identity.clone(),

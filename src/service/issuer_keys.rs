@@ -1,7 +1,8 @@
 //! Which key signs as a DID this server controls: its did:web, the did:key of one of its
 //! signing keys, or a user's did:web; and who may use it.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use sichat_core::id::{Did, Owner};
 use sichat_core::keys::{KeyInfo, KeyType};
@@ -11,6 +12,7 @@ use sichat_core::vc::{Cryptosuite, IssuerKey, ProofFormat};
 use super::ServerKeys;
 use super::identity::IdentityService;
 use crate::error::ApiError;
+use crate::store::IdentityEpoch;
 
 /// Who asks to sign as an issuer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +26,10 @@ pub enum Caller {
 pub struct IssuerKeys {
     keys: Arc<ServerKeys>,
     identity: Arc<IdentityService>,
+    epoch: Arc<IdentityEpoch>,
+    /// Each owner's active signing keys, as of `epoch` (any key change, here or in
+    /// another process, moves it).
+    active: Mutex<(u64, HashMap<Owner, Arc<Vec<KeyInfo>>>)>,
 }
 
 fn issuer_key(did: &Did, method: String, key: &KeyInfo) -> IssuerKey {
@@ -36,8 +42,48 @@ fn issuer_key(did: &Did, method: String, key: &KeyInfo) -> IssuerKey {
 }
 
 impl IssuerKeys {
-    pub fn new(keys: Arc<ServerKeys>, identity: Arc<IdentityService>) -> Self {
-        Self { keys, identity }
+    pub fn new(
+        keys: Arc<ServerKeys>,
+        identity: Arc<IdentityService>,
+        epoch: Arc<IdentityEpoch>,
+    ) -> Self {
+        Self {
+            keys,
+            identity,
+            epoch,
+            active: Mutex::new((0, HashMap::new())),
+        }
+    }
+
+    /// The owner's active signing keys (cached until the next key change).
+    async fn active_keys(&self, owner: &Owner) -> Result<Arc<Vec<KeyInfo>>, ApiError> {
+        // The epoch is read before the rows: a change committed meanwhile moves it.
+        let epoch = self.epoch.current();
+        {
+            let cache = self.active.lock().unwrap_or_else(|e| e.into_inner());
+            if cache.0 == epoch
+                && let Some(keys) = cache.1.get(owner)
+            {
+                return Ok(keys.clone());
+            }
+        }
+        let keys: Arc<Vec<KeyInfo>> = Arc::new(
+            self.keys
+                .list(owner)
+                .await?
+                .into_iter()
+                .filter(|k| k.status == KeyStatus::Active && k.key_type.is_signing())
+                .collect(),
+        );
+        let mut cache = self.active.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.0 != epoch {
+            *cache = (epoch, HashMap::new());
+        }
+        if cache.1.len() >= 10_000 {
+            cache.1.clear();
+        }
+        cache.1.insert(owner.clone(), keys.clone());
+        Ok(keys)
     }
 
     pub fn server_did(&self) -> String {
@@ -71,29 +117,21 @@ impl IssuerKeys {
         let did = Did::parse(issuer).map_err(|_| not_ours())?;
         // A did:key of one of the server's signing keys: that key, whatever the format.
         if did.method() == "key" {
-            let key = self
-                .keys
-                .list(&Owner::Server)
-                .await?
-                .into_iter()
-                .find(|k| k.status == KeyStatus::Active && k.did_key == did)
+            let keys = self.active_keys(&Owner::Server).await?;
+            let key = keys
+                .iter()
+                .find(|k| k.did_key == did)
                 .ok_or_else(not_ours)?;
             allowed(caller, &Owner::Server, issuer)?;
             let format = format
                 .or(Cryptosuite::for_key(key.key_type).map(ProofFormat::DataIntegrity))
                 .ok_or_else(not_ours)?;
             let method = did.with_fragment(&key.public_key_multibase);
-            return Ok((issuer_key(&did, method, &key), Owner::Server, format));
+            return Ok((issuer_key(&did, method, key), Owner::Server, format));
         }
         let owner = self.identity.owner_of(&did).ok_or_else(not_ours)?;
         allowed(caller, &owner, issuer)?;
-        let keys: Vec<KeyInfo> = self
-            .keys
-            .list(&owner)
-            .await?
-            .into_iter()
-            .filter(|k| k.status == KeyStatus::Active && k.key_type.is_signing())
-            .collect();
+        let keys = self.active_keys(&owner).await?;
         let wanted = match format {
             Some(ProofFormat::DataIntegrity(suite)) => vec![suite.key_type()],
             _ => vec![KeyType::Ed25519, KeyType::P256],

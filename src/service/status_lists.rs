@@ -4,6 +4,7 @@
 //! changed (the list's version moved) or the signed copy is an hour old.
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
@@ -29,12 +30,23 @@ const RESIGN_AFTER_MS: i64 = 3600 * 1000;
 const TTL_MS: u64 = 300_000;
 /// Signed lists kept in memory.
 const MAX_CACHED: usize = 1024;
+/// Counters reserved at a time per list: one write transaction serves this many
+/// credentials. Counters reserved but not used when the process stops are skipped, never
+/// handed out again (at most this many per list and process).
+const RESERVE_BLOCK: u32 = 32;
 
 struct Signed {
     version: i64,
     signed_at: i64,
+    /// When the version was last compared with the committed one.
+    checked_at: i64,
     credential: Arc<Value>,
 }
+
+/// How long a signed list is served without asking the database whether its version
+/// moved. A change made through this process drops the copy at once; one made by another
+/// process (a second instance, the CLI) is served within this delay.
+const VERSION_CHECK_MS: i64 = 1000;
 
 pub struct StatusLists {
     store: Arc<SeaStore>,
@@ -43,6 +55,8 @@ pub struct StatusLists {
     issuer: Issuer,
     clock: Arc<dyn Clock>,
     signed: Mutex<HashMap<String, Signed>>,
+    /// Reserved counters not yet used, per issuer and purpose.
+    reserved: Mutex<HashMap<(String, StatusPurpose), Vec<(StatusListRecord, Range<u32>)>>>,
 }
 
 /// The state a status request asks for (`POST /credentials/status`).
@@ -79,6 +93,7 @@ impl StatusLists {
             issuer,
             clock,
             signed: Mutex::new(HashMap::new()),
+            reserved: Mutex::new(HashMap::new()),
         }
     }
 
@@ -111,16 +126,7 @@ impl StatusLists {
         let mut assignments = Vec::new();
         let mut entries = Vec::new();
         for &purpose in purposes {
-            let fresh = StatusListRecord {
-                id: uuid::Uuid::new_v4().simple().to_string(),
-                issuer: issuer.to_owned(),
-                owner: owner.clone(),
-                purpose,
-                size: status::LIST_SIZE,
-                key: rand::random(),
-                created_at: self.clock.now_millis(),
-            };
-            let (list, counter) = self.store.reserve_status(&fresh).await?;
+            let (list, counter) = self.next_counter(issuer, owner, purpose).await?;
             let index = IndexPermutation::new(list.key, list.size)
                 .index(counter)
                 .ok_or_else(|| {
@@ -134,6 +140,51 @@ impl StatusLists {
             });
         }
         Ok((assignments, entries))
+    }
+
+    /// The next unused counter of an open list of `issuer` for `purpose`, from the block
+    /// this process reserved, or a new block.
+    async fn next_counter(
+        &self,
+        issuer: &str,
+        owner: &Owner,
+        purpose: StatusPurpose,
+    ) -> Result<(StatusListRecord, u32), ApiError> {
+        let key = (issuer.to_owned(), purpose);
+        let take = |reserved: &mut HashMap<_, Vec<(StatusListRecord, Range<u32>)>>| {
+            let blocks = reserved.get_mut(&key)?;
+            while let Some((list, range)) = blocks.first_mut() {
+                if let Some(counter) = range.next() {
+                    return Some((list.clone(), counter));
+                }
+                blocks.remove(0);
+            }
+            None
+        };
+        if let Some(hit) = take(&mut self.reserved.lock().unwrap_or_else(|e| e.into_inner())) {
+            return Ok(hit);
+        }
+        let fresh = StatusListRecord {
+            id: uuid::Uuid::new_v4().simple().to_string(),
+            issuer: issuer.to_owned(),
+            owner: owner.clone(),
+            purpose,
+            size: status::LIST_SIZE,
+            key: rand::random(),
+            created_at: self.clock.now_millis(),
+        };
+        let (list, mut range) = self.store.reserve_status(&fresh, RESERVE_BLOCK).await?;
+        let counter = range
+            .next()
+            .ok_or_else(|| ApiError::internal("the store reserved no status counter"))?;
+        if !range.is_empty() {
+            let mut reserved = self.reserved.lock().unwrap_or_else(|e| e.into_inner());
+            if reserved.len() >= 10_000 {
+                reserved.clear();
+            }
+            reserved.entry(key).or_default().push((list.clone(), range));
+        }
+        Ok((list, counter))
     }
 
     /// Every published list: its URL, issuer and purpose.
@@ -150,15 +201,24 @@ impl StatusLists {
     /// The signed list `id` if the copy in memory is current (one cheap query):
     /// `Ok(None)` when it must be signed (or there is no such list).
     pub async fn current(&self, id: &str) -> Result<Option<Arc<Value>>, ApiError> {
+        let now = self.clock.now_millis();
+        if let Some(hit) = self.lock().get(id)
+            && now - hit.checked_at < VERSION_CHECK_MS
+            && now - hit.signed_at < RESIGN_AFTER_MS
+        {
+            return Ok(Some(hit.credential.clone()));
+        }
         let Some(version) = self.store.status_list_version(id).await? else {
             return Ok(None);
         };
-        let now = self.clock.now_millis();
         Ok(self
             .lock()
-            .get(id)
+            .get_mut(id)
             .filter(|hit| hit.version == version && now - hit.signed_at < RESIGN_AFTER_MS)
-            .map(|hit| hit.credential.clone()))
+            .map(|hit| {
+                hit.checked_at = now;
+                hit.credential.clone()
+            }))
     }
 
     /// The signed list credential `id`, from committed state; `None` when there is no
@@ -215,6 +275,7 @@ impl StatusLists {
             Signed {
                 version: state.version,
                 signed_at: now,
+                checked_at: now,
                 credential: signed.clone(),
             },
         );
@@ -275,6 +336,12 @@ impl StatusLists {
             });
         }
         self.store.save_changes(&changes).await?;
+        {
+            let mut cache = self.lock();
+            for entry in &current {
+                cache.remove(&entry.assignment.list);
+            }
+        }
         Ok(self.store.credential_status(credential).await?)
     }
 }

@@ -222,11 +222,12 @@ impl StatusListStore for SeaStore {
     async fn reserve_status(
         &self,
         fresh: &StatusListRecord,
-    ) -> Result<(StatusListRecord, u32), StoreError> {
+        count: u32,
+    ) -> Result<(StatusListRecord, std::ops::Range<u32>), StoreError> {
         let txn = begin_write(&self.db).await.map_err(map_err)?;
         let result = async {
             let user = owner_row(&txn, &fresh.owner).await?;
-            status::reserve(&txn, fresh, user).await
+            status::reserve(&txn, fresh, user, count).await
         }
         .await;
         match result {

@@ -95,16 +95,18 @@ async fn to_record(
     })
 }
 
-/// Reserves the next counter of the oldest open list of `fresh`'s issuer and purpose,
-/// inserting `fresh` when none is open. Runs in the caller's write transaction; the
-/// conditional `UPDATE … RETURNING` hands each counter out once even to another process
-/// racing on the same row (PostgreSQL re-checks the condition after the row lock).
+/// Reserves the next `count` counters (or what is left) of the oldest open list of
+/// `fresh`'s issuer and purpose, inserting `fresh` when none is open. Runs in the caller's
+/// write transaction; the conditional `UPDATE … RETURNING` hands each counter out once
+/// even to another process racing on the same row (PostgreSQL re-checks the condition
+/// after the row lock).
 pub async fn reserve(
     db: &impl ConnectionTrait,
     fresh: &StatusListRecord,
     fresh_user_id: Option<String>,
-) -> Result<(StatusListRecord, u32), StoreError> {
-    for _ in 0..4 {
+    count: u32,
+) -> Result<(StatusListRecord, std::ops::Range<u32>), StoreError> {
+    for _ in 0..8 {
         let open = lists::Entity::find()
             .filter(lists::Column::Issuer.eq(fresh.issuer.clone()))
             .filter(lists::Column::Purpose.eq(fresh.purpose.as_str()))
@@ -115,8 +117,8 @@ pub async fn reserve(
             .one(db)
             .await
             .map_err(map_err)?;
-        let id = match open {
-            Some(row) => row.id,
+        let (id, left) = match open {
+            Some(row) => (row.id, row.size - row.next_counter),
             None => {
                 let am = lists::ActiveModel {
                     id: Set(fresh.id.clone()),
@@ -140,24 +142,36 @@ pub async fn reserve(
                     .exec_without_returning(db)
                     .await
                     .map_err(map_err)?;
-                fresh.id.clone()
+                (
+                    fresh.id.clone(),
+                    i32::try_from(fresh.size).unwrap_or(i32::MAX),
+                )
             }
         };
+        let take = Ord::min(
+            i32::try_from(Ord::max(count, 1)).unwrap_or(i32::MAX),
+            Ord::max(left, 1),
+        );
         let updated = lists::Entity::update_many()
             .col_expr(
                 lists::Column::NextCounter,
-                Expr::col(lists::Column::NextCounter).add(1),
+                Expr::col(lists::Column::NextCounter).add(take),
             )
             .filter(lists::Column::Id.eq(id.clone()))
-            .filter(Expr::col(lists::Column::NextCounter).lt(Expr::col(lists::Column::Size)))
+            .filter(
+                Expr::col(lists::Column::NextCounter)
+                    .add(take)
+                    .lte(Expr::col(lists::Column::Size)),
+            )
             .exec_with_returning(db)
             .await
             .map_err(map_err)?;
         if let Some(row) = updated.into_iter().next() {
-            let counter = u32::try_from(row.next_counter - 1).map_err(|_| corrupt("counter"))?;
-            return Ok((to_record(db, row).await?, counter));
+            let end = u32::try_from(row.next_counter).map_err(|_| corrupt("counter"))?;
+            let start = end - take as u32;
+            return Ok((to_record(db, row).await?, start..end));
         }
-        // Filled by someone else in the meantime: look again.
+        // Filled (or advanced) by someone else in the meantime: look again.
     }
     Err(StoreError::Conflict(
         "status lists fill faster than they can be reserved; retry".into(),

@@ -579,11 +579,17 @@ async fn credential_commands_issue_verify_and_revoke() {
     );
     let (ok, out, _) = verify();
     assert!(!ok && out.contains("Revoked"), "{out}");
-    assert_eq!(
-        http_verify().await.unwrap().status(),
-        400,
-        "the server sees the CLI's revocation"
-    );
+    // The running server serves its signed lists for up to a second before it checks
+    // whether another process changed them.
+    let mut seen = 0;
+    for _ in 0..30 {
+        seen = http_verify().await.unwrap().status().as_u16();
+        if seen == 400 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(seen, 400, "the server sees the CLI's revocation");
     let (ok, _, err) = run(
         sichat_cmd(dir.path(), &db).args(["credential", "reinstate", &id]),
         None,

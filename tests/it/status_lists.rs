@@ -456,7 +456,7 @@ async fn a_thousand_concurrent_revocations_set_a_thousand_bits() {
         key: [9; 32],
         created_at: 1,
     };
-    let (list, _) = store.reserve_status(&fresh).await.unwrap();
+    let (list, _) = store.reserve_status(&fresh, 1).await.unwrap();
     let mut changes = Changes::new();
     let ids: Vec<String> = (0..1000)
         .map(|_| format!("urn:uuid:{}", uuid::Uuid::new_v4()))

@@ -52,8 +52,9 @@ impl StatusListStore for HeldStore {
     async fn reserve_status(
         &self,
         fresh: &StatusListRecord,
-    ) -> Result<(StatusListRecord, u32), StoreError> {
-        self.0.reserve_status(fresh).await
+        count: u32,
+    ) -> Result<(StatusListRecord, std::ops::Range<u32>), StoreError> {
+        self.0.reserve_status(fresh, count).await
     }
     async fn get_status_list(&self, id: &str) -> Result<Option<StatusListRecord>, StoreError> {
         self.0.get_status_list(id).await

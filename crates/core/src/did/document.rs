@@ -232,7 +232,7 @@ impl DidDocument {
     pub fn public_key_of(method: &Value) -> Result<PublicKey, ResolveError> {
         let bad = |e: crate::keys::KeyError| ResolveError::InvalidPublicKey(e.to_string());
         if let Some(mb) = method.get("publicKeyMultibase").and_then(Value::as_str) {
-            return PublicKey::from_multibase(mb).map_err(bad);
+            return PublicKey::from_multibase_cached(mb).map_err(bad);
         }
         if let Some(jwk) = method.get("publicKeyJwk") {
             return PublicKey::from_jwk_value(jwk).map_err(bad);

@@ -50,7 +50,7 @@ pub struct KeyInfo {
 impl KeyInfo {
     /// Builds the public view; fails only if the stored public key is corrupt.
     pub fn from_record(record: &KeyRecord) -> Result<Self, KeyError> {
-        let public = PublicKey::from_multibase(&record.public_multibase)?;
+        let public = PublicKey::from_multibase_cached(&record.public_multibase)?;
         Ok(Self {
             id: record.id.clone(),
             owner: record.owner.clone(),
@@ -185,7 +185,7 @@ impl<S: KeyStore> Signer for KeyService<S> {
             .get_key(key)
             .await?
             .ok_or_else(|| SignError::NotFound(key.clone()))?;
-        PublicKey::from_multibase(&record.public_multibase)
+        PublicKey::from_multibase_cached(&record.public_multibase)
             .map_err(|e| SignError::Store(corrupt(&record, e)))
     }
 }

@@ -293,17 +293,23 @@ pub async fn status_counters_are_reserved_once_and_full_lists_roll_over(store: &
     let first = sample_list(issuer, StatusPurpose::Revocation, 3);
     for expected in 0..3 {
         let fresh = sample_list(issuer, StatusPurpose::Revocation, 3);
-        let (list, counter) = store
-            .reserve_status(if expected == 0 { &first } else { &fresh })
+        let (list, counters) = store
+            .reserve_status(if expected == 0 { &first } else { &fresh }, 1)
             .await
             .unwrap();
-        assert_eq!((list.id.as_str(), counter), (first.id.as_str(), expected));
+        assert_eq!(
+            (list.id.as_str(), counters),
+            (first.id.as_str(), expected..expected + 1)
+        );
     }
     let second = sample_list(issuer, StatusPurpose::Revocation, 3);
-    let (list, counter) = store.reserve_status(&second).await.unwrap();
-    assert_eq!((list, counter), (second.clone(), 0));
+    // A block: as many as asked, or what is left.
+    let (list, counters) = store.reserve_status(&second, 2).await.unwrap();
+    assert_eq!((list, counters), (second.clone(), 0..2));
+    let (list, counters) = store.reserve_status(&second, 5).await.unwrap();
+    assert_eq!((list.id, counters), (second.id.clone(), 2..3));
     let other = sample_list(issuer, StatusPurpose::Suspension, 3);
-    let (list, _) = store.reserve_status(&other).await.unwrap();
+    let (list, _) = store.reserve_status(&other, 1).await.unwrap();
     assert_eq!(list.id, other.id);
     assert_eq!(
         store.get_status_list(&first.id).await.unwrap(),
@@ -318,22 +324,30 @@ pub async fn status_counters_are_reserved_once_and_full_lists_roll_over(store: &
         .collect();
     assert_eq!(ids.len(), 3);
     assert!(ids.contains(&first.id) && ids.contains(&second.id) && ids.contains(&other.id));
+    let third = sample_list(issuer, StatusPurpose::Revocation, 3);
+    let (list, counters) = store.reserve_status(&third, 1).await.unwrap();
+    assert_eq!(
+        (list.id, counters),
+        (third.id, 0..1),
+        "both earlier lists are full"
+    );
 
     // Concurrent reservations never share a counter.
     let big = sample_list("did:web:big.example", StatusPurpose::Revocation, 1000);
     let reservations =
-        futures_util::future::join_all((0..64).map(|_| store.reserve_status(&big))).await;
+        futures_util::future::join_all((0..64).map(|_| store.reserve_status(&big, 3))).await;
     let mut counters: Vec<u32> = reservations
         .into_iter()
-        .map(|r| {
+        .flat_map(|r| {
             let (list, c) = r.unwrap();
             assert_eq!(list.issuer, "did:web:big.example");
+            assert_eq!(c.len(), 3);
             c
         })
         .collect();
     counters.sort_unstable();
     counters.dedup();
-    assert_eq!(counters.len(), 64);
+    assert_eq!(counters.len(), 64 * 3);
 }
 
 /// Entries are assigned with their credential, once per (list, index); bits change only
@@ -342,8 +356,8 @@ pub async fn status_entries_are_assigned_once_and_revocation_is_permanent(store:
     let issuer = "did:web:example.org";
     let revocation = sample_list(issuer, StatusPurpose::Revocation, 16);
     let suspension = sample_list(issuer, StatusPurpose::Suspension, 16);
-    store.reserve_status(&revocation).await.unwrap();
-    store.reserve_status(&suspension).await.unwrap();
+    store.reserve_status(&revocation, 1).await.unwrap();
+    store.reserve_status(&suspension, 1).await.unwrap();
     let mut credential = sample_issued(&Owner::Server);
     credential.statuses = vec![
         StatusAssignment {

@@ -249,7 +249,8 @@ impl StatusListStore for MemoryStore {
     async fn reserve_status(
         &self,
         fresh: &StatusListRecord,
-    ) -> Result<(StatusListRecord, u32), StoreError> {
+        count: u32,
+    ) -> Result<(StatusListRecord, std::ops::Range<u32>), StoreError> {
         let mut state = self.lock()?;
         let open = state
             .lists
@@ -284,9 +285,9 @@ impl StatusListStore for MemoryStore {
             .lists
             .get_mut(&id)
             .ok_or_else(|| StoreError::Backend("status list vanished".into()))?;
-        let counter = list.next;
-        list.next += 1;
-        Ok((list.record.clone(), counter))
+        let start = list.next;
+        list.next = list.record.size.min(start + count.max(1));
+        Ok((list.record.clone(), start..list.next))
     }
 
     async fn get_status_list(&self, id: &str) -> Result<Option<StatusListRecord>, StoreError> {

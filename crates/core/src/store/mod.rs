@@ -337,14 +337,16 @@ pub trait IssuedCredentialStore: UnitOfWork {
 /// credential) and changing a bit go through [`UnitOfWork::save_changes`].
 #[async_trait::async_trait]
 pub trait StatusListStore: UnitOfWork {
-    /// Reserves the next counter of the oldest list of `fresh.issuer` for `fresh.purpose`
-    /// that is not full, inserting `fresh` when there is none. A counter is handed out
-    /// once, also to concurrent callers in other processes sharing the database; one
-    /// reserved but never assigned (the issuing failed) is skipped, never reused.
+    /// Reserves the next `count` counters (fewer if the list has fewer left, at least one)
+    /// of the oldest list of `fresh.issuer` for `fresh.purpose` that is not full,
+    /// inserting `fresh` when there is none. A counter is handed out once, also to
+    /// concurrent callers in other processes sharing the database; one reserved but never
+    /// assigned (the issuing failed, the process stopped) is skipped, never reused.
     async fn reserve_status(
         &self,
         fresh: &StatusListRecord,
-    ) -> Result<(StatusListRecord, u32), StoreError>;
+        count: u32,
+    ) -> Result<(StatusListRecord, std::ops::Range<u32>), StoreError>;
     async fn get_status_list(&self, id: &str) -> Result<Option<StatusListRecord>, StoreError>;
     /// Every list, oldest first.
     async fn list_status_lists(&self) -> Result<Vec<StatusListRecord>, StoreError>;
@@ -407,8 +409,9 @@ impl<T: StatusListStore + ?Sized> StatusListStore for std::sync::Arc<T> {
     async fn reserve_status(
         &self,
         fresh: &StatusListRecord,
-    ) -> Result<(StatusListRecord, u32), StoreError> {
-        (**self).reserve_status(fresh).await
+        count: u32,
+    ) -> Result<(StatusListRecord, std::ops::Range<u32>), StoreError> {
+        (**self).reserve_status(fresh, count).await
     }
     async fn get_status_list(&self, id: &str) -> Result<Option<StatusListRecord>, StoreError> {
         (**self).get_status_list(id).await
