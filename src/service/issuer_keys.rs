@@ -29,8 +29,10 @@ pub struct IssuerKeys {
     epoch: Arc<IdentityEpoch>,
     /// Each owner's active signing keys, as of `epoch` (any key change, here or in
     /// another process, moves it).
-    active: Mutex<(u64, HashMap<Owner, Arc<Vec<KeyInfo>>>)>,
+    active: Mutex<(u64, ActiveKeys)>,
 }
+
+type ActiveKeys = HashMap<Owner, Arc<Vec<KeyInfo>>>;
 
 fn issuer_key(did: &Did, method: String, key: &KeyInfo) -> IssuerKey {
     IssuerKey {

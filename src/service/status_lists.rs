@@ -56,8 +56,11 @@ pub struct StatusLists {
     clock: Arc<dyn Clock>,
     signed: Mutex<HashMap<String, Signed>>,
     /// Reserved counters not yet used, per issuer and purpose.
-    reserved: Mutex<HashMap<(String, StatusPurpose), Vec<(StatusListRecord, Range<u32>)>>>,
+    reserved: Mutex<Reserved>,
 }
+
+/// Blocks of counters reserved and not used yet, per (issuer, purpose).
+type Reserved = HashMap<(String, StatusPurpose), Vec<(StatusListRecord, Range<u32>)>>;
 
 /// The state a status request asks for (`POST /credentials/status`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,7 +154,7 @@ impl StatusLists {
         purpose: StatusPurpose,
     ) -> Result<(StatusListRecord, u32), ApiError> {
         let key = (issuer.to_owned(), purpose);
-        let take = |reserved: &mut HashMap<_, Vec<(StatusListRecord, Range<u32>)>>| {
+        let take = |reserved: &mut Reserved| {
             let blocks = reserved.get_mut(&key)?;
             while let Some((list, range)) = blocks.first_mut() {
                 if let Some(counter) = range.next() {

@@ -250,6 +250,39 @@ pub fn jwk_thumbprint(jwk: &Value) -> Result<String, KeyError> {
         .map_err(|e| KeyError::InvalidJwk(e.to_string()))
 }
 
+/// Public keys decoded from multibase strings, at most 4,096 (then it starts over).
+struct DecodedKeys(std::sync::Mutex<std::collections::HashMap<String, PublicKey>>);
+
+impl DecodedKeys {
+    const CAPACITY: usize = 4096;
+
+    fn get() -> &'static Self {
+        static KEYS: std::sync::OnceLock<DecodedKeys> = std::sync::OnceLock::new();
+        KEYS.get_or_init(|| DecodedKeys(Default::default()))
+    }
+}
+
+impl PublicKey {
+    /// [`PublicKey::from_multibase`], remembering the keys it decoded: decoding checks the
+    /// point (a square root for Ed25519, ~15 µs), and a verifier or signer meets the same
+    /// few keys again and again. A pure function of the string, so the cache cannot be
+    /// stale.
+    pub fn from_multibase_cached(multibase: &str) -> Result<PublicKey, KeyError> {
+        let cache = DecodedKeys::get();
+        if let Some(key) = cache.0.lock().ok().and_then(|m| m.get(multibase).cloned()) {
+            return Ok(key);
+        }
+        let key = PublicKey::from_multibase(multibase)?;
+        if let Ok(mut map) = cache.0.lock() {
+            if map.len() >= DecodedKeys::CAPACITY {
+                map.clear();
+            }
+            map.insert(multibase.to_owned(), key.clone());
+        }
+        Ok(key)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -305,38 +338,5 @@ mod tests {
         assert!(PublicKey::from_bytes(KeyType::Ed25519, &[1u8; 31]).is_err());
         assert!(PublicKey::from_jwk_value(&json!({"kty":"RSA"})).is_err());
         assert!(PublicKey::from_jwk_value(&json!({"kty":"OKP","crv":"Ed25519","x":"!!"})).is_err());
-    }
-}
-
-/// Public keys decoded from multibase strings, at most 4,096 (then it starts over).
-struct DecodedKeys(std::sync::Mutex<std::collections::HashMap<String, PublicKey>>);
-
-impl DecodedKeys {
-    const CAPACITY: usize = 4096;
-
-    fn get() -> &'static Self {
-        static KEYS: std::sync::OnceLock<DecodedKeys> = std::sync::OnceLock::new();
-        KEYS.get_or_init(|| DecodedKeys(Default::default()))
-    }
-}
-
-impl PublicKey {
-    /// [`PublicKey::from_multibase`], remembering the keys it decoded: decoding checks the
-    /// point (a square root for Ed25519, ~15 µs), and a verifier or signer meets the same
-    /// few keys again and again. A pure function of the string, so the cache cannot be
-    /// stale.
-    pub fn from_multibase_cached(multibase: &str) -> Result<PublicKey, KeyError> {
-        let cache = DecodedKeys::get();
-        if let Some(key) = cache.0.lock().ok().and_then(|m| m.get(multibase).cloned()) {
-            return Ok(key);
-        }
-        let key = PublicKey::from_multibase(multibase)?;
-        if let Ok(mut map) = cache.0.lock() {
-            if map.len() >= DecodedKeys::CAPACITY {
-                map.clear();
-            }
-            map.insert(multibase.to_owned(), key.clone());
-        }
-        Ok(key)
     }
 }
