@@ -1,5 +1,9 @@
 //! [`SeaStore`]: the server's implementation of the core store contracts over sea-orm.
-//! Each `save_changes` is one write transaction; every commit that touches users or keys
+//! `save_changes` goes through group commit: one writer task takes every batch waiting at
+//! that moment, applies each in its own savepoint of one write transaction (a batch that
+//! fails is rolled back alone and answered its error), commits once, and only then answers
+//! each caller — nothing is acknowledged before it is durable, and a commit (an fsync with
+//! `synchronous=FULL`) serves many requests. Every batch that touches users or keys
 //! also writes a fresh identity stamp, so that caches of DID documents in this process
 //! (at once, through [`IdentityEpoch`]) and in other processes sharing the database
 //! (within a poll interval) drop what they built from the old rows.
@@ -7,13 +11,14 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use sea_orm::{ConnectionTrait, DatabaseConnection};
+use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
 use sichat_core::id::{KeyId, Owner, UserName};
 use sichat_core::store::{
     Changes, CredentialStatus, CredentialStore, HeldCredentialRecord, IssuedCredentialRecord,
     IssuedCredentialStore, KeyRecord, KeyStore, StatusListRecord, StatusListState, StatusListStore,
     StoreError, UnitOfWork, UserRecord, UserStore,
 };
+use tokio::sync::{mpsc, oneshot};
 
 use super::{begin_write, held, issued, keys, map_err, settings, status, users};
 
@@ -41,19 +46,33 @@ pub async fn stamp_identity_change(db: &impl ConnectionTrait) -> Result<(), Stor
     .await
 }
 
+/// Batches one commit serves at most.
+const MAX_GROUP: usize = 64;
+/// Batches waiting for the writer at most; beyond, callers wait for room.
+const QUEUE: usize = 4096;
+
+/// One caller's batch, and where its outcome goes.
+struct Job {
+    changes: Changes,
+    reply: oneshot::Sender<Result<(), StoreError>>,
+}
+
 /// The server's store: the only way services write users and keys.
 #[derive(Clone)]
 pub struct SeaStore {
     db: DatabaseConnection,
     epoch: Arc<IdentityEpoch>,
+    writer: mpsc::Sender<Job>,
 }
 
 impl SeaStore {
+    /// Opens the store over `db` and starts its writer task (on the current tokio
+    /// runtime); the task ends when the last clone of the store is dropped.
     pub fn new(db: DatabaseConnection) -> Self {
-        Self {
-            db,
-            epoch: Arc::new(IdentityEpoch::default()),
-        }
+        let epoch = Arc::new(IdentityEpoch::default());
+        let (writer, jobs) = mpsc::channel(QUEUE);
+        tokio::spawn(write_groups(db.clone(), epoch.clone(), jobs));
+        Self { db, epoch, writer }
     }
 
     /// The connection, for the server's own repository functions (settings, readiness).
@@ -178,13 +197,91 @@ impl SeaStore {
     }
 }
 
+/// The writer task: takes the batches waiting, commits them together, answers each.
+async fn write_groups(
+    db: DatabaseConnection,
+    epoch: Arc<IdentityEpoch>,
+    mut jobs: mpsc::Receiver<Job>,
+) {
+    while let Some(first) = jobs.recv().await {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match jobs.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        let results = commit_group(&db, &group).await;
+        if group
+            .iter()
+            .zip(&results)
+            .any(|(job, r)| r.is_ok() && touches_identity(&job.changes))
+        {
+            epoch.bump();
+        }
+        for (job, result) in group.into_iter().zip(results) {
+            // A caller that has gone (its request was cancelled) needs no answer; what
+            // it asked for is committed all the same.
+            let _ = job.reply.send(result);
+        }
+    }
+}
+
+/// Applies each batch in its own savepoint of one write transaction, then commits.
+async fn commit_group(db: &DatabaseConnection, group: &[Job]) -> Vec<Result<(), StoreError>> {
+    let txn = match begin_write(db).await {
+        Ok(txn) => txn,
+        Err(e) => {
+            let e = map_err(e);
+            return group.iter().map(|_| Err(e.clone())).collect();
+        }
+    };
+    let mut results = Vec::with_capacity(group.len());
+    for job in group {
+        let result = if group.len() == 1 {
+            apply(&txn, &job.changes).await
+        } else {
+            match txn.begin().await {
+                Ok(savepoint) => match apply(&savepoint, &job.changes).await {
+                    Ok(()) => savepoint.commit().await.map_err(map_err),
+                    Err(e) => {
+                        let _ = savepoint.rollback().await;
+                        Err(e)
+                    }
+                },
+                Err(e) => Err(map_err(e)),
+            }
+        };
+        results.push(result);
+    }
+    if group.len() == 1 && results[0].is_err() {
+        let _ = txn.rollback().await;
+        return results;
+    }
+    if let Err(e) = txn.commit().await {
+        let e = map_err(e);
+        return group.iter().map(|_| Err(e.clone())).collect();
+    }
+    results
+}
+
 #[async_trait::async_trait]
 impl UnitOfWork for SeaStore {
     async fn save_changes(&self, changes: &Changes) -> Result<(), StoreError> {
         if changes.is_empty() {
             return Ok(());
         }
-        self.transact(None, changes).await.map(|_| ())
+        let (reply, outcome) = oneshot::channel();
+        self.writer
+            .send(Job {
+                changes: changes.clone(),
+                reply,
+            })
+            .await
+            .map_err(|_| StoreError::Backend("the store's writer has stopped".into()))?;
+        outcome
+            .await
+            .map_err(|_| StoreError::Backend("the store's writer has stopped".into()))?
     }
 }
 

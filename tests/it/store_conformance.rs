@@ -132,3 +132,45 @@ async fn sqlite_connections_are_configured_for_durability() {
     assert_eq!(pragma("foreign_keys").await, "1");
     assert_eq!(pragma("busy_timeout").await, "10000");
 }
+
+/// Group commit: batches sent at once share commits, yet each stays all or nothing on its
+/// own — a failing batch (a duplicate user) is rolled back alone, the others commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_batches_commit_together_and_fail_alone() {
+    use sichat_core::store::conformance::{sample_key, sample_user};
+    let store = fresh().await;
+    let taken = sample_user("taken");
+    store
+        .save_changes(&Changes::new().user(taken.clone()))
+        .await
+        .unwrap();
+    let batches: Vec<Changes> = (0..60)
+        .map(|i| {
+            if i % 6 == 0 {
+                // A new key and a duplicate user: the key must not survive.
+                let mut dup = sample_user("taken");
+                dup.id = sichat_core::id::UserId::generate();
+                Changes::new().key(sample_key(&Owner::Server, i)).user(dup)
+            } else {
+                let user = sample_user(&format!("u{i}"));
+                let owner = Owner::User(user.name.clone());
+                Changes::new().user(user).key(sample_key(&owner, i))
+            }
+        })
+        .collect();
+    let results =
+        futures_util::future::join_all(batches.iter().map(|b| store.save_changes(b))).await;
+    let failed = results.iter().filter(|r| r.is_err()).count();
+    assert_eq!(failed, 10, "{results:?}");
+    assert!(
+        results
+            .iter()
+            .filter_map(|r| r.as_ref().err())
+            .all(|e| matches!(e, StoreError::Duplicate(_)))
+    );
+    assert_eq!(store.list_users().await.unwrap().len(), 51);
+    assert!(
+        store.list_keys(&Owner::Server).await.unwrap().is_empty(),
+        "the failed batches' keys were rolled back with them"
+    );
+}
