@@ -131,6 +131,12 @@ pub async fn update_status(
     Authenticated(caller): Authenticated,
     ApiJson(body): ApiJson<UpdateStatusRequest>,
 ) -> Result<Json<UpdateStatusResponse>, ApiError> {
+    if body.credential_status.len() > 3 {
+        return Err(ApiError::validation(
+            "`credentialStatus` names at most 3 states (revoked, suspended, active)",
+        )
+        .with("field", "credentialStatus".into()));
+    }
     if body.credential_status.is_empty() {
         return Err(
             ApiError::validation("`credentialStatus` must name at least one status")

@@ -55,6 +55,9 @@ pub struct StatusLists {
     issuer: Issuer,
     clock: Arc<dyn Clock>,
     signed: Mutex<HashMap<String, Signed>>,
+    /// Per list, how many changes this process made: a copy signed from state read before
+    /// a change is not kept after it.
+    generations: Mutex<HashMap<String, u64>>,
     /// Reserved counters not yet used, per issuer and purpose.
     reserved: Mutex<Reserved>,
 }
@@ -96,6 +99,7 @@ impl StatusLists {
             issuer,
             clock,
             signed: Mutex::new(HashMap::new()),
+            generations: Mutex::new(HashMap::new()),
             reserved: Mutex::new(HashMap::new()),
         }
     }
@@ -231,6 +235,7 @@ impl StatusLists {
             return Ok(Some(hit));
         }
         let now = self.clock.now_millis();
+        let generation = self.generation(id);
         let (Some(list), Some(state)) = (
             self.store.get_status_list(id).await?,
             self.store.status_list_state(id).await?,
@@ -269,6 +274,9 @@ impl StatusLists {
                 .secure(unsigned, VcVersion::V2, &key, format)
                 .await?,
         );
+        if self.generation(id) != generation {
+            return Ok(Some(signed));
+        }
         let mut cache = self.lock();
         if cache.len() >= MAX_CACHED {
             cache.clear();
@@ -283,6 +291,15 @@ impl StatusLists {
             },
         );
         Ok(Some(signed))
+    }
+
+    fn generation(&self, id: &str) -> u64 {
+        self.generations
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+            .copied()
+            .unwrap_or(0)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Signed>> {
@@ -340,9 +357,16 @@ impl StatusLists {
         }
         self.store.save_changes(&changes).await?;
         {
+            let mut generations = self.generations.lock().unwrap_or_else(|e| e.into_inner());
             let mut cache = self.lock();
             for entry in &current {
+                *generations
+                    .entry(entry.assignment.list.clone())
+                    .or_default() += 1;
                 cache.remove(&entry.assignment.list);
+            }
+            if generations.len() > 100_000 {
+                generations.clear();
             }
         }
         Ok(self.store.credential_status(credential).await?)

@@ -23,7 +23,12 @@ pub struct ServerStatusSource {
     fetcher: GuardedFetcher,
     clock: Arc<dyn Clock>,
     cache: Mutex<HashMap<String, (i64, Value)>>,
+    /// URLs that could not be retrieved, until when, and why: not tried again meanwhile.
+    failures: Mutex<HashMap<String, (i64, String)>>,
 }
+
+/// How long a retrieval failure is remembered.
+const FAILURE_MS: i64 = 30_000;
 
 impl ServerStatusSource {
     pub fn new(local: Arc<StatusLists>, fetcher: GuardedFetcher, clock: Arc<dyn Clock>) -> Self {
@@ -32,6 +37,7 @@ impl ServerStatusSource {
             fetcher,
             clock,
             cache: Mutex::new(HashMap::new()),
+            failures: Mutex::new(HashMap::new()),
         }
     }
 
@@ -85,6 +91,33 @@ impl StatusListSource for ServerStatusSource {
         if let Some(hit) = self.cached(url) {
             return Ok(hit);
         }
+        let now = self.clock.now_millis();
+        if let Some((_, why)) = self
+            .failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(url)
+            .filter(|(until, _)| *until > now)
+        {
+            return Err(unavailable(format!("{why} (remembered for a while)")));
+        }
+        let fetched = self.fetch_remote(url).await;
+        if let Err(SourceError::Unavailable(why)) = &fetched {
+            let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+            if failures.len() >= MAX_CACHED {
+                failures.retain(|_, (until, _)| *until > now);
+                if failures.len() >= MAX_CACHED {
+                    failures.clear();
+                }
+            }
+            failures.insert(url.to_owned(), (now + FAILURE_MS, why.clone()));
+        }
+        fetched
+    }
+}
+
+impl ServerStatusSource {
+    async fn fetch_remote(&self, url: &str) -> Result<Value, SourceError> {
         let parsed = url::Url::parse(url).map_err(unavailable)?;
         let body = self
             .fetcher

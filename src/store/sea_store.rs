@@ -211,7 +211,19 @@ async fn write_groups(
                 Err(_) => break,
             }
         }
-        let results = commit_group(&db, &group).await;
+        // Each group in its own task: a panic answers its callers with an error and the
+        // writer goes on.
+        let batches: Vec<Changes> = group.iter().map(|job| job.changes.clone()).collect();
+        let count = batches.len();
+        let db_for_group = db.clone();
+        let results = tokio::spawn(async move { commit_group(&db_for_group, &batches).await })
+            .await
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "a group commit failed unexpectedly");
+                (0..count)
+                    .map(|_| Err(StoreError::Backend("the write failed unexpectedly".into())))
+                    .collect()
+            });
         if group
             .iter()
             .zip(&results)
@@ -227,40 +239,51 @@ async fn write_groups(
     }
 }
 
-/// Applies each batch in its own savepoint of one write transaction, then commits.
-async fn commit_group(db: &DatabaseConnection, group: &[Job]) -> Vec<Result<(), StoreError>> {
+/// Applies each batch in its own savepoint of one write transaction, then commits. A
+/// savepoint that cannot be released or rolled back leaves the transaction unusable
+/// (PostgreSQL aborts it): then nothing is committed and every batch gets the error.
+async fn commit_group(db: &DatabaseConnection, group: &[Changes]) -> Vec<Result<(), StoreError>> {
+    let all = |e: StoreError| group.iter().map(|_| Err(e.clone())).collect();
     let txn = match begin_write(db).await {
         Ok(txn) => txn,
-        Err(e) => {
-            let e = map_err(e);
-            return group.iter().map(|_| Err(e.clone())).collect();
-        }
+        Err(e) => return all(map_err(e)),
     };
     let mut results = Vec::with_capacity(group.len());
-    for job in group {
-        let result = if group.len() == 1 {
-            apply(&txn, &job.changes).await
-        } else {
-            match txn.begin().await {
-                Ok(savepoint) => match apply(&savepoint, &job.changes).await {
-                    Ok(()) => savepoint.commit().await.map_err(map_err),
-                    Err(e) => {
-                        let _ = savepoint.rollback().await;
-                        Err(e)
-                    }
-                },
-                Err(e) => Err(map_err(e)),
+    for changes in group {
+        if group.len() == 1 {
+            results.push(apply(&txn, changes).await);
+            continue;
+        }
+        let savepoint = match txn.begin().await {
+            Ok(sp) => sp,
+            Err(e) => {
+                let _ = txn.rollback().await;
+                return all(map_err(e));
             }
         };
-        results.push(result);
+        match apply(&savepoint, changes).await {
+            Ok(()) => {
+                if let Err(e) = savepoint.commit().await {
+                    let _ = txn.rollback().await;
+                    return all(map_err(e));
+                }
+                results.push(Ok(()));
+            }
+            Err(e) => {
+                if let Err(rollback) = savepoint.rollback().await {
+                    let _ = txn.rollback().await;
+                    return all(map_err(rollback));
+                }
+                results.push(Err(e));
+            }
+        }
     }
     if group.len() == 1 && results[0].is_err() {
         let _ = txn.rollback().await;
         return results;
     }
     if let Err(e) = txn.commit().await {
-        let e = map_err(e);
-        return group.iter().map(|_| Err(e.clone())).collect();
+        return all(map_err(e));
     }
     results
 }

@@ -122,6 +122,17 @@ async fn sd_jwt_credentials_conceal_claims_and_verify() {
     let (status, report) = verify(&server, &with_sd_jwt(&parts.join("~"))).await;
     assert_eq!(status, 400, "{report}");
     assert_eq!(report["errors"][0]["check"], "proof", "{report}");
+    // More disclosures than are ever read: refused before revealing anything.
+    let many = format!("{}~{}", parts[0], "WyJzIiwibiIsMV0~".repeat(200));
+    let (status, report) = verify(&server, &with_sd_jwt(&many)).await;
+    assert_eq!(status, 400, "{report}");
+    assert!(
+        report["errors"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("disclosures"),
+        "{report}"
+    );
 
     // Only the chosen claims are concealed.
     let (status, body) = issue(
@@ -162,6 +173,31 @@ async fn sd_jwt_options_are_checked() {
         (
             credential("did:example:a"),
             json!({"format": "vc+sd-jwt", "selectivePointers": ["no-slash"]}),
+            "",
+        ),
+        (
+            credential("did:example:a"),
+            json!({"format": "vc+sd-jwt", "selectivePointers": ["/credentialStatus"]}),
+            "",
+        ),
+        (
+            credential("did:example:a"),
+            json!({"format": "vc+sd-jwt", "selectivePointers": ["/credentialStatus/0"]}),
+            "",
+        ),
+        (
+            credential("did:example:a"),
+            json!({"format": "vc+sd-jwt", "selectivePointers": ["/credentialSubject"]}),
+            "",
+        ),
+        (
+            credential("did:example:a"),
+            json!({"format": "vc+sd-jwt", "selectivePointers": ["/id"]}),
+            "",
+        ),
+        (
+            credential("did:example:a"),
+            json!({"format": "vc+sd-jwt", "selectivePointers": ["/validUntil"]}),
             "",
         ),
         (

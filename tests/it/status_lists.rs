@@ -295,6 +295,14 @@ async fn status_requests_are_checked() {
         )
         .await;
     assert_problem(resp, 422, "validation-failed").await;
+    let many = vec![json!({"type": "BitstringStatusListCredential", "status": "suspended"}); 4];
+    let resp = server
+        .admin_post_raw(
+            "/credentials/status",
+            &json!({"credentialId": id, "credentialStatus": many}),
+        )
+        .await;
+    assert_problem(resp, 422, "validation-failed").await;
     let resp = server
         .admin_post_raw("/credentials/status", &json!({"credentialId": id}))
         .await;

@@ -162,10 +162,30 @@ impl Issuer {
         };
         for p in &pointers {
             let found = credential_pointer(&credential, p);
-            if !found || p == "/@context" || p == "/type" || p == "/issuer" || p.is_empty() {
+            // What a verifier must always see: hiding status or validity would let a
+            // holder hide a revocation or an expiry.
+            const ALWAYS_SHOWN: [&str; 9] = [
+                "/@context",
+                "/type",
+                "/issuer",
+                "/id",
+                "/validFrom",
+                "/validUntil",
+                "/credentialStatus",
+                "/credentialSchema",
+                "/credentialSubject",
+            ];
+            let shown = ALWAYS_SHOWN.iter().any(|a| {
+                p == a
+                    || (p.starts_with(a)
+                        && p.as_bytes().get(a.len()) == Some(&b'/')
+                        && *a != "/credentialSubject")
+            });
+            if !found || p.is_empty() || shown {
                 return Err(IssueError::Unsupported(format!(
                     "`{p}` cannot be made selectively disclosable (it must name a claim \
-                     present in the credential, and not @context, type or issuer)"
+                     present in the credential, not @context, type, issuer, id, the validity \
+                     dates, credentialStatus or credentialSchema)"
                 )));
             }
         }

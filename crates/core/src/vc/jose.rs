@@ -165,6 +165,20 @@ pub fn decode(jws: &str) -> Result<DecodedJws, JoseError> {
     })
 }
 
+/// Disclosures one SD-JWT may carry. Revealing recurses once per nested disclosure
+/// (ssi), before any signature is checked: the count bounds that depth.
+pub const MAX_DISCLOSURES: usize = 128;
+
+fn check_disclosure_count(sd_jwt: &str) -> Result<(), JoseError> {
+    let count = sd_jwt.split('~').skip(1).filter(|d| !d.is_empty()).count();
+    if count > MAX_DISCLOSURES {
+        return Err(JoseError::SdJwt(format!(
+            "{count} disclosures; at most {MAX_DISCLOSURES} are read"
+        )));
+    }
+    Ok(())
+}
+
 fn json_pointers(pointers: &[String]) -> Result<Vec<ssi::JsonPointerBuf>, JoseError> {
     pointers
         .iter()
@@ -208,6 +222,7 @@ pub async fn sign_sd(
 /// the JWT does not reference, or one used twice, is refused.
 pub fn decode_sd(sd_jwt: &str) -> Result<(DecodedJws, Map<String, Value>), JoseError> {
     use ssi::claims::sd_jwt::SdJwt;
+    check_disclosure_count(sd_jwt)?;
     let parsed = SdJwt::new(sd_jwt).map_err(|e| JoseError::SdJwt(e.to_string()))?;
     if parsed.has_kb() {
         return Err(JoseError::SdJwt(
@@ -228,6 +243,7 @@ pub fn decode_sd(sd_jwt: &str) -> Result<(DecodedJws, Map<String, Value>), JoseE
 /// chooses to show); the issuer's JWS is unchanged.
 pub fn select_disclosures(sd_jwt: &str, keep: &[String]) -> Result<String, JoseError> {
     use ssi::claims::sd_jwt::SdJwt;
+    check_disclosure_count(sd_jwt)?;
     let parsed = SdJwt::new(sd_jwt).map_err(|e| JoseError::SdJwt(e.to_string()))?;
     let pointers = json_pointers(keep)?;
     let revealed = parsed

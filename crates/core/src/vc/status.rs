@@ -14,9 +14,9 @@ use crate::contexts::{CREDENTIALS_V1, CREDENTIALS_V2, STATUS_V1};
 /// Bits in each list this server publishes: the specification's minimum (16 KiB), which
 /// gives herd privacy to every credential in it.
 pub const LIST_SIZE: u32 = 131_072;
-/// The largest decoded list a verifier accepts (the specification suggests no limit;
-/// 16 MiB is 134 million single-bit entries).
-pub const MAX_DECODED_BYTES: u64 = 16 * 1024 * 1024;
+/// The largest decoded list a verifier accepts (the specification sets no limit; 2 MiB
+/// is 16 million single-bit entries).
+pub const MAX_DECODED_BYTES: u64 = 2 * 1024 * 1024;
 /// The smallest list a verifier accepts, in bits (§3.2 step 9: shorter lists leak).
 pub const MIN_LIST_BITS: usize = 131_072;
 /// `credentialStatus` entries checked in one credential.
@@ -285,10 +285,15 @@ pub fn entries(credential: &Map<String, Value>) -> Result<(Vec<Entry>, Vec<Strin
                 (!s.is_empty()
                     && s.bytes().all(|b| b.is_ascii_digit())
                     && (s == "0" || !s.starts_with('0')))
-                .then(|| s.parse::<usize>().ok())
+                .then(|| s.parse::<u32>().ok().map(|i| i as usize))
                 .flatten()
             })
-            .ok_or_else(|| bad("statusListIndex", "must be a string of a base-10 integer"))?;
+            .ok_or_else(|| {
+                bad(
+                    "statusListIndex",
+                    "must be a string of a base-10 integer below 2^32",
+                )
+            })?;
         let list_url = item
             .get("statusListCredential")
             .and_then(Value::as_str)
@@ -441,8 +446,18 @@ pub fn published_list(credential: &Map<String, Value>) -> Result<PublishedList, 
 impl PublishedList {
     /// The value of `entry`, or `None` when its index is beyond the list.
     pub fn value(&self, entry: &Entry) -> Option<u8> {
-        let size = StatusSize::try_from(entry.size).ok()?;
-        BitString::from_bytes(self.bits.clone()).get(size, entry.index)
+        let size = usize::from(entry.size);
+        if !(1..=8).contains(&size) {
+            return None;
+        }
+        // Bit 0 is the left-most bit of the first byte; an entry may straddle two bytes.
+        let first = entry.index.checked_mul(size)?;
+        let mut value = 0u8;
+        for bit in first..first.checked_add(size)? {
+            let byte = *self.bits.get(bit / 8)?;
+            value = (value << 1) | ((byte >> (7 - bit % 8)) & 1);
+        }
+        Some(value)
     }
 }
 

@@ -185,11 +185,24 @@ fn did_of(url: &str) -> &str {
     url.split('#').next().unwrap_or(url)
 }
 
+/// Whether the proof or its signatory already failed: such a credential is not verified
+/// whatever its status, and its status URLs (anyone's) are not fetched.
+fn signature_failed(report: &Report) -> bool {
+    report
+        .errors
+        .iter()
+        .any(|e| e.check == "proof" || e.check == "issuer")
+}
+
+/// How long a verified list is reused (a list's `ttl` is usually 5 minutes).
+const LIST_REUSE_MS: i64 = 300_000;
+
 /// A status list credential that verified, decoded.
 struct VerifiedList {
     issuer: Option<String>,
     list: status::PublishedList,
     valid_until: Option<DateTime<Utc>>,
+    verified_at: DateTime<Utc>,
 }
 
 enum ListOutcome {
@@ -200,25 +213,33 @@ enum ListOutcome {
     Busy,
 }
 
-/// Verified status lists by the hash of their content.
+/// Verified status lists by the hash of their content, and the bytes they hold.
 #[derive(Default)]
-struct ListCache(std::sync::Mutex<std::collections::HashMap<[u8; 32], Arc<VerifiedList>>>);
+struct ListCache(std::sync::Mutex<(VerifiedLists, usize)>);
+
+type VerifiedLists = std::collections::HashMap<[u8; 32], Arc<VerifiedList>>;
 
 impl ListCache {
-    /// Lists kept (each up to the decoded size, 16 KiB for a minimal list); beyond, the
-    /// cache starts over.
+    /// Lists kept, and their decoded bytes in all (a minimal list is 16 KiB); beyond
+    /// either, the cache starts over.
     const CAPACITY: usize = 64;
+    const BYTES: usize = 8 * 1024 * 1024;
 
     fn get(&self, key: &[u8; 32]) -> Option<Arc<VerifiedList>> {
-        self.0.lock().ok()?.get(key).cloned()
+        self.0.lock().ok()?.0.get(key).cloned()
     }
 
     fn insert(&self, key: [u8; 32], list: Arc<VerifiedList>) {
-        if let Ok(mut map) = self.0.lock() {
-            if map.len() >= Self::CAPACITY {
-                map.clear();
+        if let Ok(mut cache) = self.0.lock() {
+            let size = list.list.bits.len();
+            if cache.0.len() >= Self::CAPACITY || cache.1 + size > Self::BYTES {
+                cache.0.clear();
+                cache.1 = 0;
             }
-            map.insert(key, list);
+            if size <= Self::BYTES {
+                cache.1 += size;
+                cache.0.insert(key, list);
+            }
         }
     }
 }
@@ -295,6 +316,7 @@ impl Verifier {
             let claims = self.enveloped_credential(doc, secured, report).await;
             if let Some((claims, issuer)) = &claims
                 && check_status
+                && !signature_failed(report)
             {
                 self.status(claims, issuer, report).await;
             }
@@ -308,7 +330,7 @@ impl Verifier {
         };
         self.proofs(doc, &signatory, options, report).await;
         self.validity(&checked.validity, checked.version, report);
-        if check_status {
+        if check_status && !signature_failed(report) {
             self.status(doc, &checked.issuer, report).await;
         }
         Ok(Some(doc.clone()))
@@ -330,6 +352,7 @@ impl Verifier {
         let now = self.now();
         if let Some(hit) = self.lists.get(&key)
             && hit.valid_until.is_none_or(|t| t + self.skew >= now)
+            && (now - hit.verified_at).num_milliseconds() < LIST_REUSE_MS
         {
             return ListOutcome::Verified(hit);
         }
@@ -371,8 +394,27 @@ impl Verifier {
             return ListOutcome::Failed;
         }
         let Some(claims) = claims else {
+            fail(
+                report,
+                status::problem::VERIFICATION,
+                "Invalid status list",
+                "its claims could not be read".into(),
+            );
             return ListOutcome::Failed;
         };
+        // The list must be the one the entry names (another list of the same issuer and
+        // purpose would answer for other credentials).
+        if let Some(id) = claims.get("id").and_then(Value::as_str)
+            && id != url
+        {
+            fail(
+                report,
+                status::problem::VERIFICATION,
+                "Wrong status list",
+                format!("the credential served is `{id}`"),
+            );
+            return ListOutcome::Failed;
+        }
         let list = match status::published_list(&claims) {
             Ok(list) => list,
             Err((kind, detail)) => {
@@ -392,6 +434,7 @@ impl Verifier {
             issuer,
             list,
             valid_until,
+            verified_at: now,
         });
         self.lists.insert(key, verified.clone());
         ListOutcome::Verified(verified)
@@ -510,6 +553,7 @@ impl Verifier {
             };
             let message = status::message_for(&entry, value);
             match (entry.purpose.as_str(), value) {
+                ("revocation" | "suspension", 0) => {}
                 (_, 0) if entry.size == 1 => {}
                 ("revocation", _) => fail(
                     report,
