@@ -23,6 +23,10 @@ use crate::store::SeaStore;
 
 pub use super::issuer_keys::Caller;
 
+/// The longest one operation may hold its place (what it waits for is mostly retrieving
+/// status lists from slow hosts, each fetch capped at a few seconds).
+const WORK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
 /// Bounds the CPU that credential requests cost: `concurrency` operations run at once on
 /// blocking threads (off the async workers), `queue` more wait; beyond them, 503.
 struct WorkGate {
@@ -61,10 +65,16 @@ impl WorkGate {
         let runtime = tokio::runtime::Handle::current();
         tokio::task::spawn_blocking(move || {
             let _places = (admitted, running);
-            runtime.block_on(work)
+            runtime.block_on(tokio::time::timeout(WORK_TIMEOUT, work))
         })
         .await
-        .map_err(ApiError::internal)
+        .map_err(ApiError::internal)?
+        .map_err(|_| {
+            ApiError::busy(format!(
+                "the operation took longer than {} s (slow status list hosts?); retry later",
+                WORK_TIMEOUT.as_secs()
+            ))
+        })
     }
 }
 
