@@ -223,8 +223,9 @@ pub async fn list_user_tokens(
 pub async fn revoke_user_token(
     State(tokens): State<Arc<UserTokens>>,
     _: Admin,
-    axum::extract::Path((name, id)): axum::extract::Path<(String, String)>,
+    path: Result<axum::extract::Path<(String, String)>, axum::extract::rejection::PathRejection>,
 ) -> Result<StatusCode, ApiError> {
+    let axum::extract::Path((name, id)) = path?;
     let name = UserName::parse(&name).map_err(|_| ApiError::not_found("no such user"))?;
     if id.len() > 64 {
         return Err(ApiError::not_found("no such token"));
