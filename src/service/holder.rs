@@ -7,7 +7,9 @@ use serde_json::{Map, Value, json};
 use sichat_core::Clock;
 use sichat_core::api::{HeldCredentialView, PresentOptions, VerificationResult, VerifyOptions};
 use sichat_core::id::UserName;
-use sichat_core::store::{Changes, CredentialStore, HeldCredentialRecord, UnitOfWork};
+use sichat_core::store::{
+    Changes, CredentialStore, HeldCredentialRecord, MAX_HELD_PER_HOLDER, UnitOfWork,
+};
 use sichat_core::vc::credential::{self, CheckedCredential};
 use sichat_core::vc::jose::{self, Secured};
 use sichat_core::vc::{Cryptosuite, ProofFormat, ShapeError};
@@ -17,8 +19,6 @@ use super::identity::IdentityService;
 use crate::error::ApiError;
 use crate::store::SeaStore;
 
-/// Credentials one user may keep.
-pub const MAX_HELD_PER_USER: u64 = 10_000;
 /// Credentials in one presentation (the verifier's own bound).
 const MAX_PRESENTED: usize = sichat_core::vc::verify::MAX_CREDENTIALS;
 
@@ -156,9 +156,11 @@ impl HolderService {
             .into());
         };
         let (checked, format) = describe(doc)?;
-        if self.store.count_held(holder).await? >= MAX_HELD_PER_USER {
+        // Early, to spare the verification; the store enforces the bound in the insert's
+        // own transaction.
+        if self.store.count_held(holder).await? >= MAX_HELD_PER_HOLDER {
             return Err(ApiError::conflict(format!(
-                "{holder} already keeps {MAX_HELD_PER_USER} credentials; delete some first"
+                "{holder} already keeps {MAX_HELD_PER_HOLDER} credentials; delete some first"
             )));
         }
         let result = self

@@ -4,7 +4,7 @@ use sea_orm::ActiveValue::Set;
 use sea_orm::entity::prelude::*;
 use sea_orm::{PaginatorTrait, QueryOrder};
 use sichat_core::id::UserName;
-use sichat_core::store::{HeldCredentialRecord, StoreError};
+use sichat_core::store::{HeldCredentialRecord, MAX_HELD_PER_HOLDER, StoreError};
 
 use super::{map_err, users};
 
@@ -54,8 +54,20 @@ fn record(holder: &UserName, row: Model) -> Result<HeldCredentialRecord, StoreEr
 }
 
 pub async fn insert(db: &impl ConnectionTrait, r: &HeldCredentialRecord) -> Result<(), StoreError> {
+    let uid = user_id(db, &r.holder).await?;
+    let kept = Entity::find()
+        .filter(Column::UserId.eq(uid.clone()))
+        .count(db)
+        .await
+        .map_err(map_err)?;
+    if kept >= MAX_HELD_PER_HOLDER {
+        return Err(StoreError::Conflict(format!(
+            "{} already keeps {MAX_HELD_PER_HOLDER} credentials",
+            r.holder
+        )));
+    }
     let am = ActiveModel {
-        user_id: Set(user_id(db, &r.holder).await?),
+        user_id: Set(uid),
         id: Set(r.id.clone()),
         document: Set(r.document.clone()),
         format: Set(r.format.clone()),

@@ -361,10 +361,15 @@ pub trait StatusListStore: UnitOfWork {
     ) -> Result<Vec<CredentialStatus>, StoreError>;
 }
 
+/// Credentials one holder may keep.
+pub const MAX_HELD_PER_HOLDER: u64 = 10_000;
+
 /// A holder's credentials (the server keeps each user's; a wallet its owner's). Keeping
 /// and forgetting go through [`UnitOfWork::save_changes`]: keeping an id the holder has
 /// is [`StoreError::Duplicate`], forgetting one they do not is [`StoreError::NotFound`],
-/// and a holder of a user that does not exist is [`StoreError::NotFound`].
+/// a holder of a user that does not exist is [`StoreError::NotFound`], and one more than
+/// [`MAX_HELD_PER_HOLDER`] is [`StoreError::Conflict`] (checked in the batch's
+/// transaction, so concurrent batches cannot pass it together).
 #[async_trait::async_trait]
 pub trait CredentialStore: UnitOfWork {
     async fn get_held(
