@@ -212,6 +212,26 @@ async fn invalid_requests_are_refused_naming_the_field() {
             json!({"credentialStatus": {"id": "https://example.org/s"}}),
             "credentialStatus.type",
         ),
+        // VC DM 2.0 §5.3, as the W3C vc2.0 suite sends them.
+        (
+            json!({"relatedResource": ["https://www.w3.org/ns/credentials/v2"]}),
+            "relatedResource",
+        ),
+        (
+            json!({"relatedResource": [{"digestMultibase": "uEiBZlVztZpfWHgPyslVv6-UwirFoQoRvW1htfx963sknNA"}]}),
+            "relatedResource.id",
+        ),
+        (
+            json!({"relatedResource": [{"id": "https://www.w3.org/ns/credentials/v2"}]}),
+            "relatedResource",
+        ),
+        (
+            json!({"relatedResource": [
+                {"id": "https://example.org/a", "digestSRI": "sha384-x"},
+                {"id": "https://example.org/a", "digestSRI": "sha384-y"}
+            ]}),
+            "relatedResource.id",
+        ),
     ];
     for (extra, field) in cases {
         let mut vc = credential(json!({}));

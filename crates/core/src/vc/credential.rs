@@ -205,6 +205,7 @@ pub fn check_credential(doc: &Map<String, Value>) -> Result<CheckedCredential, S
     ] {
         check_typed_objects(doc, member, needs_id)?;
     }
+    check_related_resources(doc)?;
     let (from_field, until_field) = match version {
         VcVersion::V2 => ("validFrom", "validUntil"),
         VcVersion::V1 => ("issuanceDate", "expirationDate"),
@@ -227,6 +228,50 @@ pub fn check_credential(doc: &Map<String, Value>) -> Result<CheckedCredential, S
         subjects: subject_ids,
         validity,
     })
+}
+
+/// `relatedResource` (VC DM 2.0 §5.3): objects, each with a distinct `id` URL and at least
+/// one digest (`digestSRI`, `digestMultibase`) given as a string.
+fn check_related_resources(doc: &Map<String, Value>) -> Result<(), ShapeError> {
+    let field = "relatedResource";
+    let items: Vec<&Value> = match doc.get(field) {
+        None => return Ok(()),
+        Some(Value::Array(items)) if !items.is_empty() => items.iter().collect(),
+        Some(Value::Object(_)) => vec![&doc[field]],
+        Some(_) => {
+            return Err(bad(
+                field,
+                "must be an object or a non-empty array of objects",
+            ));
+        }
+    };
+    let mut seen = std::collections::HashSet::new();
+    for item in items {
+        let object = item
+            .as_object()
+            .ok_or_else(|| bad(field, "must hold objects, each describing one resource"))?;
+        let id = object
+            .get("id")
+            .ok_or_else(|| bad("relatedResource.id", "is required"))?;
+        check_url("relatedResource.id", id)?;
+        if !seen.insert(id.as_str().unwrap_or_default()) {
+            return Err(bad("relatedResource.id", "names the same resource twice"));
+        }
+        let digests: Vec<&Value> = ["digestSRI", "digestMultibase"]
+            .iter()
+            .filter_map(|d| object.get(*d))
+            .collect();
+        if digests.is_empty() {
+            return Err(bad(
+                "relatedResource",
+                "each resource needs `digestSRI` or `digestMultibase`",
+            ));
+        }
+        if digests.iter().any(|d| !d.is_string()) {
+            return Err(bad("relatedResource", "digests are strings"));
+        }
+    }
+    Ok(())
 }
 
 /// `member`, when present, is an object or an array of objects, each with a `type` (and
