@@ -560,3 +560,41 @@ async fn every_row_of_the_negative_table_is_rejected_for_its_reason() {
         );
     }
 }
+
+/// A proof set may carry another party's proof (a notary's) beside the issuer's: each
+/// must verify, and one must be the issuer's. With none of the issuer's, `issuer` fails.
+#[tokio::test]
+async fn a_proof_set_verifies_when_one_proof_is_the_issuers() {
+    let server = TestServer::spawn().await;
+    let key = offline_key().await;
+    let issued = issue(
+        &server,
+        unsigned(&server.host_did(), json!({})),
+        json!({"credentialStatus": false}),
+    )
+    .await;
+    let mut bare = issued.clone();
+    let issuer_proof = bare.as_object_mut().unwrap().remove("proof").unwrap();
+    let notarised = key.sign_with(&bare, json!({})).await;
+    let mut set = bare.clone();
+    set["proof"] = json!([issuer_proof, notarised["proof"]]);
+    let verify = |vc: Value| {
+        let server = &server;
+        async move {
+            let resp = server
+                .client
+                .post(server.url("/credentials/verify"))
+                .json(&json!({"verifiableCredential": vc}))
+                .send()
+                .await
+                .unwrap();
+            (resp.status().as_u16(), resp.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, report) = verify(set).await;
+    assert_eq!(status, 200, "{report}");
+    // Only the notary's proof: the issuer signed nothing.
+    let (status, report) = verify(notarised).await;
+    assert_eq!(status, 400);
+    assert_eq!(report["errors"][0]["check"], "issuer", "{report}");
+}

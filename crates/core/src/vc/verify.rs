@@ -185,6 +185,48 @@ fn did_of(url: &str) -> &str {
     url.split('#').next().unwrap_or(url)
 }
 
+/// Whether a proof's method belongs to the signatory (the issuer, the holder).
+enum SignerOutcome {
+    Controls,
+    NotControlled(String),
+    NotChecked(String),
+    NoSignatory,
+}
+
+/// The signatory check over the proofs of one document: it passes when one of them is the
+/// signatory's (a proof set or chain may also carry others' proofs, e.g. a notary's,
+/// each of which must still verify).
+fn signer_verdict(outcomes: &[SignerOutcome], signatory: &Signatory<'_>, report: &mut Report) {
+    if outcomes
+        .iter()
+        .any(|o| matches!(o, SignerOutcome::Controls))
+    {
+        return report.pass(signatory.check);
+    }
+    if let Some(SignerOutcome::NotControlled(detail)) = outcomes
+        .iter()
+        .find(|o| matches!(o, SignerOutcome::NotControlled(_)))
+    {
+        return report.fail(
+            signatory.check,
+            problem::PROOF_VERIFICATION,
+            "Signer does not control the method",
+            detail.clone(),
+        );
+    }
+    if let Some(SignerOutcome::NotChecked(detail)) = outcomes
+        .iter()
+        .find(|o| matches!(o, SignerOutcome::NotChecked(_)))
+    {
+        report.warn(
+            signatory.check,
+            problem::PROOF_VERIFICATION,
+            "Control not checked",
+            detail.clone(),
+        );
+    }
+}
+
 /// Whether the proof or its signatory already failed: such a credential is not verified
 /// whatever its status, and its status URLs (anyone's) are not fetched.
 fn signature_failed(report: &Report) -> bool {
@@ -719,20 +761,30 @@ impl Verifier {
         }
         let mut unsecured = doc.clone();
         unsecured.remove("proof");
+        let mut signers = Vec::new();
         for proof in &proofs {
-            self.one_proof(&unsecured, &proofs, proof, signatory, options, report)
-                .await;
+            self.one_proof(
+                (&unsecured, &proofs),
+                proof,
+                signatory,
+                options,
+                report,
+                &mut signers,
+            )
+            .await;
         }
+        signer_verdict(&signers, signatory, report);
     }
 
+    /// One proof, given the document without proofs and every proof in it.
     async fn one_proof(
         &self,
-        unsecured: &Map<String, Value>,
-        all: &[&Map<String, Value>],
+        (unsecured, all): (&Map<String, Value>, &[&Map<String, Value>]),
         proof: &Map<String, Value>,
         signatory: &Signatory<'_>,
         options: &VerifyOptions,
         report: &mut Report,
+        signers: &mut Vec<SignerOutcome>,
     ) {
         let fail = |report: &mut Report, title: &str, detail: String| {
             report.fail("proof", problem::PROOF_VERIFICATION, title, detail)
@@ -803,7 +855,10 @@ impl Verifier {
                 "proof without string `verificationMethod`".into(),
             );
         };
-        let Some(method) = self.method(method_id, signatory, report).await else {
+        let Some(method) = self
+            .method(method_id, signatory, report, Some(signers))
+            .await
+        else {
             return;
         };
         // The document the proof covers: without proofs, or with the ones it chains to.
@@ -859,6 +914,7 @@ impl Verifier {
         method_id: &str,
         signatory: &Signatory<'_>,
         report: &mut Report,
+        deferred: Option<&mut Vec<SignerOutcome>>,
     ) -> Option<ResolvedMethod> {
         let method = match self.methods.resolve_method(method_id).await {
             Ok(m) => m,
@@ -890,32 +946,26 @@ impl Verifier {
                 ),
             );
         }
-        match signatory.id {
+        let outcome = match signatory.id {
             Some(id) if id.starts_with("did:") => {
                 if did_of(&method.id) == id || method.controller == id {
-                    report.pass(signatory.check);
+                    SignerOutcome::Controls
                 } else {
-                    report.fail(
-                        signatory.check,
-                        problem::PROOF_VERIFICATION,
-                        "Signer does not control the method",
-                        format!(
-                            "`{}` is controlled by `{}`, not by `{id}`",
-                            method.id, method.controller
-                        ),
-                    );
+                    SignerOutcome::NotControlled(format!(
+                        "`{}` is controlled by `{}`, not by `{id}`",
+                        method.id, method.controller
+                    ))
                 }
             }
-            Some(id) => report.warn(
-                signatory.check,
-                problem::PROOF_VERIFICATION,
-                "Control not checked",
-                format!(
-                    "`{id}` is not a DID: whether it controls `{}` was not checked",
-                    method.id
-                ),
-            ),
-            None => {}
+            Some(id) => SignerOutcome::NotChecked(format!(
+                "`{id}` is not a DID: whether it controls `{}` was not checked",
+                method.id
+            )),
+            None => SignerOutcome::NoSignatory,
+        };
+        match deferred {
+            Some(outcomes) => outcomes.push(outcome),
+            None => signer_verdict(&[outcome], signatory, report),
         }
         Some(method)
     }
@@ -1162,7 +1212,7 @@ impl Verifier {
             (k, Some(signer)) => format!("{signer}#{k}"),
             (k, None) => k.to_owned(),
         };
-        let Some(method) = self.method(&method_id, signatory, report).await else {
+        let Some(method) = self.method(&method_id, signatory, report, None).await else {
             return;
         };
         if method.key.key_type() != key_type {
