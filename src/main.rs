@@ -396,7 +396,8 @@ async fn run() -> anyhow::Result<()> {
             let (info, token) = services
                 .user_tokens
                 .create(&UserName::parse(&name)?, label.as_deref())
-                .await?;
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.0.detail))?;
             eprintln!("Token {} for {name} (shown once; store it now):", info.id);
             out(token.expose());
         }

@@ -182,15 +182,7 @@ pub async fn create_user_token(
     ApiPath(name): ApiPath<UserName>,
     ApiJson(body): ApiJson<CreateUserToken>,
 ) -> Result<(StatusCode, Json<CreatedUserToken>), ApiError> {
-    let (info, token) = tokens
-        .create(&name, body.label.as_deref())
-        .await
-        .map_err(|e| match e {
-            sichat_core::store::StoreError::Conflict(detail) => {
-                ApiError::validation(detail).with("field", "label".into())
-            }
-            other => other.into(),
-        })?;
+    let (info, token) = tokens.create(&name, body.label.as_deref()).await?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedUserToken {

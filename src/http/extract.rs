@@ -110,6 +110,16 @@ pub fn bearer(parts: &Parts) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
+/// The bearer token, or a 401 saying which token the endpoint takes.
+fn required_bearer<'a>(parts: &'a Parts, which: &str) -> Result<&'a str, ApiError> {
+    bearer(parts).ok_or_else(|| {
+        ApiError::new(
+            ProblemKind::UNAUTHORIZED,
+            format!("missing `Authorization: Bearer <token>` ({which})"),
+        )
+    })
+}
+
 /// Proof that the request carried the admin token (`Authorization: Bearer …`).
 pub struct Admin;
 
@@ -121,12 +131,7 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let presented = bearer(parts).ok_or_else(|| {
-            ApiError::new(
-                ProblemKind::UNAUTHORIZED,
-                "missing `Authorization: Bearer <admin token>`",
-            )
-        })?;
+        let presented = required_bearer(parts, "the admin token")?;
         if Arc::<AdminTokens>::from_ref(state)
             .verify(presented)
             .await?
@@ -153,12 +158,7 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let presented = bearer(parts).ok_or_else(|| {
-            ApiError::new(
-                ProblemKind::UNAUTHORIZED,
-                "missing `Authorization: Bearer <token>` (the admin token or a user's API token)",
-            )
-        })?;
+        let presented = required_bearer(parts, "the admin token or a user's API token")?;
         if let Some(user) = Arc::<UserTokens>::from_ref(state)
             .authenticate(presented)
             .await?

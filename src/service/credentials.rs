@@ -149,15 +149,28 @@ fn requested_format(options: &IssueOptions) -> Result<Option<ProofFormat>, ApiEr
             .with("field", "options.format".into())),
         };
     }
-    match (options.proof_type.as_deref(), options.cryptosuite.as_deref()) {
-        (None | Some("DataIntegrityProof"), Some(suite)) => Cryptosuite::parse(suite)
-            .map(|s| Some(ProofFormat::DataIntegrity(s)))
-            .ok_or_else(|| {
+    Ok(data_integrity_suite(
+        options.proof_type.as_deref(),
+        options.cryptosuite.as_deref(),
+    )?
+    .map(ProofFormat::DataIntegrity))
+}
+
+/// The Data Integrity cryptosuite `options.type` and `options.cryptosuite` ask for, in an
+/// issue or a presentation request; `None` when they leave it to the default.
+pub fn data_integrity_suite(
+    proof_type: Option<&str>,
+    cryptosuite: Option<&str>,
+) -> Result<Option<Cryptosuite>, ApiError> {
+    match (proof_type, cryptosuite) {
+        (None | Some("DataIntegrityProof"), Some(suite)) => {
+            Cryptosuite::parse(suite).map(Some).ok_or_else(|| {
                 ApiError::validation(format!(
                     "options.cryptosuite `{suite}` is not supported (eddsa-rdfc-2022, ecdsa-rdfc-2019)"
                 ))
                 .with("field", "options.cryptosuite".into())
-            }),
+            })
+        }
         (None | Some("DataIntegrityProof"), None) => Ok(None),
         (Some(other), _) => Err(ApiError::validation(format!(
             "options.type `{other}` is not supported (DataIntegrityProof)"

@@ -14,7 +14,7 @@ use sichat_core::vc::credential::{self, CheckedCredential};
 use sichat_core::vc::jose::{self, Secured};
 use sichat_core::vc::{Cryptosuite, ProofFormat, ShapeError};
 
-use super::credentials::CredentialService;
+use super::credentials::{CredentialService, data_integrity_suite};
 use super::identity::IdentityService;
 use crate::error::ApiError;
 use crate::store::SeaStore;
@@ -70,37 +70,23 @@ fn describe(doc: &Map<String, Value>) -> Result<(CheckedCredential, String), Api
 /// The proof format `options` ask of a presentation: Data Integrity (default:
 /// `eddsa-rdfc-2022`) or `vp+jwt`.
 fn presentation_format(options: &PresentOptions) -> Result<ProofFormat, ApiError> {
-    let bad =
-        |field: &str, detail: String| ApiError::validation(detail).with("field", field.into());
     if let Some(format) = &options.format {
         return match format.as_str() {
             "vp+jwt" => Ok(ProofFormat::VcJwt),
             "ldp_vp" | "vp" => Ok(ProofFormat::DataIntegrity(Cryptosuite::EddsaRdfc2022)),
-            other => Err(bad(
-                "options.format",
-                format!(
-                    "options.format `{other}` is not supported (vp+jwt, or a Data Integrity proof)"
-                ),
-            )),
+            other => Err(ApiError::validation(format!(
+                "options.format `{other}` is not supported (vp+jwt, or a Data Integrity proof)"
+            ))
+            .with("field", "options.format".into())),
         };
     }
-    if let Some(t) = &options.proof_type
-        && t != "DataIntegrityProof"
-    {
-        return Err(bad(
-            "options.type",
-            format!("options.type `{t}` is not supported (DataIntegrityProof)"),
-        ));
-    }
-    match options.cryptosuite.as_deref() {
-        None => Ok(ProofFormat::DataIntegrity(Cryptosuite::EddsaRdfc2022)),
-        Some(s) => Cryptosuite::parse(s).map(ProofFormat::DataIntegrity).ok_or_else(|| {
-            bad(
-                "options.cryptosuite",
-                format!("options.cryptosuite `{s}` is not supported (eddsa-rdfc-2022, ecdsa-rdfc-2019)"),
-            )
-        }),
-    }
+    let suite = data_integrity_suite(
+        options.proof_type.as_deref(),
+        options.cryptosuite.as_deref(),
+    )?;
+    Ok(ProofFormat::DataIntegrity(
+        suite.unwrap_or(Cryptosuite::EddsaRdfc2022),
+    ))
 }
 
 /// An SD-JWT credential with only the disclosures at `keep`.

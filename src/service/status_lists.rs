@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 use sichat_core::Clock;
+use sichat_core::clock::rfc3339;
 use sichat_core::id::Owner;
 use sichat_core::store::{
     Changes, CredentialStatus, IssuedCredentialStore, StatusAssignment, StatusChange,
@@ -242,19 +243,14 @@ impl StatusLists {
         ) else {
             return Ok(None);
         };
-        let date = |ms: i64| {
-            chrono::DateTime::from_timestamp_millis(ms)
-                .unwrap_or_default()
-                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-        };
         let url = self.url(id);
         let unsigned = ListCredential {
             url: &url,
             issuer: &list.issuer,
             purpose: list.purpose,
             encoded_list: status::encode_list(list.size, state.set.iter().copied()),
-            valid_from: date(now),
-            valid_until: date(now + VALIDITY_MS),
+            valid_from: rfc3339(now),
+            valid_until: rfc3339(now + VALIDITY_MS),
             ttl_millis: TTL_MS,
         }
         .to_credential();

@@ -12,6 +12,7 @@ use sichat_core::id::UserName;
 use sichat_core::store::StoreError;
 use sichat_core::{Clock, Secret};
 
+use crate::error::ApiError;
 use crate::store::{SeaStore, tokens};
 
 /// The prefix of every user token (admin tokens start `sat_`).
@@ -47,11 +48,12 @@ impl UserTokens {
         &self,
         user: &UserName,
         label: Option<&str>,
-    ) -> Result<(UserTokenView, Secret<String>), StoreError> {
+    ) -> Result<(UserTokenView, Secret<String>), ApiError> {
         if label.is_some_and(|l| l.chars().count() > MAX_LABEL || l.chars().any(char::is_control)) {
-            return Err(StoreError::Conflict(format!(
+            return Err(ApiError::validation(format!(
                 "a token label is at most {MAX_LABEL} characters, without control characters"
-            )));
+            ))
+            .with("field", "label".into()));
         }
         let token = Secret::new(format!(
             "{PREFIX}{}",

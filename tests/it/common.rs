@@ -242,6 +242,19 @@ impl TestServer {
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
+    /// `POST /credentials/verify` (open): the status and the verification result.
+    pub async fn verify_credential(&self, vc: &Value) -> (u16, Value) {
+        let resp = self
+            .client
+            .post(self.url("/credentials/verify"))
+            .json(&serde_json::json!({"verifiableCredential": vc}))
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap())
+    }
+
     pub async fn admin_get(&self, path: &str) -> (u16, Value) {
         let resp = self
             .client

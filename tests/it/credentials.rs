@@ -31,18 +31,6 @@ async fn issue(server: &TestServer, credential: Value, options: Value) -> (u16, 
         .await
 }
 
-async fn verify(server: &TestServer, vc: &Value) -> (u16, Value) {
-    let resp = server
-        .client
-        .post(server.url("/credentials/verify"))
-        .json(&json!({"verifiableCredential": vc}))
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap())
-}
-
 fn failed_checks(report: &Value) -> Vec<String> {
     report["errors"]
         .as_array()
@@ -128,7 +116,7 @@ async fn every_format_round_trips_and_is_recorded() {
             assert_eq!(record.format, format);
             assert_eq!(record.subject.as_deref(), Some("did:example:alice"));
         }
-        let (status, report) = verify(&server, vc).await;
+        let (status, report) = server.verify_credential(vc).await;
         assert_eq!(status, 200, "{format}: {report}");
         assert_eq!(report["verified"], true);
         for check in ["proof", "proofPurpose", "issuer", "validFrom"] {
@@ -160,7 +148,7 @@ async fn every_format_round_trips_and_is_recorded() {
         } else {
             tampered["credentialSubject"]["alumniOf"] = json!("Fake University");
         }
-        let (status, report) = verify(&server, &tampered).await;
+        let (status, report) = server.verify_credential(&tampered).await;
         assert_eq!(status, 400, "{report}");
         assert_eq!(report["verified"], false);
         assert_eq!(failed_checks(&report), ["proof"], "{report}");
@@ -188,7 +176,7 @@ async fn version_one_credentials_get_the_data_integrity_context() {
             "https://w3id.org/security/data-integrity/v2"
         ]
     );
-    let (status, report) = verify(&server, vc).await;
+    let (status, report) = server.verify_credential(vc).await;
     assert_eq!(status, 200, "{report}");
     assert!(
         report["checks"]
@@ -459,7 +447,7 @@ async fn forged_credentials_fail_the_right_check() {
         ),
     ];
     for (name, vc, check) in cases {
-        let (status, report) = verify(&server, &vc).await;
+        let (status, report) = server.verify_credential(&vc).await;
         assert_eq!(status, 400, "{name}: {report}");
         assert_eq!(report["verified"], false, "{name}");
         assert!(

@@ -24,17 +24,6 @@ async fn issue(server: &TestServer, vc: Value, options: Value) -> (u16, Value) {
         .await
 }
 
-async fn verify(server: &TestServer, vc: &Value) -> (u16, Value) {
-    let resp = server
-        .client
-        .post(server.url("/credentials/verify"))
-        .json(&json!({"verifiableCredential": vc}))
-        .send()
-        .await
-        .unwrap();
-    (resp.status().as_u16(), resp.json().await.unwrap())
-}
-
 fn sd_jwt_of(envelope: &Value) -> String {
     envelope["id"]
         .as_str()
@@ -103,7 +92,7 @@ async fn sd_jwt_credentials_conceal_claims_and_verify() {
     names.sort();
     assert_eq!(names, ["alumniOf", "name"]);
 
-    let (status, report) = verify(&server, envelope).await;
+    let (status, report) = server.verify_credential(envelope).await;
     assert_eq!(status, 200, "{report}");
     for check in ["proof", "issuer", "credential", "status"] {
         assert!(
@@ -115,16 +104,18 @@ async fn sd_jwt_credentials_conceal_claims_and_verify() {
     // Fewer disclosures still verify; a changed or foreign one does not.
     let mut parts: Vec<&str> = sd_jwt.split('~').collect();
     let dropped = format!("{}~{}~", parts[0], parts[1]);
-    let (status, report) = verify(&server, &with_sd_jwt(&dropped)).await;
+    let (status, report) = server.verify_credential(&with_sd_jwt(&dropped)).await;
     assert_eq!(status, 200, "{report}");
     let forged = B64.encode(r#"["c2FsdA","alumniOf","Forged University"]"#);
     parts[1] = &forged;
-    let (status, report) = verify(&server, &with_sd_jwt(&parts.join("~"))).await;
+    let (status, report) = server
+        .verify_credential(&with_sd_jwt(&parts.join("~")))
+        .await;
     assert_eq!(status, 400, "{report}");
     assert_eq!(report["errors"][0]["check"], "proof", "{report}");
     // More disclosures than are ever read: refused before revealing anything.
     let many = format!("{}~{}", parts[0], "WyJzIiwibiIsMV0~".repeat(200));
-    let (status, report) = verify(&server, &with_sd_jwt(&many)).await;
+    let (status, report) = server.verify_credential(&with_sd_jwt(&many)).await;
     assert_eq!(status, 400, "{report}");
     assert!(
         report["errors"][0]["detail"]

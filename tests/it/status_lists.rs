@@ -37,17 +37,6 @@ async fn issue(server: &TestServer, options: Value) -> Value {
     body["verifiableCredential"].clone()
 }
 
-async fn verify(server: &TestServer, vc: &Value) -> (u16, Value) {
-    let resp = server
-        .client
-        .post(server.url("/credentials/verify"))
-        .json(&json!({"verifiableCredential": vc}))
-        .send()
-        .await
-        .unwrap();
-    (resp.status().as_u16(), resp.json().await.unwrap())
-}
-
 async fn set_status(server: &TestServer, id: &str, status: &str) -> reqwest::Response {
     server
         .admin_post_raw(
@@ -122,7 +111,7 @@ async fn issued_credentials_carry_entries_on_published_signed_lists() {
         assert!(index < LIST_SIZE);
         assert_eq!(e["id"], format!("{url}#{index}"));
     }
-    let (status, report) = verify(&server, &vc).await;
+    let (status, report) = server.verify_credential(&vc).await;
     assert_eq!(status, 200, "{report}");
     assert!(
         report["checks"]
@@ -149,7 +138,7 @@ async fn issued_credentials_carry_entries_on_published_signed_lists() {
         );
         assert_eq!(bits_of(&served).len(), LIST_SIZE as usize / 8);
         assert!(bits_of(&served).iter().all(|b| *b == 0));
-        let (status, report) = verify(&server, &served).await;
+        let (status, report) = server.verify_credential(&served).await;
         assert_eq!(status, 200, "{report}");
     }
 
@@ -214,7 +203,7 @@ async fn revocation_is_permanent_and_suspension_reversible() {
     )
     .await;
     assert!(bit(&bits_of(&served), index(&suspension)));
-    let (status, report) = verify(&server, &vc).await;
+    let (status, report) = server.verify_credential(&vc).await;
     assert_eq!(status, 400);
     assert_eq!(
         error_titles(&report),
@@ -222,13 +211,13 @@ async fn revocation_is_permanent_and_suspension_reversible() {
     );
     let resp = set_status(&server, id, "active").await;
     assert_eq!(resp.status(), 200);
-    let (status, report) = verify(&server, &vc).await;
+    let (status, report) = server.verify_credential(&vc).await;
     assert_eq!(status, 200, "{report}");
 
     // Revoke: the credential fails, the bit is set, and nothing clears it.
     let resp = set_status(&server, id, "revoked").await;
     assert_eq!(resp.status(), 200);
-    let (status, report) = verify(&server, &vc).await;
+    let (status, report) = server.verify_credential(&vc).await;
     assert_eq!(status, 400);
     assert_eq!(error_titles(&report), [("status".into(), "Revoked".into())]);
     assert_eq!(
@@ -246,7 +235,7 @@ async fn revocation_is_permanent_and_suspension_reversible() {
     )
     .await;
     assert!(bit(&bits_of(&served), index(&revocation)));
-    let (status, _) = verify(&server, &vc).await;
+    let (status, _) = server.verify_credential(&vc).await;
     assert_eq!(status, 400);
     // Not even the store accepts clearing it.
     let result = server
@@ -409,7 +398,9 @@ async fn a_list_of_another_issuer_or_a_tampered_list_fails_the_status_check() {
         )
         .await;
     assert_eq!(status, 201, "{body}");
-    let (status, report) = verify(&server, &body["verifiableCredential"]).await;
+    let (status, report) = server
+        .verify_credential(&body["verifiableCredential"])
+        .await;
     assert_eq!(status, 400);
     assert_eq!(
         error_titles(&report),
@@ -442,7 +433,9 @@ async fn a_list_of_another_issuer_or_a_tampered_list_fails_the_status_check() {
             )
             .await;
         assert_eq!(status, 201, "{body}");
-        let (status, report) = verify(&server, &body["verifiableCredential"]).await;
+        let (status, report) = server
+            .verify_credential(&body["verifiableCredential"])
+            .await;
         assert_eq!(status, 400);
         assert_eq!(error_titles(&report), [("status".into(), title.into())]);
     }

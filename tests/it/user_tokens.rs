@@ -185,6 +185,19 @@ async fn tokens_are_listed_without_secrets_and_revoked_at_once() {
     assert_problem(resp, 404, "not-found").await;
     let (_, list) = server.admin_get("/admin/users/carol/tokens").await;
     assert!(list[0]["revokedAt"].is_i64(), "{list}");
+    for path in [
+        format!("/admin/users/carol/tokens/{}", "x".repeat(65)),
+        "/admin/users/NOT%20A%20NAME/tokens/abc".to_owned(),
+    ] {
+        let resp = server
+            .client
+            .delete(server.url(&path))
+            .bearer_auth(crate::common::ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_problem(resp, 404, "not-found").await;
+    }
 
     // Garbage and look-alike tokens.
     for bad in ["sut_", "sut_AAAA", "sat_nope", "x", &"sut_A".repeat(100)] {

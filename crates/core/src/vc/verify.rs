@@ -464,14 +464,9 @@ impl Verifier {
                 return ListOutcome::Failed;
             }
         };
-        let issuer = match claims.get("issuer") {
-            Some(Value::String(s)) => Some(s.clone()),
-            Some(Value::Object(o)) => o.get("id").and_then(Value::as_str).map(str::to_owned),
-            _ => None,
-        };
-        let valid_until = credential::check_credential(&claims)
-            .ok()
-            .and_then(|c| c.validity.until);
+        let checked = credential::check_credential(&claims).ok();
+        let issuer = checked.as_ref().map(|c| c.issuer.clone());
+        let valid_until = checked.and_then(|c| c.validity.until);
         let verified = Arc::new(VerifiedList {
             issuer,
             list,
