@@ -3,6 +3,8 @@
 set -euo pipefail
 BIN=${BIN:-${CARGO_TARGET_DIR:-target}/release/sichat}
 [ -x "$BIN" ] || { echo "build first: cargo build --release (BIN=$BIN)" >&2; exit 1; }
+# Machines of one kind differ in CPU generation: name it beside every figure.
+echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), family $(grep -m1 'cpu family' /proc/cpuinfo | cut -d: -f2 | xargs) model $(grep -m1 '^model\s' /proc/cpuinfo | cut -d: -f2 | xargs), $(grep -m1 bogomips /proc/cpuinfo | cut -d: -f2 | xargs) bogomips" >&2
 PORT=${PORT:-18080}
 DIR=$(mktemp -d)
 BASE="http://127.0.0.1:$PORT"

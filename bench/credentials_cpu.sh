@@ -5,7 +5,8 @@
 # by the requests it answered; the median of ROUNDS runs. The credential is the criterion
 # benchmark's (crates/core/benches/credentials.rs): VC 2.0, ~2 KB, 54 canonical quads.
 # Needs `wrk` (Debian package) and a release build.
-# Usage: [CONNECTIONS=16] [ROUNDS=3] bench/credentials_cpu.sh [seconds per run]
+# Usage: [CONNECTIONS=16] [ROUNDS=3] [ONLY=regex] bench/credentials_cpu.sh [seconds per run]
+# (ONLY: measure only the requests whose name matches, e.g. ONLY='verify.*with ')
 source "$(dirname "$0")/common.sh"
 SECONDS_PER_RUN=${1:-8}
 WORK=$(mktemp -d)
@@ -50,6 +51,7 @@ PY
 export TOKEN
 
 measure() { # name lua
+  if [ -n "${ONLY:-}" ] && ! [[ $1 =~ $ONLY ]]; then return; fi
   wrk -t1 -c4 -d2s -s "$2" "$BASE" >/dev/null   # warm-up
   runs=()
   for _ in $(seq 1 "${ROUNDS:-3}"); do

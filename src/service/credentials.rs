@@ -27,11 +27,15 @@ pub use super::issuer_keys::Caller;
 /// status lists from slow hosts, each fetch capped at a few seconds).
 const WORK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
 
-/// Bounds the CPU that credential requests cost: `concurrency` operations run at once on
-/// blocking threads (off the async workers), `queue` more wait; beyond them, 503.
+/// Bounds the CPU that credential requests cost: `concurrency` operations run at once,
+/// `queue` more wait; beyond them, 503. An operation runs on the async worker that took
+/// the request while fewer than all but one of the workers are doing so (a thread
+/// hand-off costs more than a `vc+jwt` operation); otherwise on a blocking thread, so
+/// that one worker is always free for every other endpoint.
 struct WorkGate {
     running: Arc<Semaphore>,
     admitted: Arc<Semaphore>,
+    inline: Arc<Semaphore>,
 }
 
 impl WorkGate {
@@ -41,14 +45,17 @@ impl WorkGate {
         } else {
             concurrency
         };
+        let workers = tokio::runtime::Handle::try_current()
+            .map_or(1, |runtime| runtime.metrics().num_workers());
         Self {
             running: Arc::new(Semaphore::new(concurrency)),
             admitted: Arc::new(Semaphore::new(concurrency + queue)),
+            inline: Arc::new(Semaphore::new(workers.saturating_sub(1))),
         }
     }
 
-    /// Runs `work` on a blocking thread once a place is free. A place is held until the
-    /// work is done, even if the caller has gone.
+    /// Runs `work` once a place is free. On a blocking thread a place is held until the
+    /// work is done, even if the caller has gone; inline, the work ends with the caller.
     async fn run<T: Send + 'static>(
         &self,
         work: impl Future<Output = T> + Send + 'static,
@@ -62,14 +69,19 @@ impl WorkGate {
             .acquire_owned()
             .await
             .map_err(ApiError::internal)?;
-        let runtime = tokio::runtime::Handle::current();
-        tokio::task::spawn_blocking(move || {
+        let finished = if let Ok(_inline) = self.inline.try_acquire() {
             let _places = (admitted, running);
-            runtime.block_on(tokio::time::timeout(WORK_TIMEOUT, work))
-        })
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(|_| {
+            tokio::time::timeout(WORK_TIMEOUT, work).await
+        } else {
+            let runtime = tokio::runtime::Handle::current();
+            tokio::task::spawn_blocking(move || {
+                let _places = (admitted, running);
+                runtime.block_on(tokio::time::timeout(WORK_TIMEOUT, work))
+            })
+            .await
+            .map_err(ApiError::internal)?
+        };
+        finished.map_err(|_| {
             ApiError::busy(format!(
                 "the operation took longer than {} s (slow status list hosts?); retry later",
                 WORK_TIMEOUT.as_secs()
