@@ -24,6 +24,7 @@ use crate::metrics::Metrics;
 use crate::service::admin_token::AdminTokens;
 use crate::service::credentials::CredentialService;
 use crate::service::holder::HolderService;
+use crate::service::id_token_keys::IdTokenKeys;
 use crate::service::identity::IdentityService;
 use crate::service::readiness::Readiness;
 use crate::service::resolver::ServerResolver;
@@ -40,6 +41,7 @@ pub struct AppState {
     pub users: Arc<UserService>,
     pub credentials: Arc<CredentialService>,
     pub holder: Arc<HolderService>,
+    pub id_token_keys: Arc<IdTokenKeys>,
     pub resolver: Arc<ServerResolver>,
     pub admin_tokens: Arc<AdminTokens>,
     pub user_tokens: Arc<UserTokens>,
@@ -55,6 +57,7 @@ impl AppState {
             users: services.users.clone(),
             credentials: services.credentials.clone(),
             holder: services.holder.clone(),
+            id_token_keys: services.id_token_keys.clone(),
             resolver: services.resolver.clone(),
             admin_tokens: services.admin_tokens.clone(),
             user_tokens: services.user_tokens.clone(),

@@ -11,6 +11,7 @@ mod m20261129_000002_create_issued_credentials;
 mod m20261129_000003_create_status_lists;
 mod m20261129_000004_create_api_tokens;
 mod m20261129_000005_create_held_credentials;
+mod m20261129_000006_widen_key_public_multibase;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000003_create_status_lists::Migration),
             Box::new(m20261129_000004_create_api_tokens::Migration),
             Box::new(m20261129_000005_create_held_credentials::Migration),
+            Box::new(m20261129_000006_widen_key_public_multibase::Migration),
         ]
     }
 }

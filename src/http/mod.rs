@@ -7,6 +7,7 @@ pub mod did;
 pub mod docs;
 pub mod extract;
 pub mod holder;
+pub mod oidc;
 pub mod ops;
 
 use axum::Router;
@@ -68,6 +69,7 @@ impl Modify for AdminTokenScheme {
          (name = "admin", description = "Administration (admin token)"),
          (name = "credentials", description = "Verifiable credentials over the W3C VC-API"),
          (name = "holder", description = "A user's credentials and presentations (the user's API token)"),
+         (name = "oidc", description = "OpenID Connect provider"),
          (name = "operations", description = "Health, readiness, metrics, problem types"))
 )]
 struct ApiDoc;
@@ -77,6 +79,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let public = OpenApiRouter::new()
         .merge(did::routes())
         .merge(ops::routes())
+        .merge(oidc::routes())
         .layer(DefaultBodyLimit::max(PUBLIC_BODY_LIMIT));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(admin::routes())

@@ -20,6 +20,7 @@ use super::admin_token::{self, AdminTokens};
 use super::background::Background;
 use super::credentials::{CredentialService, CredentialSettings, WorkLimits};
 use super::holder::HolderService;
+use super::id_token_keys::IdTokenKeys;
 use super::identity::IdentityService;
 use super::issuer_keys::IssuerKeys;
 use super::passwords::PasswordHasher;
@@ -36,6 +37,8 @@ use crate::store::{self, SeaStore, settings};
 
 const KEK_CHECK_PLAINTEXT: &[u8] = b"sichat master key check v1";
 const KEY_FILE: &str = "master.key";
+/// How long a retired ID-token key stays in the JWKS: longer than any ID token lives.
+const ID_TOKEN_KEY_RETENTION: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
 /// Why a data dir could not be opened. One line each.
 #[derive(Debug, thiserror::Error)]
@@ -329,9 +332,16 @@ pub async fn open(
         identity.clone(),
         clock.clone(),
     ));
+    let id_token_keys = Arc::new(IdTokenKeys::new(
+        keys.clone(),
+        store.clone(),
+        clock.clone(),
+        ID_TOKEN_KEY_RETENTION,
+    ));
     let services = Services {
         credentials,
         holder,
+        id_token_keys,
         users: Arc::new(UserService::new(
             store.clone(),
             keys.clone(),

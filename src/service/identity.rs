@@ -193,6 +193,7 @@ impl IdentityService {
         for owner in owners {
             for k in self.store.list_keys(&owner).await? {
                 if k.key_type.is_signing()
+                    && k.key_type.in_did_documents()
                     && k.status == KeyStatus::Active
                     && let Ok(public) = PublicKey::from_multibase(&k.public_multibase)
                 {
@@ -247,12 +248,13 @@ impl IdentityService {
 
 /// Builds a did:web document from an owner's keys: active signing keys in all four signing
 /// relationships, retired signing keys in `assertionMethod` only (what they signed still
-/// verifies), active X25519 keys in `keyAgreement`. Method ids are the Multikey values.
+/// verifies), active X25519 keys in `keyAgreement`; never RSA keys (ID tokens only).
+/// Method ids are the Multikey values.
 pub fn document_for(did: &Did, records: &[KeyRecord]) -> Resolution {
     let mut b = DocumentBuilder::new(did);
     let mut created = i64::MAX;
     let mut updated = i64::MIN;
-    for r in records {
+    for r in records.iter().filter(|r| r.key_type.in_did_documents()) {
         created = created.min(r.created_at);
         updated = updated.max(r.retired_at.unwrap_or(r.created_at));
         let Ok(key) = PublicKey::from_multibase(&r.public_multibase) else {

@@ -74,7 +74,11 @@ impl IssuerKeys {
                 .list(owner)
                 .await?
                 .into_iter()
-                .filter(|k| k.status == KeyStatus::Active && k.key_type.is_signing())
+                .filter(|k| {
+                    k.status == KeyStatus::Active
+                        && k.key_type.is_signing()
+                        && k.key_type.in_did_documents()
+                })
                 .collect(),
         );
         let mut cache = self.active.lock().unwrap_or_else(|e| e.into_inner());
@@ -122,7 +126,7 @@ impl IssuerKeys {
             let keys = self.active_keys(&Owner::Server).await?;
             let key = keys
                 .iter()
-                .find(|k| k.did_key == did)
+                .find(|k| k.did_key.as_ref() == Some(&did))
                 .ok_or_else(not_ours)?;
             allowed(caller, &Owner::Server, issuer)?;
             let format = format

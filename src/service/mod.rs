@@ -7,6 +7,7 @@ pub mod background;
 pub mod bootstrap;
 pub mod credentials;
 pub mod holder;
+pub mod id_token_keys;
 pub mod identity;
 pub mod issuer_keys;
 pub mod passwords;
@@ -40,6 +41,7 @@ pub struct Services {
     pub users: Arc<users::UserService>,
     pub credentials: Arc<credentials::CredentialService>,
     pub holder: Arc<holder::HolderService>,
+    pub id_token_keys: Arc<id_token_keys::IdTokenKeys>,
     pub resolver: Arc<resolver::ServerResolver>,
     pub admin_tokens: Arc<admin_token::AdminTokens>,
     pub user_tokens: Arc<user_tokens::UserTokens>,

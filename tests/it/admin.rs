@@ -180,7 +180,26 @@ async fn key_endpoints_refuse_bad_input() {
     let server = TestServer::spawn().await;
     assert_problem(
         server
-            .admin_post_raw("/admin/keys", &json!({"type": "RSA"}))
+            .admin_post_raw("/admin/keys", &json!({"type": "RSA-4096"}))
+            .await,
+        422,
+        "validation-failed",
+    )
+    .await;
+    // RSA keys are the server's (ID tokens), never a user's: their DIDs cannot carry them.
+    assert_eq!(
+        server
+            .admin_post("/admin/users", json!({"name": "rsa-user"}))
+            .await
+            .0,
+        201
+    );
+    assert_problem(
+        server
+            .admin_post_raw(
+                "/admin/keys",
+                &json!({"type": "RSA", "owner": "user:rsa-user"}),
+            )
             .await,
         422,
         "validation-failed",

@@ -404,3 +404,54 @@ fn rfc7638_rsa_thumbprint() {
         v["thumbprint_b64url"].as_str().unwrap()
     );
 }
+
+/// RFC 7515 Appendix A through the signing seam: the RS256 key imported into a key
+/// service reproduces A.2 byte for byte (PKCS#1 v1.5 is deterministic); A.2 and A.3
+/// verify with the public members; A.1 (HS256) and A.5 (`none`) are refused.
+#[tokio::test]
+async fn rfc7515_appendix_a_compact_jws() {
+    use sichat_core::keys::jws::{self, JwsAlg, JwsError};
+    use sichat_core::keys::{Kek, KeyService, PublicKey};
+    let v = vector("rfc7515/rfc7515-appendix-a.json");
+    let payload = v["payload_utf8"].as_str().unwrap().as_bytes();
+    let service = KeyService::new(
+        sichat_core::store::MemoryStore::new(),
+        Kek::generate(),
+        std::sync::Arc::new(sichat_core::clock::ManualClock::new(0)),
+    );
+    let rsa = service
+        .import_jwk(&sichat_core::id::Owner::Server, &v["A.2"]["jwk"])
+        .await
+        .unwrap();
+    let token = jws::sign_compact(&service, &rsa.id, JwsAlg::RS256, Default::default(), payload)
+        .await
+        .unwrap();
+    assert_eq!(token, v["A.2"]["compact"].as_str().unwrap());
+    for (appendix, alg) in [("A.2", JwsAlg::RS256), ("A.3", JwsAlg::ES256)] {
+        let public = PublicKey::from_jwk_value(&v[appendix]["jwk"]).unwrap();
+        let token = v[appendix]["compact"].as_str().unwrap();
+        let decoded = jws::decode(token, &JwsAlg::ALL).unwrap();
+        assert_eq!(decoded.alg(), alg);
+        assert_eq!(decoded.verify(&public).unwrap(), payload, "{appendix}");
+    }
+    // A fresh ES256 signature with the A.3 key round-trips (ECDSA is randomized).
+    let p256 = service
+        .import_jwk(&sichat_core::id::Owner::Server, &v["A.3"]["jwk"])
+        .await
+        .unwrap();
+    let token = jws::sign_compact(&service, &p256.id, JwsAlg::ES256, Default::default(), payload)
+        .await
+        .unwrap();
+    let public = PublicKey::from_jwk_value(&v["A.3"]["jwk"]).unwrap();
+    assert_eq!(jws::decode(&token, &[JwsAlg::ES256]).unwrap().verify(&public).unwrap(), payload);
+    for (appendix, alg) in [("A.1", "HS256"), ("A.5", "none")] {
+        assert_eq!(
+            jws::decode(v[appendix]["compact"].as_str().unwrap(), &JwsAlg::ALL).unwrap_err(),
+            JwsError::AlgNotAllowed(alg.into()),
+            "{appendix}"
+        );
+    }
+    // The A.2 key's thumbprint is the one RFC 7638 computes from `e`, `kty`, `n`.
+    assert_eq!(rsa.public_key_jwk["kty"], "RSA");
+    assert!(rsa.did_key.is_none());
+}

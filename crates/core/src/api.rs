@@ -194,7 +194,7 @@ mod tests {
         assert!(serde_json::from_str::<CreateUser>(r#"{"name":"dave"}"#).is_ok());
         assert!(serde_json::from_str::<CreateUser>(r#"{"nam":"dave"}"#).is_err());
         assert!(serde_json::from_str::<CreateUser>(r#"{"name":"Bad Name"}"#).is_err());
-        assert!(serde_json::from_str::<GenerateKey>(r#"{"type":"RSA"}"#).is_err());
+        assert!(serde_json::from_str::<GenerateKey>(r#"{"type":"RSA-4096"}"#).is_err());
     }
 }
 

@@ -59,6 +59,12 @@ pub(crate) fn decode_multikey(msid: &str) -> Result<PublicKey, ResolveError> {
     }
     let key = PublicKey::from_multibase(msid)
         .map_err(|e| ResolveError::InvalidPublicKey(e.to_string()))?;
+    if !key.key_type().in_did_documents() {
+        return Err(ResolveError::InvalidPublicKey(format!(
+            "{} keys are not supported in a did:key or did:peer here",
+            key.key_type()
+        )));
+    }
     // P-256 keys are identified in compressed form; an uncompressed one would give method
     // ids that do not match the DID.
     if key.key_type() == KeyType::P256 && key.to_multibase() != msid {
@@ -162,7 +168,8 @@ fn add(
                     "https://w3id.org/security/suites/ed25519-2018/v1",
                 ),
                 // P-256 has no 2018 suite; the spec's vectors use JsonWebKey2020 for it.
-                KeyType::P256 => {
+                // (RSA keys never get here: `decode_multikey` refuses them.)
+                KeyType::P256 | KeyType::Rsa => {
                     b.context(JWS_2020_CONTEXT);
                     let m = json!({"id": id, "type": "JsonWebKey2020", "controller": did, "publicKeyJwk": key.to_jwk_value()});
                     b.method(m, rels);

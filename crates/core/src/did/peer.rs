@@ -151,7 +151,7 @@ fn add_key(
             b.context(ED25519_2020_CONTEXT);
             "Ed25519VerificationKey2020"
         }
-        (PeerStyle::Sicpa, KeyType::P256) => {
+        (PeerStyle::Sicpa, KeyType::P256 | KeyType::Rsa) => {
             b.context(MULTIKEY_CONTEXT_V1);
             "Multikey"
         }

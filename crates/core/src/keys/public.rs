@@ -8,7 +8,34 @@ use serde_json::{Value, json};
 
 use super::{KeyError, KeyType};
 
-/// A validated public key. P-256 keys are held in SEC1 compressed form (33 bytes).
+/// The RSA key sizes accepted (RFC 7518 §3.3 asks for at least 2,048 bits; beyond 4,096
+/// a verification costs more than it should be able to cost a caller).
+pub(crate) const RSA_MIN_BITS: usize = 2048;
+pub(crate) const RSA_MAX_BITS: usize = 4096;
+
+/// The [`PublicKey`] of an RSA key (PKCS#1 `RSAPublicKey` DER bytes).
+pub(crate) fn rsa_public_key(key: rsa::RsaPublicKey) -> PublicKey {
+    use rsa::pkcs1::EncodeRsaPublicKey;
+    // Invariant: an RSA public key always encodes as PKCS#1.
+    let der = key.to_pkcs1_der().expect("an RSA public key encodes");
+    PublicKey::checked(KeyType::Rsa, der.as_bytes().to_vec())
+}
+
+/// Parses and bounds PKCS#1 `RSAPublicKey` DER.
+fn rsa_from_der(bytes: &[u8]) -> Result<rsa::RsaPublicKey, KeyError> {
+    use rsa::pkcs1::DecodeRsaPublicKey;
+    use rsa::traits::PublicKeyParts;
+    let key = rsa::RsaPublicKey::from_pkcs1_der(bytes)
+        .map_err(|_| KeyError::InvalidKeyBytes(KeyType::Rsa))?;
+    let bits = key.size() * 8;
+    if !(RSA_MIN_BITS..=RSA_MAX_BITS).contains(&bits) {
+        return Err(KeyError::InvalidKeyBytes(KeyType::Rsa));
+    }
+    Ok(key)
+}
+
+/// A validated public key. P-256 keys are held in SEC1 compressed form (33 bytes), RSA
+/// keys as PKCS#1 `RSAPublicKey` DER (2,048 to 4,096 bits).
 #[derive(Clone)]
 pub struct PublicKey {
     key_type: KeyType,
@@ -59,6 +86,7 @@ impl PublicKey {
                 let arr: [u8; 32] = bytes.try_into().map_err(|_| invalid())?;
                 arr.to_vec()
             }
+            KeyType::Rsa => return Ok(rsa_public_key(rsa_from_der(bytes)?)),
         };
         Ok(Self::checked(key_type, bytes))
     }
@@ -75,7 +103,8 @@ impl PublicKey {
     /// Checks `signature` over `message` the way [`super::Signer`] makes it: Ed25519 over
     /// the message (RFC 8032, strict: no malleable or small-order forms), P-256 ECDSA over
     /// its SHA-256 with the 64-byte `r || s` signature (high-S accepted, as RFC 6979
-    /// signers such as the W3C vectors' do not normalise it). X25519 keys never verify.
+    /// signers such as the W3C vectors' do not normalise it), RSA PKCS#1 v1.5 over its
+    /// SHA-256 (`RS256`). X25519 keys never verify.
     pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
         match self.key_type {
             KeyType::Ed25519 => {
@@ -98,6 +127,19 @@ impl PublicKey {
                 key.verify(message, &sig).is_ok()
             }
             KeyType::X25519 => false,
+            KeyType::Rsa => {
+                use sha2::Digest;
+                let Ok(key) = rsa_from_der(&self.bytes) else {
+                    return false;
+                };
+                let digest = sha2::Sha256::digest(message);
+                key.verify(
+                    rsa::Pkcs1v15Sign::new::<sha2::Sha256>(),
+                    &digest,
+                    signature,
+                )
+                .is_ok()
+            }
         }
     }
 
@@ -105,7 +147,7 @@ impl PublicKey {
         self.key_type
     }
 
-    /// Raw bytes (P-256: SEC1 compressed).
+    /// Raw bytes (P-256: SEC1 compressed; RSA: PKCS#1 DER).
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes
     }
@@ -177,6 +219,16 @@ impl PublicKey {
                 // serde_json's map is ordered by key: the RFC 7638 order (crv, kty, x, y).
                 serde_json::to_value(jwk).expect("a JWK serializes")
             }
+            KeyType::Rsa => {
+                use rsa::traits::PublicKeyParts;
+                // Invariant: bytes were validated as an RSA key in `from_bytes`.
+                let key = rsa_from_der(&self.bytes).expect("validated RSA key");
+                json!({
+                    "e": B64.encode(key.e().to_bytes_be()),
+                    "kty": "RSA",
+                    "n": B64.encode(key.n().to_bytes_be()),
+                })
+            }
         }
     }
 
@@ -215,8 +267,18 @@ impl PublicKey {
                     key.to_encoded_point(true).as_bytes().to_vec(),
                 ))
             }
+            ("RSA", _) => {
+                let number = |name: &str| member(name).map(|b| rsa::BigUint::from_bytes_be(&b));
+                let key = rsa::RsaPublicKey::new(number("n")?, number("e")?)
+                    .map_err(|e| KeyError::InvalidJwk(format!("RSA key: {e}")))?;
+                use rsa::pkcs1::EncodeRsaPublicKey;
+                let der = key
+                    .to_pkcs1_der()
+                    .map_err(|e| KeyError::InvalidJwk(format!("RSA key: {e}")))?;
+                Self::from_bytes(KeyType::Rsa, der.as_bytes())
+            }
             _ => Err(KeyError::InvalidJwk(format!(
-                "unsupported kty/crv `{kty}`/`{crv}` (expected OKP Ed25519/X25519 or EC P-256)"
+                "unsupported kty/crv `{kty}`/`{crv}` (expected OKP Ed25519/X25519, EC P-256 or RSA)"
             ))),
         }
     }
@@ -337,6 +399,14 @@ mod tests {
         assert!(PublicKey::from_bytes(KeyType::P256, &[9u8; 33]).is_err());
         assert!(PublicKey::from_bytes(KeyType::Ed25519, &[1u8; 31]).is_err());
         assert!(PublicKey::from_jwk_value(&json!({"kty":"RSA"})).is_err());
+        // A 1,024-bit modulus is refused (RFC 7518 §3.3: 2,048 bits or more).
+        use rsa::pkcs1::EncodeRsaPublicKey;
+        let small = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 1024).unwrap();
+        let der = small.to_public_key().to_pkcs1_der().unwrap();
+        assert_eq!(
+            PublicKey::from_bytes(KeyType::Rsa, der.as_bytes()),
+            Err(KeyError::InvalidKeyBytes(KeyType::Rsa))
+        );
         assert!(PublicKey::from_jwk_value(&json!({"kty":"OKP","crv":"Ed25519","x":"!!"})).is_err());
     }
 }

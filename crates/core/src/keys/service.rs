@@ -39,8 +39,9 @@ pub struct KeyInfo {
     /// Public JWK (RFC 7517 / RFC 8037).
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub public_key_jwk: Value,
-    /// The `did:key` of this key.
-    pub did_key: crate::id::Did,
+    /// The `did:key` of this key (none for RSA keys, which no DID carries).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub did_key: Option<crate::id::Did>,
     /// RFC 3339.
     pub created_at: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -57,7 +58,10 @@ impl KeyInfo {
             key_type: record.key_type,
             status: record.status,
             public_key_jwk: public.to_jwk_value(),
-            did_key: crate::did::key::did_key(&public),
+            did_key: record
+                .key_type
+                .in_did_documents()
+                .then(|| crate::did::key::did_key(&public)),
             public_key_multibase: record.public_multibase.clone(),
             created_at: rfc3339(record.created_at),
             retired_at: record.retired_at.map(rfc3339),
@@ -72,6 +76,32 @@ fn corrupt(record: &KeyRecord, e: KeyError) -> StoreError {
 
 fn info(record: &KeyRecord) -> Result<KeyInfo, KeyServiceError> {
     KeyInfo::from_record(record).map_err(|e| corrupt(record, e).into())
+}
+
+/// RSA keys are the server's only (for OpenID Connect ID tokens); users' keys are the
+/// ones their DIDs carry.
+fn may_own(owner: &Owner, key_type: KeyType) -> Result<(), KeyError> {
+    if key_type.in_did_documents() || *owner == Owner::Server {
+        return Ok(());
+    }
+    Err(KeyError::UnsupportedKeyType(format!(
+        "{key_type} for a user (RSA keys are the server's, for OpenID Connect ID tokens)"
+    )))
+}
+
+/// A new private key; an RSA key's prime search (0.1–1 s) runs on a blocking thread when
+/// there is a Tokio runtime to give it one.
+async fn fresh_secret(key_type: KeyType) -> SecretKey {
+    #[cfg(feature = "http")]
+    if key_type == KeyType::Rsa
+        && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        && let Ok(secret) = runtime
+            .spawn_blocking(move || SecretKey::generate(key_type))
+            .await
+    {
+        return secret;
+    }
+    SecretKey::generate(key_type)
 }
 
 /// Key management over a [`KeyStore`], sealing private keys under a [`Kek`].
@@ -110,13 +140,14 @@ impl<S: KeyStore> KeyService<S> {
             .collect()
     }
 
-    /// Generates and stores a new key.
+    /// Generates and stores a new key. RSA keys are server-owned only (ID tokens).
     pub async fn generate(
         &self,
         owner: &Owner,
         key_type: KeyType,
     ) -> Result<KeyInfo, KeyServiceError> {
-        let record = self.seal_record(owner, &SecretKey::generate(key_type));
+        may_own(owner, key_type)?;
+        let record = self.seal_record(owner, &fresh_secret(key_type).await);
         self.store.insert_key(&record).await?;
         info(&record)
     }
@@ -124,6 +155,7 @@ impl<S: KeyStore> KeyService<S> {
     /// Imports a private JWK (OKP Ed25519/X25519 or EC P-256).
     pub async fn import_jwk(&self, owner: &Owner, jwk: &Value) -> Result<KeyInfo, KeyServiceError> {
         let secret = SecretKey::from_jwk_value(jwk)?;
+        may_own(owner, secret.key_type())?;
         let record = self.seal_record(owner, &secret);
         self.store.insert_key(&record).await?;
         info(&record)
@@ -149,7 +181,7 @@ impl<S: KeyStore> KeyService<S> {
     /// retired: still published for verification, never used to sign.
     pub async fn rotate(&self, id: &KeyId) -> Result<KeyInfo, KeyServiceError> {
         let old = self.record(id).await?;
-        let new = self.seal_record(&old.owner, &SecretKey::generate(old.key_type));
+        let new = self.seal_record(&old.owner, &fresh_secret(old.key_type).await);
         self.store
             .rotate_key(id, &new, self.clock.now_millis())
             .await?;
@@ -283,5 +315,32 @@ mod tests {
             svc.get(&KeyId::parse("nope").unwrap()).await,
             Err(KeyServiceError::NotFound(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn rsa_keys_are_the_servers_sign_rs256_and_have_no_did_key() {
+        let (svc, _) = service();
+        let rsa = svc.generate(&Owner::Server, KeyType::Rsa).await.unwrap();
+        assert_eq!((rsa.key_type, rsa.did_key.is_none()), (KeyType::Rsa, true));
+        assert_eq!(rsa.public_key_jwk["kty"], "RSA");
+        let sig = svc.sign(&rsa.id, b"id token").await.unwrap();
+        assert_eq!(sig.len(), 256);
+        let public = svc.public_key(&rsa.id).await.unwrap();
+        assert!(verify(&public, b"id token", &sig));
+        assert!(!verify(&public, b"id tokens", &sig));
+        let user = Owner::User(crate::id::UserName::parse("alice").unwrap());
+        assert!(matches!(
+            svc.generate(&user, KeyType::Rsa).await,
+            Err(KeyServiceError::Key(KeyError::UnsupportedKeyType(_)))
+        ));
+        let jwk = SecretKey::generate(KeyType::Rsa).to_private_jwk_value();
+        assert!(matches!(
+            svc.import_jwk(&user, &jwk).await,
+            Err(KeyServiceError::Key(KeyError::UnsupportedKeyType(_)))
+        ));
+        let imported = svc.import_jwk(&Owner::Server, &jwk).await.unwrap();
+        assert_eq!(imported.public_key_jwk["n"], jwk["n"]);
+        let rotated = svc.rotate(&rsa.id).await.unwrap();
+        assert_eq!(rotated.key_type, KeyType::Rsa);
     }
 }

@@ -57,6 +57,7 @@ impl SsiSigner {
     pub fn jose_algorithm(&self) -> ssi::jwk::Algorithm {
         match self.key_type {
             KeyType::P256 => ssi::jwk::Algorithm::ES256,
+            KeyType::Rsa => ssi::jwk::Algorithm::RS256,
             _ => ssi::jwk::Algorithm::EdDSA,
         }
     }
@@ -141,7 +142,7 @@ mod tests {
             Arc::new(ManualClock::new(0)),
         ));
         let info = keys.generate(&Owner::Server, key_type).await.unwrap();
-        let method = info.did_key.with_fragment(&info.public_key_multibase);
+        let method = info.did_key.clone().expect("a signing key has a did:key").with_fragment(&info.public_key_multibase);
         SsiSigner::new(keys, info.id, method).await.unwrap()
     }
 
