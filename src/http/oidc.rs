@@ -27,7 +27,13 @@ pub async fn jwks(State(keys): State<Arc<IdTokenKeys>>) -> Result<Response, ApiE
     let body = keys.jwks().await?;
     let mut resp = Response::new(axum::body::Body::from(body.as_ref().clone()));
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
     Ok(resp)
 }

@@ -108,7 +108,11 @@ impl IdTokenKeys {
     async fn set(&self) -> Result<Arc<KeySet>, ApiError> {
         // The epoch is read before the rows: a change committed meanwhile moves it.
         let epoch = self.epoch.current();
-        if let Some(set) = self.current.lock().unwrap_or_else(|e| e.into_inner()).as_ref()
+        if let Some(set) = self
+            .current
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
             && set.epoch == epoch
         {
             return Ok(set.clone());
@@ -150,7 +154,9 @@ fn build(epoch: u64, records: &[KeyRecord], cutoff: i64) -> KeySet {
         };
         let kid = public.jwk_thumbprint();
         if r.status == KeyStatus::Active
-            && signing.get(&alg).is_none_or(|(created, _)| r.created_at > *created)
+            && signing
+                .get(&alg)
+                .is_none_or(|(created, _)| r.created_at > *created)
         {
             let key = TokenKey {
                 id: r.id.clone(),
@@ -180,7 +186,12 @@ mod tests {
     use super::*;
     use sichat_core::keys::SecretKey;
 
-    fn record(key_type: KeyType, status: KeyStatus, created_at: i64, retired_at: Option<i64>) -> (KeyRecord, PublicKey) {
+    fn record(
+        key_type: KeyType,
+        status: KeyStatus,
+        created_at: i64,
+        retired_at: Option<i64>,
+    ) -> (KeyRecord, PublicKey) {
         let public = SecretKey::generate(key_type).public_key();
         let record = KeyRecord {
             id: KeyId::generate(),
@@ -204,12 +215,24 @@ mod tests {
         let (x25519, agreement) = record(KeyType::X25519, KeyStatus::Active, 1, None);
         let set = build(
             7,
-            &[old_ed, new_ed.clone(), retired_recently, retired_long_ago, x25519],
+            &[
+                old_ed,
+                new_ed.clone(),
+                retired_recently,
+                retired_long_ago,
+                x25519,
+            ],
             500,
         );
         assert_eq!(set.signing[&JwsAlg::EdDSA].id, new_ed.id);
-        assert_eq!(set.signing[&JwsAlg::EdDSA].kid, new_ed_public.jwk_thumbprint());
-        assert!(!set.signing.contains_key(&JwsAlg::ES256), "a retired key never signs");
+        assert_eq!(
+            set.signing[&JwsAlg::EdDSA].kid,
+            new_ed_public.jwk_thumbprint()
+        );
+        assert!(
+            !set.signing.contains_key(&JwsAlg::ES256),
+            "a retired key never signs"
+        );
         assert!(set.published.contains_key(&kept.jwk_thumbprint()));
         assert!(!set.published.contains_key(&gone.jwk_thumbprint()));
         assert!(!set.published.contains_key(&agreement.jwk_thumbprint()));

@@ -35,10 +35,15 @@ async fn jwks_publishes_signing_keys_and_rsa_keys_stay_out_of_dids() {
         );
     }
 
-    let (status, rsa) = server.admin_post("/admin/keys", json!({"type": "RSA"})).await;
+    let (status, rsa) = server
+        .admin_post("/admin/keys", json!({"type": "RSA"}))
+        .await;
     assert_eq!(status, 201, "{rsa}");
     assert_eq!(rsa["type"], "RSA");
-    assert!(rsa.get("didKey").is_none(), "an RSA key has no did:key: {rsa}");
+    assert!(
+        rsa.get("didKey").is_none(),
+        "an RSA key has no did:key: {rsa}"
+    );
     let keys = jwks(&server).await;
     assert_eq!(algs(&keys), ["ES256", "EdDSA", "RS256"]);
     let published = keys.iter().find(|k| k["alg"] == "RS256").unwrap();
@@ -46,7 +51,12 @@ async fn jwks_publishes_signing_keys_and_rsa_keys_stay_out_of_dids() {
     assert_eq!(published["e"], "AQAB");
 
     // Never in the server's DID document or its list of DIDs.
-    let doc: Value = server.get("/.well-known/did.json").await.json().await.unwrap();
+    let doc: Value = server
+        .get("/.well-known/did.json")
+        .await
+        .json()
+        .await
+        .unwrap();
     let multibase = rsa["publicKeyMultibase"].as_str().unwrap();
     assert!(!doc.to_string().contains(multibase));
     let (_, dids) = server.admin_get("/admin/dids").await;

@@ -423,9 +423,15 @@ async fn rfc7515_appendix_a_compact_jws() {
         .import_jwk(&sichat_core::id::Owner::Server, &v["A.2"]["jwk"])
         .await
         .unwrap();
-    let token = jws::sign_compact(&service, &rsa.id, JwsAlg::RS256, Default::default(), payload)
-        .await
-        .unwrap();
+    let token = jws::sign_compact(
+        &service,
+        &rsa.id,
+        JwsAlg::RS256,
+        Default::default(),
+        payload,
+    )
+    .await
+    .unwrap();
     assert_eq!(token, v["A.2"]["compact"].as_str().unwrap());
     for (appendix, alg) in [("A.2", JwsAlg::RS256), ("A.3", JwsAlg::ES256)] {
         let public = PublicKey::from_jwk_value(&v[appendix]["jwk"]).unwrap();
@@ -439,11 +445,23 @@ async fn rfc7515_appendix_a_compact_jws() {
         .import_jwk(&sichat_core::id::Owner::Server, &v["A.3"]["jwk"])
         .await
         .unwrap();
-    let token = jws::sign_compact(&service, &p256.id, JwsAlg::ES256, Default::default(), payload)
-        .await
-        .unwrap();
+    let token = jws::sign_compact(
+        &service,
+        &p256.id,
+        JwsAlg::ES256,
+        Default::default(),
+        payload,
+    )
+    .await
+    .unwrap();
     let public = PublicKey::from_jwk_value(&v["A.3"]["jwk"]).unwrap();
-    assert_eq!(jws::decode(&token, &[JwsAlg::ES256]).unwrap().verify(&public).unwrap(), payload);
+    assert_eq!(
+        jws::decode(&token, &[JwsAlg::ES256])
+            .unwrap()
+            .verify(&public)
+            .unwrap(),
+        payload
+    );
     for (appendix, alg) in [("A.1", "HS256"), ("A.5", "none")] {
         assert_eq!(
             jws::decode(v[appendix]["compact"].as_str().unwrap(), &JwsAlg::ALL).unwrap_err(),

@@ -112,10 +112,18 @@ fn bench(c: &mut Criterion) {
     let info = rt
         .block_on(keys.generate(&Owner::Server, KeyType::Ed25519))
         .unwrap();
-    let issuer_did = info.did_key.clone().expect("an Ed25519 key has a did:key").to_string();
+    let issuer_did = info
+        .did_key
+        .clone()
+        .expect("an Ed25519 key has a did:key")
+        .to_string();
     let key = IssuerKey {
         issuer: issuer_did.clone(),
-        method: info.did_key.clone().expect("an Ed25519 key has a did:key").with_fragment(&info.public_key_multibase),
+        method: info
+            .did_key
+            .clone()
+            .expect("an Ed25519 key has a did:key")
+            .with_fragment(&info.public_key_multibase),
         key: info.id.clone(),
         key_type: KeyType::Ed25519,
     };

@@ -129,7 +129,8 @@ pub fn decode<'a>(token: &'a str, allowed: &[JwsAlg]) -> Result<Decoded<'a>, Jws
             "a compact JWS has three base64url parts separated by dots",
         ));
     };
-    let decode = |part: &str, what: &'static str| B64.decode(part).map_err(|_| JwsError::Malformed(what));
+    let decode =
+        |part: &str, what: &'static str| B64.decode(part).map_err(|_| JwsError::Malformed(what));
     let header: Map<String, Value> =
         serde_json::from_slice(&decode(header, "the header is not base64url")?)
             .map_err(|_| JwsError::Malformed("the header is not a JSON object"))?;
@@ -255,12 +256,22 @@ mod tests {
             let key = SecretKey::generate(alg.key_type());
             let token = sign(&key, alg, json!({"kid": "k1", "typ": "JWT"}), b"{\"a\":1}");
             let decoded = decode(&token, &JwsAlg::ALL).unwrap();
-            assert_eq!((decoded.alg(), decoded.kid(), decoded.typ()), (alg, Some("k1"), Some("JWT")));
+            assert_eq!(
+                (decoded.alg(), decoded.kid(), decoded.typ()),
+                (alg, Some("k1"), Some("JWT"))
+            );
             assert_eq!(decoded.verify(&key.public_key()).unwrap(), b"{\"a\":1}");
             // Another key of the same type, and a key of another type, fail.
             let other = SecretKey::generate(alg.key_type()).public_key();
-            assert_eq!(decode(&token, &JwsAlg::ALL).unwrap().verify(&other), Err(JwsError::BadSignature));
-            let wrong_type = if alg == JwsAlg::EdDSA { JwsAlg::ES256 } else { JwsAlg::EdDSA };
+            assert_eq!(
+                decode(&token, &JwsAlg::ALL).unwrap().verify(&other),
+                Err(JwsError::BadSignature)
+            );
+            let wrong_type = if alg == JwsAlg::EdDSA {
+                JwsAlg::ES256
+            } else {
+                JwsAlg::EdDSA
+            };
             let wrong = SecretKey::generate(wrong_type.key_type()).public_key();
             assert!(matches!(
                 decode(&token, &JwsAlg::ALL).unwrap().verify(&wrong),
@@ -283,7 +294,9 @@ mod tests {
         let (_, signature) = rest.split_once('.').unwrap();
         let swapped = format!("{head}.{}.{signature}", B64.encode("{\"sub\":\"mallory\"}"));
         assert_eq!(
-            decode(&swapped, &JwsAlg::ALL).unwrap().verify(&key.public_key()),
+            decode(&swapped, &JwsAlg::ALL)
+                .unwrap()
+                .verify(&key.public_key()),
             Err(JwsError::BadSignature)
         );
         let relabelled = format!(
@@ -291,7 +304,9 @@ mod tests {
             B64.encode(json!({"alg": "EdDSA", "kid": "other"}).to_string())
         );
         assert_eq!(
-            decode(&relabelled, &JwsAlg::ALL).unwrap().verify(&key.public_key()),
+            decode(&relabelled, &JwsAlg::ALL)
+                .unwrap()
+                .verify(&key.public_key()),
             Err(JwsError::BadSignature)
         );
     }
@@ -301,18 +316,54 @@ mod tests {
         let key = SecretKey::generate(KeyType::Ed25519);
         let jwk = key.public_key().to_jwk_value();
         for (header, why) in [
-            (json!({"alg": "none"}), JwsError::AlgNotAllowed("none".into())),
-            (json!({"alg": "HS256"}), JwsError::AlgNotAllowed("HS256".into())),
-            (json!({"alg": "eddsa"}), JwsError::AlgNotAllowed("eddsa".into())),
-            (json!({"alg": "ES256K"}), JwsError::AlgNotAllowed("ES256K".into())),
-            (json!({"alg": "EdDSA", "crit": ["exp"], "exp": 1}), JwsError::RefusedHeader("crit")),
-            (json!({"alg": "EdDSA", "jwk": jwk}), JwsError::RefusedHeader("jwk")),
-            (json!({"alg": "EdDSA", "jku": "http://127.0.0.1:9/keys"}), JwsError::RefusedHeader("jku")),
-            (json!({"alg": "EdDSA", "x5u": "http://127.0.0.1:9/cert"}), JwsError::RefusedHeader("x5u")),
-            (json!({"alg": "EdDSA", "x5c": ["MIIB"]}), JwsError::RefusedHeader("x5c")),
-            (json!({"kid": "k"}), JwsError::Malformed("the header has no `alg`")),
-            (json!({"alg": 1}), JwsError::Malformed("the header has no `alg`")),
-            (json!(["alg", "EdDSA"]), JwsError::Malformed("the header is not a JSON object")),
+            (
+                json!({"alg": "none"}),
+                JwsError::AlgNotAllowed("none".into()),
+            ),
+            (
+                json!({"alg": "HS256"}),
+                JwsError::AlgNotAllowed("HS256".into()),
+            ),
+            (
+                json!({"alg": "eddsa"}),
+                JwsError::AlgNotAllowed("eddsa".into()),
+            ),
+            (
+                json!({"alg": "ES256K"}),
+                JwsError::AlgNotAllowed("ES256K".into()),
+            ),
+            (
+                json!({"alg": "EdDSA", "crit": ["exp"], "exp": 1}),
+                JwsError::RefusedHeader("crit"),
+            ),
+            (
+                json!({"alg": "EdDSA", "jwk": jwk}),
+                JwsError::RefusedHeader("jwk"),
+            ),
+            (
+                json!({"alg": "EdDSA", "jku": "http://127.0.0.1:9/keys"}),
+                JwsError::RefusedHeader("jku"),
+            ),
+            (
+                json!({"alg": "EdDSA", "x5u": "http://127.0.0.1:9/cert"}),
+                JwsError::RefusedHeader("x5u"),
+            ),
+            (
+                json!({"alg": "EdDSA", "x5c": ["MIIB"]}),
+                JwsError::RefusedHeader("x5c"),
+            ),
+            (
+                json!({"kid": "k"}),
+                JwsError::Malformed("the header has no `alg`"),
+            ),
+            (
+                json!({"alg": 1}),
+                JwsError::Malformed("the header has no `alg`"),
+            ),
+            (
+                json!(["alg", "EdDSA"]),
+                JwsError::Malformed("the header is not a JSON object"),
+            ),
         ] {
             let token = forged(header.clone(), "{}", &[7u8; 64]);
             assert_eq!(decode(&token, &JwsAlg::ALL).unwrap_err(), why, "{header}");
@@ -329,9 +380,16 @@ mod tests {
             format!("{head}.{}", rest.replace('.', ".+")),
             format!("{}.", &good[..good.rfind('.').unwrap()]),
         ] {
-            assert!(matches!(decode(&bad, &JwsAlg::ALL), Err(JwsError::Malformed(_))), "{bad}");
+            assert!(
+                matches!(decode(&bad, &JwsAlg::ALL), Err(JwsError::Malformed(_))),
+                "{bad}"
+            );
         }
-        let long = forged(json!({"alg": "EdDSA"}), &"x".repeat(MAX_TOKEN_BYTES), &[0; 64]);
+        let long = forged(
+            json!({"alg": "EdDSA"}),
+            &"x".repeat(MAX_TOKEN_BYTES),
+            &[0; 64],
+        );
         assert_eq!(decode(&long, &JwsAlg::ALL).unwrap_err(), JwsError::TooLong);
     }
 }

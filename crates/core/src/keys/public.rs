@@ -133,12 +133,8 @@ impl PublicKey {
                     return false;
                 };
                 let digest = sha2::Sha256::digest(message);
-                key.verify(
-                    rsa::Pkcs1v15Sign::new::<sha2::Sha256>(),
-                    &digest,
-                    signature,
-                )
-                .is_ok()
+                key.verify(rsa::Pkcs1v15Sign::new::<sha2::Sha256>(), &digest, signature)
+                    .is_ok()
             }
         }
     }

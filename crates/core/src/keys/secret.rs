@@ -179,6 +179,7 @@ impl SecretKey {
     pub fn to_private_jwk_value(&self) -> Value {
         let mut jwk = self.public_key().to_jwk_value();
         if let Self::Rsa(k) = self {
+            use rsa::traits::PrivateKeyParts;
             let b64 = |n: &rsa::BigUint| Value::String(B64.encode(n.to_bytes_be()));
             jwk["d"] = b64(k.d());
             if let [p, q] = k.primes() {
@@ -214,8 +215,12 @@ impl SecretKey {
             Self::Rsa(k) => {
                 use sha2::Digest;
                 let digest = sha2::Sha256::digest(message);
-                k.sign_with_rng(&mut OsRng, rsa::Pkcs1v15Sign::new::<sha2::Sha256>(), &digest)
-                    .map_err(|_| KeyError::CannotSign(KeyType::Rsa))
+                k.sign_with_rng(
+                    &mut OsRng,
+                    rsa::Pkcs1v15Sign::new::<sha2::Sha256>(),
+                    &digest,
+                )
+                .map_err(|_| KeyError::CannotSign(KeyType::Rsa))
             }
         }
     }

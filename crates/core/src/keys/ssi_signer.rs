@@ -142,7 +142,11 @@ mod tests {
             Arc::new(ManualClock::new(0)),
         ));
         let info = keys.generate(&Owner::Server, key_type).await.unwrap();
-        let method = info.did_key.clone().expect("a signing key has a did:key").with_fragment(&info.public_key_multibase);
+        let method = info
+            .did_key
+            .clone()
+            .expect("a signing key has a did:key")
+            .with_fragment(&info.public_key_multibase);
         SsiSigner::new(keys, info.id, method).await.unwrap()
     }
 
