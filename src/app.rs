@@ -25,6 +25,7 @@ use crate::service::admin_token::AdminTokens;
 use crate::service::credentials::CredentialService;
 use crate::service::holder::HolderService;
 use crate::service::id_token_keys::IdTokenKeys;
+use crate::service::oidc_clients::ClientService;
 use crate::service::identity::IdentityService;
 use crate::service::readiness::Readiness;
 use crate::service::resolver::ServerResolver;
@@ -42,6 +43,7 @@ pub struct AppState {
     pub credentials: Arc<CredentialService>,
     pub holder: Arc<HolderService>,
     pub id_token_keys: Arc<IdTokenKeys>,
+    pub clients: Arc<ClientService>,
     pub resolver: Arc<ServerResolver>,
     pub admin_tokens: Arc<AdminTokens>,
     pub user_tokens: Arc<UserTokens>,
@@ -58,6 +60,7 @@ impl AppState {
             credentials: services.credentials.clone(),
             holder: services.holder.clone(),
             id_token_keys: services.id_token_keys.clone(),
+            clients: services.clients.clone(),
             resolver: services.resolver.clone(),
             admin_tokens: services.admin_tokens.clone(),
             user_tokens: services.user_tokens.clone(),

@@ -48,6 +48,9 @@ enum Command {
     /// Manage keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Manage OpenID Connect clients (the apps that log users in here).
+    #[command(subcommand)]
+    Client(ClientCommand),
     /// Manage the admin token.
     #[command(subcommand, name = "admin-token")]
     AdminToken(AdminTokenCommand),
@@ -119,6 +122,59 @@ enum CredentialCommand {
 }
 
 #[derive(Subcommand)]
+enum ClientCommand {
+    /// Register a client; prints its id and, for a confidential client, its secret (shown
+    /// this once; generated unless --secret-stdin).
+    Add {
+        id: String,
+        /// An exact redirect URI (repeat for several).
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
+        /// A public client (an app on the user's device): no secret, PKCE only.
+        #[arg(long)]
+        public: bool,
+        /// Read the secret from standard input (one line, at least 32 characters).
+        #[arg(long)]
+        secret_stdin: bool,
+        /// A scope the client may ask for (repeat; default for a login client: openid
+        /// profile email offline_access).
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// A grant type (repeat): authorization_code (default), refresh_token,
+        /// client_credentials.
+        #[arg(long = "grant")]
+        grants: Vec<String>,
+        /// client_secret_basic (default), client_secret_post, private_key_jwt, none.
+        #[arg(long)]
+        auth_method: Option<String>,
+        /// A file with the client's public JWK set (for private_key_jwt).
+        #[arg(long)]
+        jwks: Option<std::path::PathBuf>,
+        /// A post-logout redirect URI (repeat for several).
+        #[arg(long = "post-logout-redirect-uri")]
+        post_logout_redirect_uris: Vec<String>,
+        /// RS256 (default), ES256 or EdDSA.
+        #[arg(long)]
+        id_token_alg: Option<String>,
+        /// The name shown to users on the consent page.
+        #[arg(long)]
+        name: Option<String>,
+        /// A DID a client_credentials token may issue credentials as (repeat; default the
+        /// server's did:web).
+        #[arg(long = "issuer-did")]
+        issuer_dids: Vec<String>,
+        /// Let this confidential client skip PKCE (only for conformance suites that send
+        /// none).
+        #[arg(long)]
+        allow_no_pkce: bool,
+    },
+    /// List clients: id, type, authentication method, redirect URIs.
+    List,
+    /// Remove a client: it can no longer log anyone in or get a token.
+    Remove { id: String },
+}
+
+#[derive(Subcommand)]
 enum DidCommand {
     /// Print every DID, one per line: the server's did:web, users' did:web, and the did:key
     /// of each active signing key.
@@ -132,7 +188,8 @@ enum KeyCommand {
         #[arg(long, default_value = "server")]
         owner: String,
     },
-    /// Generate a key (Ed25519, P-256 or X25519).
+    /// Generate a key (Ed25519, P-256 or X25519; RSA for the server, to sign RS256 ID
+    /// tokens).
     Generate {
         #[arg(long = "type")]
         key_type: KeyType,
@@ -387,6 +444,7 @@ async fn run() -> anyhow::Result<()> {
                 .await?;
             out(&user.did);
         }
+        Command::Client(command) => client_command(services, command).await?,
         Command::User(UserCommand::List) => {
             for u in services.users.list().await? {
                 out(format_args!("{}\t{}", u.name, u.did));
@@ -497,6 +555,101 @@ async fn run() -> anyhow::Result<()> {
                     changes.len()
                 ));
             }
+        }
+    }
+    Ok(())
+}
+
+/// `sichat client ...`.
+async fn client_command(
+    services: &sichat::service::Services,
+    command: ClientCommand,
+) -> anyhow::Result<()> {
+    let api = |e: sichat::error::ApiError| anyhow::anyhow!("{}", e.0.detail);
+    match command {
+        ClientCommand::Add {
+            id,
+            redirect_uris,
+            public,
+            secret_stdin,
+            scopes,
+            grants,
+            auth_method,
+            jwks,
+            post_logout_redirect_uris,
+            id_token_alg,
+            name,
+            issuer_dids,
+            allow_no_pkce,
+        } => {
+            let client_secret = if secret_stdin {
+                let mut buf = zeroize::Zeroizing::new(String::new());
+                std::io::stdin()
+                    .read_to_string(&mut buf)
+                    .context("reading the client secret from stdin")?;
+                Some(buf.lines().next().unwrap_or_default().to_owned())
+            } else {
+                None
+            };
+            let jwks = match jwks {
+                Some(path) => Some(
+                    serde_json::from_str(
+                        &std::fs::read_to_string(&path)
+                            .with_context(|| format!("reading {}", path.display()))?,
+                    )
+                    .with_context(|| format!("{} is not JSON", path.display()))?,
+                ),
+                None => None,
+            };
+            let created = services
+                .clients
+                .create(sichat_core::api::CreateClient {
+                    client_id: id,
+                    redirect_uris,
+                    post_logout_redirect_uris,
+                    public,
+                    token_endpoint_auth_method: auth_method,
+                    client_secret,
+                    grant_types: grants,
+                    scope: (!scopes.is_empty()).then(|| scopes.join(" ")),
+                    jwks,
+                    id_token_signed_response_alg: id_token_alg,
+                    client_name: name,
+                    issuer_dids,
+                    allow_no_pkce,
+                })
+                .await
+                .map_err(api)?;
+            let c = &created.client;
+            eprintln!(
+                "Client {} ({}, {}, scopes: {})",
+                c.client_id,
+                if c.public { "public" } else { "confidential" },
+                c.token_endpoint_auth_method,
+                c.scope
+            );
+            match &created.client_secret {
+                Some(secret) if !secret_stdin => {
+                    eprintln!("Its secret (shown once; store it now):");
+                    out(secret);
+                }
+                _ => out(&c.client_id),
+            }
+        }
+        ClientCommand::List => {
+            for c in services.clients.list().await.map_err(api)? {
+                out(format_args!(
+                    "{}\t{}\t{}\t{}",
+                    c.client_id,
+                    if c.public { "public" } else { "confidential" },
+                    c.token_endpoint_auth_method,
+                    c.redirect_uris.join(" ")
+                ));
+            }
+        }
+        ClientCommand::Remove { id } => {
+            services.clients.remove(&id).await.map_err(api)?;
+            out(format_args!("removed {id}"));
         }
     }
     Ok(())

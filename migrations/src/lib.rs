@@ -12,6 +12,7 @@ mod m20261129_000003_create_status_lists;
 mod m20261129_000004_create_api_tokens;
 mod m20261129_000005_create_held_credentials;
 mod m20261129_000006_widen_key_public_multibase;
+mod m20261129_000007_create_oidc_clients;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000004_create_api_tokens::Migration),
             Box::new(m20261129_000005_create_held_credentials::Migration),
             Box::new(m20261129_000006_widen_key_public_multibase::Migration),
+            Box::new(m20261129_000007_create_oidc_clients::Migration),
         ]
     }
 }

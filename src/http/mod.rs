@@ -2,6 +2,7 @@
 //! through utoipa-axum so that every route is in the OpenAPI document.
 
 pub mod admin;
+pub mod admin_clients;
 pub mod credentials;
 pub mod did;
 pub mod docs;
@@ -83,6 +84,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .layer(DefaultBodyLimit::max(PUBLIC_BODY_LIMIT));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(admin::routes())
+        .merge(admin_clients::routes())
         .merge(credentials::routes())
         .merge(holder::routes())
         .merge(public)

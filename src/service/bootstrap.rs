@@ -23,6 +23,7 @@ use super::holder::HolderService;
 use super::id_token_keys::IdTokenKeys;
 use super::identity::IdentityService;
 use super::issuer_keys::IssuerKeys;
+use super::oidc_clients::ClientService;
 use super::passwords::PasswordHasher;
 use super::public_url::PublicUrls;
 use super::readiness::Readiness;
@@ -342,6 +343,7 @@ pub async fn open(
         credentials,
         holder,
         id_token_keys,
+        clients: Arc::new(ClientService::new(store.clone(), clock.clone())),
         users: Arc::new(UserService::new(
             store.clone(),
             keys.clone(),

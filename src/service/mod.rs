@@ -10,6 +10,7 @@ pub mod holder;
 pub mod id_token_keys;
 pub mod identity;
 pub mod issuer_keys;
+pub mod oidc_clients;
 pub mod passwords;
 pub mod public_url;
 pub mod readiness;
@@ -42,6 +43,7 @@ pub struct Services {
     pub credentials: Arc<credentials::CredentialService>,
     pub holder: Arc<holder::HolderService>,
     pub id_token_keys: Arc<id_token_keys::IdTokenKeys>,
+    pub clients: Arc<oidc_clients::ClientService>,
     pub resolver: Arc<resolver::ServerResolver>,
     pub admin_tokens: Arc<admin_token::AdminTokens>,
     pub user_tokens: Arc<user_tokens::UserTokens>,

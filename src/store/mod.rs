@@ -5,6 +5,7 @@
 pub mod held;
 pub mod issued;
 pub mod keys;
+pub mod oidc_clients;
 mod sea_store;
 pub mod settings;
 pub mod status;

@@ -631,3 +631,72 @@ async fn credential_commands_issue_verify_and_revoke() {
     );
     server.stop();
 }
+
+#[tokio::test]
+async fn client_commands_register_list_and_remove_openid_connect_clients() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = fresh_database_url(dir.path()).await;
+    let server = ServerProcess::start(dir.path(), &db, "warn").await;
+    let client = |args: &[&str], stdin: Option<&str>| {
+        run(sichat_cmd(dir.path(), &db).arg("client").args(args), stdin)
+    };
+    // A confidential client: a generated secret, printed once on stdout.
+    let (ok, secret, err) = client(&["add", "web-app", "--redirect-uri", "https://app.example/cb", "--name", "Web App"], None);
+    assert!(ok, "{err}");
+    assert_eq!(secret.trim().len(), 43, "{secret}");
+    assert!(err.contains("shown once"), "{err}");
+    // A secret from stdin is never echoed.
+    let given = "a-secret-of-at-least-thirty-two-characters";
+    let (ok, out, err) = client(
+        &["add", "posting", "--redirect-uri", "https://b.example/cb", "--secret-stdin", "--auth-method", "client_secret_post", "--id-token-alg", "EdDSA"],
+        Some(&format!("{given}\n")),
+    );
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "posting");
+    assert!(!out.contains(given) && !err.contains(given));
+    let (ok, _, err) = client(
+        &["add", "phone", "--public", "--redirect-uri", "com.example.phone:/cb", "--redirect-uri", "http://127.0.0.1/cb"],
+        None,
+    );
+    assert!(ok, "{err}");
+    let (ok, _, err) = client(&["add", "bot", "--grant", "client_credentials", "--scope", "issue:credentials"], None);
+    assert!(ok, "{err}");
+
+    // Refusals name the problem and change nothing.
+    for (args, expected) in [
+        (vec!["add", "web-app", "--redirect-uri", "https://app.example/cb"], "already exists"),
+        (vec!["add", "x", "--redirect-uri", "http://app.example/cb"], "loopback"),
+        (vec!["add", "x", "--redirect-uri", "https://app.example/cb#f"], "fragment"),
+        (vec!["add", "x"], "redirect URI"),
+        (vec!["add", "x y", "--redirect-uri", "https://app.example/cb"], "client id"),
+        (vec!["add", "x", "--redirect-uri", "https://a.example/cb", "--grant", "implicit"], "implicit"),
+        (vec!["add", "x", "--redirect-uri", "https://a.example/cb", "--id-token-alg", "HS256"], "HS256"),
+        (vec!["remove", "nobody"], "no client"),
+    ] {
+        let (ok, _, err) = client(&args, None);
+        assert!(!ok && err.contains(expected), "{args:?}: {err}");
+    }
+    let (ok, _, err) = client(&["add", "x", "--redirect-uri", "https://a.example/cb", "--secret-stdin"], Some("short\n"));
+    assert!(!ok && err.contains("32"), "{err}");
+
+    let (ok, list, err) = client(&["list"], None);
+    assert!(ok, "{err}");
+    let ids: Vec<&str> = list.lines().map(|l| l.split('\t').next().unwrap()).collect();
+    assert_eq!(ids, ["web-app", "posting", "phone", "bot"], "{list}");
+    assert!(list.contains("phone\tpublic\tnone\tcom.example.phone:/cb http://127.0.0.1/cb"), "{list}");
+    assert!(!list.contains(secret.trim()) && !list.contains(given));
+
+    // The running server sees what the CLI did.
+    let http = reqwest::Client::new();
+    let admin = |path: &str| {
+        http.get(format!("{}{path}", server.base))
+            .bearer_auth(crate::common::ADMIN_TOKEN)
+            .send()
+    };
+    let web: serde_json::Value = admin("/admin/clients/web-app").await.unwrap().json().await.unwrap();
+    assert_eq!(web["client_name"], "Web App");
+    assert_eq!(web["token_endpoint_auth_method"], "client_secret_basic");
+    let (ok, out, err) = client(&["remove", "web-app"], None);
+    assert!(ok && out.trim() == "removed web-app", "{err}");
+    assert_eq!(admin("/admin/clients/web-app").await.unwrap().status(), 404);
+}

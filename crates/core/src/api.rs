@@ -26,6 +26,9 @@ pub mod paths {
     pub const ADMIN_KEY_ROTATE: &str = "/admin/keys/{id}/rotate";
     pub const ADMIN_KEYS_IMPORT: &str = "/admin/keys/import";
     pub const ADMIN_DIDS: &str = "/admin/dids";
+    pub const ADMIN_CLIENTS: &str = "/admin/clients";
+    pub const ADMIN_CLIENT: &str = "/admin/clients/{id}";
+    pub const JWKS: &str = "/jwks";
     pub const CREDENTIALS_ISSUE: &str = "/credentials/issue";
     pub const CREDENTIALS_VERIFY: &str = "/credentials/verify";
     pub const PRESENTATIONS_VERIFY: &str = "/presentations/verify";
@@ -482,4 +485,88 @@ pub struct PresentRequest {
 pub struct PresentResponse {
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub verifiable_presentation: Value,
+}
+
+/// Body of `POST /admin/clients`: an OpenID Connect client, with the client metadata
+/// names of RFC 7591 §2 (snake_case). Omitted members take the defaults named.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateClient {
+    pub client_id: String,
+    /// Exact redirect URIs (`https`, `http` on loopback; a public client may use a
+    /// reverse-domain private-use scheme). Required for `authorization_code`.
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// A public client (an app on the user's device): no secret, `none` authentication,
+    /// PKCE always.
+    #[serde(default)]
+    pub public: bool,
+    /// `client_secret_basic` (default for a confidential client), `client_secret_post`,
+    /// `private_key_jwt` (needs `jwks`), or `none` (public clients).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint_auth_method: Option<String>,
+    /// The secret (32 to 512 printable characters); generated when a secret method is
+    /// used and none is given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+    /// `authorization_code` (default), `refresh_token`, `client_credentials`.
+    #[serde(default)]
+    pub grant_types: Vec<String>,
+    /// The scopes the client may ask for, space-separated (default for a login client:
+    /// `openid profile email offline_access`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// The client's public keys for `private_key_jwt` (a JWK set; public members only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub jwks: Option<serde_json::Value>,
+    /// `RS256` (default), `ES256` or `EdDSA`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_signed_response_alg: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_name: Option<String>,
+    /// The DIDs a `client_credentials` token with scope `issue:credentials` may issue as
+    /// (default: the server's did:web).
+    #[serde(default)]
+    pub issuer_dids: Vec<String>,
+    /// A confidential client that may skip PKCE (only for conformance test suites that
+    /// send none; PKCE stays required for every other client).
+    #[serde(default)]
+    pub allow_no_pkce: bool,
+}
+
+/// A registered OpenID Connect client, without its secret.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ClientView {
+    pub client_id: String,
+    pub public: bool,
+    pub token_endpoint_auth_method: String,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub grant_types: Vec<String>,
+    pub scope: String,
+    pub id_token_signed_response_alg: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_name: Option<String>,
+    pub issuer_dids: Vec<String>,
+    pub require_pkce: bool,
+    /// `true` when the client has `jwks` for `private_key_jwt`.
+    pub has_jwks: bool,
+    /// Unix milliseconds.
+    pub created_at: i64,
+}
+
+/// Response of `POST /admin/clients`: the secret, when one was generated or given, is
+/// shown this once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CreatedClient {
+    #[serde(flatten)]
+    pub client: ClientView,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
 }

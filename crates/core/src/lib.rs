@@ -12,6 +12,7 @@ pub mod contexts;
 pub mod did;
 pub mod id;
 pub mod keys;
+pub mod oauth;
 pub mod secret;
 pub mod store;
 #[cfg(any(test, feature = "testing"))]
