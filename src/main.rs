@@ -122,6 +122,8 @@ enum CredentialCommand {
 }
 
 #[derive(Subcommand)]
+// Parsed once per process: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 enum ClientCommand {
     /// Register a client; prints its id and, for a confidential client, its secret (shown
     /// this once; generated unless --secret-stdin).

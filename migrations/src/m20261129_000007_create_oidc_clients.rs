@@ -41,10 +41,22 @@ impl MigrationTrait for Migration {
                             .not_null()
                             .primary_key(),
                     )
-                    .col(ColumnDef::new(OidcClients::SecretSha256).string_len(64).null())
-                    .col(ColumnDef::new(OidcClients::AuthMethod).string_len(32).not_null())
+                    .col(
+                        ColumnDef::new(OidcClients::SecretSha256)
+                            .string_len(64)
+                            .null(),
+                    )
+                    .col(
+                        ColumnDef::new(OidcClients::AuthMethod)
+                            .string_len(32)
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(OidcClients::Public).boolean().not_null())
-                    .col(ColumnDef::new(OidcClients::RequirePkce).boolean().not_null())
+                    .col(
+                        ColumnDef::new(OidcClients::RequirePkce)
+                            .boolean()
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(OidcClients::RedirectUris).text().not_null())
                     .col(
                         ColumnDef::new(OidcClients::PostLogoutRedirectUris)
@@ -53,11 +65,19 @@ impl MigrationTrait for Migration {
                     )
                     .col(ColumnDef::new(OidcClients::GrantTypes).text().not_null())
                     .col(ColumnDef::new(OidcClients::Scope).text().not_null())
-                    .col(ColumnDef::new(OidcClients::IdTokenAlg).string_len(16).not_null())
+                    .col(
+                        ColumnDef::new(OidcClients::IdTokenAlg)
+                            .string_len(16)
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(OidcClients::Jwks).text().null())
                     .col(ColumnDef::new(OidcClients::IssuerDids).text().not_null())
                     .col(ColumnDef::new(OidcClients::Name).text().null())
-                    .col(ColumnDef::new(OidcClients::Origin).string_len(16).not_null())
+                    .col(
+                        ColumnDef::new(OidcClients::Origin)
+                            .string_len(16)
+                            .not_null(),
+                    )
                     .col(
                         ColumnDef::new(OidcClients::CreatedAt)
                             .big_integer()

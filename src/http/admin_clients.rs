@@ -21,8 +21,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_client, remove_client))
 }
 
-type ClientPath =
-    Result<axum::extract::Path<String>, axum::extract::rejection::PathRejection>;
+type ClientPath = Result<axum::extract::Path<String>, axum::extract::rejection::PathRejection>;
 
 fn client_id(path: ClientPath) -> Result<String, ApiError> {
     let axum::extract::Path(id) = path?;

@@ -16,8 +16,8 @@ use sichat_core::oauth;
 use sichat_core::{Clock, Secret};
 
 use crate::error::ApiError;
-use crate::store::oidc_clients::{self, ClientRow};
 use crate::store::SeaStore;
+use crate::store::oidc_clients::{self, ClientRow};
 
 /// Client authentication methods at the token endpoint (OIDC Core §9).
 pub const AUTH_METHODS: [&str; 4] = [
@@ -168,10 +168,16 @@ fn checked(r: CreateClient, now: i64) -> Result<(ClientRow, Option<Secret<String
     let jwks = match (&r.jwks, auth_method.as_str()) {
         (Some(jwks), "private_key_jwt") => Some(checked_jwks(jwks)?),
         (None, "private_key_jwt") => {
-            return Err(bad("jwks", "private_key_jwt needs the client's public keys (`jwks`)"));
+            return Err(bad(
+                "jwks",
+                "private_key_jwt needs the client's public keys (`jwks`)",
+            ));
         }
         (Some(_), _) => {
-            return Err(bad("jwks", "`jwks` is for clients authenticating with private_key_jwt"));
+            return Err(bad(
+                "jwks",
+                "`jwks` is for clients authenticating with private_key_jwt",
+            ));
         }
         (None, _) => None,
     };
@@ -183,18 +189,30 @@ fn checked(r: CreateClient, now: i64) -> Result<(ClientRow, Option<Secret<String
     };
     grant_types.sort();
     grant_types.dedup();
-    if let Some(g) = grant_types.iter().find(|g| !GRANT_TYPES.contains(&g.as_str())) {
+    if let Some(g) = grant_types
+        .iter()
+        .find(|g| !GRANT_TYPES.contains(&g.as_str()))
+    {
         return Err(bad(
             "grant_types",
-            format!("`{g}` is not one of {} (implicit and password grants are not offered)", GRANT_TYPES.join(", ")),
+            format!(
+                "`{g}` is not one of {} (implicit and password grants are not offered)",
+                GRANT_TYPES.join(", ")
+            ),
         ));
     }
     let has = |g: &str| grant_types.iter().any(|x| x == g);
     if has("client_credentials") && r.public {
-        return Err(bad("grant_types", "a public client cannot use client_credentials"));
+        return Err(bad(
+            "grant_types",
+            "a public client cannot use client_credentials",
+        ));
     }
     if has("refresh_token") && !has("authorization_code") {
-        return Err(bad("grant_types", "refresh_token comes with authorization_code"));
+        return Err(bad(
+            "grant_types",
+            "refresh_token comes with authorization_code",
+        ));
     }
 
     if r.redirect_uris.len() > oauth::MAX_REDIRECT_URIS
@@ -206,7 +224,10 @@ fn checked(r: CreateClient, now: i64) -> Result<(ClientRow, Option<Secret<String
         ));
     }
     if has("authorization_code") && r.redirect_uris.is_empty() {
-        return Err(bad("redirect_uris", "authorization_code needs at least one redirect URI"));
+        return Err(bad(
+            "redirect_uris",
+            "authorization_code needs at least one redirect URI",
+        ));
     }
     for (field, uris) in [
         ("redirect_uris", &r.redirect_uris),
@@ -233,7 +254,10 @@ fn checked(r: CreateClient, now: i64) -> Result<(ClientRow, Option<Secret<String
     scopes.sort();
     scopes.dedup();
     if has("client_credentials") && scopes.is_empty() {
-        return Err(bad("scope", "a client_credentials client names the scopes it may ask for (e.g. issue:credentials)"));
+        return Err(bad(
+            "scope",
+            "a client_credentials client names the scopes it may ask for (e.g. issue:credentials)",
+        ));
     }
 
     let id_token_alg = r.id_token_signed_response_alg.as_deref().unwrap_or("RS256");
@@ -244,12 +268,20 @@ fn checked(r: CreateClient, now: i64) -> Result<(ClientRow, Option<Secret<String
         ));
     }
     if let Some(name) = &r.client_name
-        && (name.is_empty() || name.chars().count() > MAX_NAME || name.chars().any(char::is_control))
+        && (name.is_empty()
+            || name.chars().count() > MAX_NAME
+            || name.chars().any(char::is_control))
     {
-        return Err(bad("client_name", format!("1 to {MAX_NAME} characters, no control characters")));
+        return Err(bad(
+            "client_name",
+            format!("1 to {MAX_NAME} characters, no control characters"),
+        ));
     }
     if r.issuer_dids.len() > MAX_ISSUER_DIDS {
-        return Err(bad("issuer_dids", format!("at most {MAX_ISSUER_DIDS} DIDs")));
+        return Err(bad(
+            "issuer_dids",
+            format!("at most {MAX_ISSUER_DIDS} DIDs"),
+        ));
     }
     for did in &r.issuer_dids {
         Did::parse(did).map_err(|e| bad("issuer_dids", format!("`{did}`: {e}")))?;
@@ -307,11 +339,17 @@ fn checked_jwks(jwks: &Value) -> Result<Value, ApiError> {
     }
     for key in keys {
         if let Some(m) = PRIVATE_MEMBERS.iter().find(|m| key.get(**m).is_some()) {
-            return Err(bad("jwks", format!("a key has the private member `{m}`: send public keys only")));
+            return Err(bad(
+                "jwks",
+                format!("a key has the private member `{m}`: send public keys only"),
+            ));
         }
         let public = PublicKey::from_jwk_value(key).map_err(|e| bad("jwks", e.to_string()))?;
         if JwsAlg::for_key_type(public.key_type()).is_none() {
-            return Err(bad("jwks", format!("{} keys cannot sign", public.key_type())));
+            return Err(bad(
+                "jwks",
+                format!("{} keys cannot sign", public.key_type()),
+            ));
         }
         if keys.len() > 1 && key.get("kid").and_then(Value::as_str).is_none() {
             return Err(bad("jwks", "with several keys, each has a `kid`"));
@@ -343,7 +381,10 @@ mod tests {
         assert_eq!(row.auth_method, "client_secret_basic");
         assert_eq!(row.scope, "email offline_access openid profile");
         assert_eq!(row.grant_types, r#"["authorization_code"]"#);
-        assert_eq!((row.id_token_alg.as_str(), row.require_pkce), ("RS256", true));
+        assert_eq!(
+            (row.id_token_alg.as_str(), row.require_pkce),
+            ("RS256", true)
+        );
     }
 
     #[test]
@@ -356,7 +397,9 @@ mod tests {
         let (row, secret) = checked(public, 0).unwrap();
         assert!(secret.is_none() && row.secret_sha256.is_none());
         assert_eq!(row.auth_method, "none");
-        let key = SecretKey::generate(KeyType::P256).public_key().to_jwk_value();
+        let key = SecretKey::generate(KeyType::P256)
+            .public_key()
+            .to_jwk_value();
         let jwt = CreateClient {
             jwks: Some(json!({"keys": [key]})),
             ..login_client()
@@ -369,42 +412,231 @@ mod tests {
     #[test]
     fn bad_registrations_name_the_field() {
         let private = SecretKey::generate(KeyType::Ed25519).to_private_jwk_value();
-        let x25519 = SecretKey::generate(KeyType::X25519).public_key().to_jwk_value();
-        let ed = SecretKey::generate(KeyType::Ed25519).public_key().to_jwk_value();
+        let x25519 = SecretKey::generate(KeyType::X25519)
+            .public_key()
+            .to_jwk_value();
+        let ed = SecretKey::generate(KeyType::Ed25519)
+            .public_key()
+            .to_jwk_value();
         let cases: Vec<(CreateClient, &str)> = vec![
-            (CreateClient { client_id: "a b".into(), ..login_client() }, "client_id"),
-            (CreateClient { redirect_uris: vec![], ..login_client() }, "redirect_uris"),
-            (CreateClient { redirect_uris: vec!["http://app.example/cb".into()], ..login_client() }, "redirect_uris"),
-            (CreateClient { redirect_uris: vec!["https://app.example/cb#x".into()], ..login_client() }, "redirect_uris"),
-            (CreateClient { redirect_uris: vec!["com.example.app:/cb".into()], ..login_client() }, "redirect_uris"),
-            (CreateClient { post_logout_redirect_uris: vec!["javascript:x".into()], ..login_client() }, "post_logout_redirect_uris"),
-            (CreateClient { public: true, client_secret: Some("s".repeat(40)), ..login_client() }, "client_secret"),
-            (CreateClient { client_secret: Some("short".into()), ..login_client() }, "client_secret"),
-            (CreateClient { client_secret: Some(format!("{}\n", "s".repeat(40))), ..login_client() }, "client_secret"),
-            (CreateClient { token_endpoint_auth_method: Some("none".into()), ..login_client() }, "token_endpoint_auth_method"),
-            (CreateClient { public: true, token_endpoint_auth_method: Some("client_secret_basic".into()), ..login_client() }, "token_endpoint_auth_method"),
-            (CreateClient { token_endpoint_auth_method: Some("tls_client_auth".into()), ..login_client() }, "token_endpoint_auth_method"),
-            (CreateClient { token_endpoint_auth_method: Some("private_key_jwt".into()), ..login_client() }, "jwks"),
-            (CreateClient { jwks: Some(json!({"keys": [private]})), ..login_client() }, "jwks"),
-            (CreateClient { jwks: Some(json!({"keys": [x25519]})), ..login_client() }, "jwks"),
-            (CreateClient { jwks: Some(json!({"keys": [ed.clone(), ed]})), ..login_client() }, "jwks"),
-            (CreateClient { jwks: Some(json!({"keys": []})), ..login_client() }, "jwks"),
-            (CreateClient { jwks: Some(json!([1])), ..login_client() }, "jwks"),
-            (CreateClient { grant_types: vec!["implicit".into()], ..login_client() }, "grant_types"),
-            (CreateClient { grant_types: vec!["password".into()], ..login_client() }, "grant_types"),
-            (CreateClient { grant_types: vec!["refresh_token".into()], ..login_client() }, "grant_types"),
-            (CreateClient { public: true, grant_types: vec!["client_credentials".into()], ..login_client() }, "grant_types"),
-            (CreateClient { grant_types: vec!["client_credentials".into()], redirect_uris: vec![], ..login_client() }, "scope"),
-            (CreateClient { scope: Some("openid bad\"scope".into()), ..login_client() }, "scope"),
-            (CreateClient { id_token_signed_response_alg: Some("HS256".into()), ..login_client() }, "id_token_signed_response_alg"),
-            (CreateClient { id_token_signed_response_alg: Some("none".into()), ..login_client() }, "id_token_signed_response_alg"),
-            (CreateClient { client_name: Some("a\u{7}b".into()), ..login_client() }, "client_name"),
-            (CreateClient { issuer_dids: vec!["not-a-did".into()], ..login_client() }, "issuer_dids"),
-            (CreateClient { public: true, allow_no_pkce: true, ..login_client() }, "allow_no_pkce"),
+            (
+                CreateClient {
+                    client_id: "a b".into(),
+                    ..login_client()
+                },
+                "client_id",
+            ),
+            (
+                CreateClient {
+                    redirect_uris: vec![],
+                    ..login_client()
+                },
+                "redirect_uris",
+            ),
+            (
+                CreateClient {
+                    redirect_uris: vec!["http://app.example/cb".into()],
+                    ..login_client()
+                },
+                "redirect_uris",
+            ),
+            (
+                CreateClient {
+                    redirect_uris: vec!["https://app.example/cb#x".into()],
+                    ..login_client()
+                },
+                "redirect_uris",
+            ),
+            (
+                CreateClient {
+                    redirect_uris: vec!["com.example.app:/cb".into()],
+                    ..login_client()
+                },
+                "redirect_uris",
+            ),
+            (
+                CreateClient {
+                    post_logout_redirect_uris: vec!["javascript:x".into()],
+                    ..login_client()
+                },
+                "post_logout_redirect_uris",
+            ),
+            (
+                CreateClient {
+                    public: true,
+                    client_secret: Some("s".repeat(40)),
+                    ..login_client()
+                },
+                "client_secret",
+            ),
+            (
+                CreateClient {
+                    client_secret: Some("short".into()),
+                    ..login_client()
+                },
+                "client_secret",
+            ),
+            (
+                CreateClient {
+                    client_secret: Some(format!("{}\n", "s".repeat(40))),
+                    ..login_client()
+                },
+                "client_secret",
+            ),
+            (
+                CreateClient {
+                    token_endpoint_auth_method: Some("none".into()),
+                    ..login_client()
+                },
+                "token_endpoint_auth_method",
+            ),
+            (
+                CreateClient {
+                    public: true,
+                    token_endpoint_auth_method: Some("client_secret_basic".into()),
+                    ..login_client()
+                },
+                "token_endpoint_auth_method",
+            ),
+            (
+                CreateClient {
+                    token_endpoint_auth_method: Some("tls_client_auth".into()),
+                    ..login_client()
+                },
+                "token_endpoint_auth_method",
+            ),
+            (
+                CreateClient {
+                    token_endpoint_auth_method: Some("private_key_jwt".into()),
+                    ..login_client()
+                },
+                "jwks",
+            ),
+            (
+                CreateClient {
+                    jwks: Some(json!({"keys": [private]})),
+                    ..login_client()
+                },
+                "jwks",
+            ),
+            (
+                CreateClient {
+                    jwks: Some(json!({"keys": [x25519]})),
+                    ..login_client()
+                },
+                "jwks",
+            ),
+            (
+                CreateClient {
+                    jwks: Some(json!({"keys": [ed.clone(), ed]})),
+                    ..login_client()
+                },
+                "jwks",
+            ),
+            (
+                CreateClient {
+                    jwks: Some(json!({"keys": []})),
+                    ..login_client()
+                },
+                "jwks",
+            ),
+            (
+                CreateClient {
+                    jwks: Some(json!([1])),
+                    ..login_client()
+                },
+                "jwks",
+            ),
+            (
+                CreateClient {
+                    grant_types: vec!["implicit".into()],
+                    ..login_client()
+                },
+                "grant_types",
+            ),
+            (
+                CreateClient {
+                    grant_types: vec!["password".into()],
+                    ..login_client()
+                },
+                "grant_types",
+            ),
+            (
+                CreateClient {
+                    grant_types: vec!["refresh_token".into()],
+                    ..login_client()
+                },
+                "grant_types",
+            ),
+            (
+                CreateClient {
+                    public: true,
+                    grant_types: vec!["client_credentials".into()],
+                    ..login_client()
+                },
+                "grant_types",
+            ),
+            (
+                CreateClient {
+                    grant_types: vec!["client_credentials".into()],
+                    redirect_uris: vec![],
+                    ..login_client()
+                },
+                "scope",
+            ),
+            (
+                CreateClient {
+                    scope: Some("openid bad\"scope".into()),
+                    ..login_client()
+                },
+                "scope",
+            ),
+            (
+                CreateClient {
+                    id_token_signed_response_alg: Some("HS256".into()),
+                    ..login_client()
+                },
+                "id_token_signed_response_alg",
+            ),
+            (
+                CreateClient {
+                    id_token_signed_response_alg: Some("none".into()),
+                    ..login_client()
+                },
+                "id_token_signed_response_alg",
+            ),
+            (
+                CreateClient {
+                    client_name: Some("a\u{7}b".into()),
+                    ..login_client()
+                },
+                "client_name",
+            ),
+            (
+                CreateClient {
+                    issuer_dids: vec!["not-a-did".into()],
+                    ..login_client()
+                },
+                "issuer_dids",
+            ),
+            (
+                CreateClient {
+                    public: true,
+                    allow_no_pkce: true,
+                    ..login_client()
+                },
+                "allow_no_pkce",
+            ),
         ];
         for (i, (request, field)) in cases.into_iter().enumerate() {
-            let err = checked(request, 0).err().unwrap_or_else(|| panic!("case {i} was accepted"));
-            assert_eq!(err.0.extensions.get("field"), Some(&Value::String(field.into())), "case {i}: {err:?}");
+            let err = checked(request, 0)
+                .err()
+                .unwrap_or_else(|| panic!("case {i} was accepted"));
+            assert_eq!(
+                err.0.extensions.get("field"),
+                Some(&Value::String(field.into())),
+                "case {i}: {err:?}"
+            );
         }
     }
 

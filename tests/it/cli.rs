@@ -641,49 +641,134 @@ async fn client_commands_register_list_and_remove_openid_connect_clients() {
         run(sichat_cmd(dir.path(), &db).arg("client").args(args), stdin)
     };
     // A confidential client: a generated secret, printed once on stdout.
-    let (ok, secret, err) = client(&["add", "web-app", "--redirect-uri", "https://app.example/cb", "--name", "Web App"], None);
+    let (ok, secret, err) = client(
+        &[
+            "add",
+            "web-app",
+            "--redirect-uri",
+            "https://app.example/cb",
+            "--name",
+            "Web App",
+        ],
+        None,
+    );
     assert!(ok, "{err}");
     assert_eq!(secret.trim().len(), 43, "{secret}");
     assert!(err.contains("shown once"), "{err}");
     // A secret from stdin is never echoed.
     let given = "a-secret-of-at-least-thirty-two-characters";
     let (ok, out, err) = client(
-        &["add", "posting", "--redirect-uri", "https://b.example/cb", "--secret-stdin", "--auth-method", "client_secret_post", "--id-token-alg", "EdDSA"],
+        &[
+            "add",
+            "posting",
+            "--redirect-uri",
+            "https://b.example/cb",
+            "--secret-stdin",
+            "--auth-method",
+            "client_secret_post",
+            "--id-token-alg",
+            "EdDSA",
+        ],
         Some(&format!("{given}\n")),
     );
     assert!(ok, "{err}");
     assert_eq!(out.trim(), "posting");
     assert!(!out.contains(given) && !err.contains(given));
     let (ok, _, err) = client(
-        &["add", "phone", "--public", "--redirect-uri", "com.example.phone:/cb", "--redirect-uri", "http://127.0.0.1/cb"],
+        &[
+            "add",
+            "phone",
+            "--public",
+            "--redirect-uri",
+            "com.example.phone:/cb",
+            "--redirect-uri",
+            "http://127.0.0.1/cb",
+        ],
         None,
     );
     assert!(ok, "{err}");
-    let (ok, _, err) = client(&["add", "bot", "--grant", "client_credentials", "--scope", "issue:credentials"], None);
+    let (ok, _, err) = client(
+        &[
+            "add",
+            "bot",
+            "--grant",
+            "client_credentials",
+            "--scope",
+            "issue:credentials",
+        ],
+        None,
+    );
     assert!(ok, "{err}");
 
     // Refusals name the problem and change nothing.
     for (args, expected) in [
-        (vec!["add", "web-app", "--redirect-uri", "https://app.example/cb"], "already exists"),
-        (vec!["add", "x", "--redirect-uri", "http://app.example/cb"], "loopback"),
-        (vec!["add", "x", "--redirect-uri", "https://app.example/cb#f"], "fragment"),
+        (
+            vec!["add", "web-app", "--redirect-uri", "https://app.example/cb"],
+            "already exists",
+        ),
+        (
+            vec!["add", "x", "--redirect-uri", "http://app.example/cb"],
+            "loopback",
+        ),
+        (
+            vec!["add", "x", "--redirect-uri", "https://app.example/cb#f"],
+            "fragment",
+        ),
         (vec!["add", "x"], "redirect URI"),
-        (vec!["add", "x y", "--redirect-uri", "https://app.example/cb"], "client id"),
-        (vec!["add", "x", "--redirect-uri", "https://a.example/cb", "--grant", "implicit"], "implicit"),
-        (vec!["add", "x", "--redirect-uri", "https://a.example/cb", "--id-token-alg", "HS256"], "HS256"),
+        (
+            vec!["add", "x y", "--redirect-uri", "https://app.example/cb"],
+            "client id",
+        ),
+        (
+            vec![
+                "add",
+                "x",
+                "--redirect-uri",
+                "https://a.example/cb",
+                "--grant",
+                "implicit",
+            ],
+            "implicit",
+        ),
+        (
+            vec![
+                "add",
+                "x",
+                "--redirect-uri",
+                "https://a.example/cb",
+                "--id-token-alg",
+                "HS256",
+            ],
+            "HS256",
+        ),
         (vec!["remove", "nobody"], "no client"),
     ] {
         let (ok, _, err) = client(&args, None);
         assert!(!ok && err.contains(expected), "{args:?}: {err}");
     }
-    let (ok, _, err) = client(&["add", "x", "--redirect-uri", "https://a.example/cb", "--secret-stdin"], Some("short\n"));
+    let (ok, _, err) = client(
+        &[
+            "add",
+            "x",
+            "--redirect-uri",
+            "https://a.example/cb",
+            "--secret-stdin",
+        ],
+        Some("short\n"),
+    );
     assert!(!ok && err.contains("32"), "{err}");
 
     let (ok, list, err) = client(&["list"], None);
     assert!(ok, "{err}");
-    let ids: Vec<&str> = list.lines().map(|l| l.split('\t').next().unwrap()).collect();
+    let ids: Vec<&str> = list
+        .lines()
+        .map(|l| l.split('\t').next().unwrap())
+        .collect();
     assert_eq!(ids, ["web-app", "posting", "phone", "bot"], "{list}");
-    assert!(list.contains("phone\tpublic\tnone\tcom.example.phone:/cb http://127.0.0.1/cb"), "{list}");
+    assert!(
+        list.contains("phone\tpublic\tnone\tcom.example.phone:/cb http://127.0.0.1/cb"),
+        "{list}"
+    );
     assert!(!list.contains(secret.trim()) && !list.contains(given));
 
     // The running server sees what the CLI did.
@@ -693,7 +778,12 @@ async fn client_commands_register_list_and_remove_openid_connect_clients() {
             .bearer_auth(crate::common::ADMIN_TOKEN)
             .send()
     };
-    let web: serde_json::Value = admin("/admin/clients/web-app").await.unwrap().json().await.unwrap();
+    let web: serde_json::Value = admin("/admin/clients/web-app")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(web["client_name"], "Web App");
     assert_eq!(web["token_endpoint_auth_method"], "client_secret_basic");
     let (ok, out, err) = client(&["remove", "web-app"], None);

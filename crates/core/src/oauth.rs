@@ -34,12 +34,12 @@ pub fn check_redirect_uri(uri: &str, native: bool) -> Result<(), Invalid> {
         )));
     }
     if uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(invalid("a redirect URI has no spaces or control characters"));
+        return Err(invalid(
+            "a redirect URI has no spaces or control characters",
+        ));
     }
     if uri.contains('#') {
-        return Err(invalid(
-            "a redirect URI has no fragment (RFC 6749 §3.1.2)",
-        ));
+        return Err(invalid("a redirect URI has no fragment (RFC 6749 §3.1.2)"));
     }
     let parsed = url::Url::parse(uri)
         .map_err(|e| invalid(format!("a redirect URI is an absolute URI: {e}")))?;
@@ -51,7 +51,10 @@ pub fn check_redirect_uri(uri: &str, native: bool) -> Result<(), Invalid> {
             if !parsed.username().is_empty() || parsed.password().is_some() {
                 return Err(invalid("a redirect URI has no user information"));
             }
-            if parsed.scheme() == "http" && !LOOPBACK_LITERALS.contains(&host) && host != "localhost" {
+            if parsed.scheme() == "http"
+                && !LOOPBACK_LITERALS.contains(&host)
+                && host != "localhost"
+            {
                 return Err(invalid(
                     "an http redirect URI is allowed on a loopback host only (127.0.0.1, [::1], localhost); use https",
                 ));
@@ -173,7 +176,13 @@ mod tests {
         ] {
             assert!(check_redirect_uri(uri, native).is_err(), "{uri}");
         }
-        assert!(check_redirect_uri(&format!("https://a.example/{}", "x".repeat(MAX_URI_LEN)), false).is_err());
+        assert!(
+            check_redirect_uri(
+                &format!("https://a.example/{}", "x".repeat(MAX_URI_LEN)),
+                false
+            )
+            .is_err()
+        );
     }
 
     #[test]
@@ -217,7 +226,10 @@ mod tests {
         ] {
             assert!(redirect_uri_matches(loopback, same), "{same}");
         }
-        assert!(redirect_uri_matches("http://[::1]:80/cb", "http://[::1]:4000/cb"));
+        assert!(redirect_uri_matches(
+            "http://[::1]:80/cb",
+            "http://[::1]:4000/cb"
+        ));
         for other in [
             "http://127.0.0.1:65536/callback",
             "http://127.0.0.1:/callback",
@@ -235,7 +247,10 @@ mod tests {
             assert!(!redirect_uri_matches(loopback, other), "{other}");
         }
         // localhost matches exactly: its port does not vary.
-        assert!(!redirect_uri_matches("http://localhost:3000/cb", "http://localhost:3001/cb"));
+        assert!(!redirect_uri_matches(
+            "http://localhost:3000/cb",
+            "http://localhost:3001/cb"
+        ));
     }
 
     #[test]
