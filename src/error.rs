@@ -249,6 +249,9 @@ impl From<UserError> for ApiError {
             UserError::Exists(_) => ApiError::new(ProblemKind::CONFLICT, e.to_string()),
             UserError::NotFound(_) => ApiError::not_found(e.to_string()),
             UserError::Store(s) => s.into(),
+            UserError::Profile(p) => {
+                ApiError::validation(p.to_string()).with("field", p.field.into())
+            }
         }
     }
 }

@@ -67,6 +67,12 @@ enum UserCommand {
         /// Read the user's password from standard input (one line).
         #[arg(long)]
         password_stdin: bool,
+        /// The user's email address (the OpenID Connect `email` claim).
+        #[arg(long)]
+        email: Option<String>,
+        /// The user's full name (the OpenID Connect `name` claim).
+        #[arg(long = "name")]
+        display_name: Option<String>,
     },
     /// List users.
     List,
@@ -429,6 +435,8 @@ async fn run() -> anyhow::Result<()> {
         Command::User(UserCommand::Add {
             name,
             password_stdin,
+            email,
+            display_name,
         }) => {
             let password = if password_stdin {
                 let mut buf = zeroize::Zeroizing::new(String::new());
@@ -442,7 +450,14 @@ async fn run() -> anyhow::Result<()> {
             };
             let user = services
                 .users
-                .create(&UserName::parse(&name)?, password)
+                .create(
+                    &UserName::parse(&name)?,
+                    password,
+                    sichat_core::store::UserProfile {
+                        email,
+                        display_name,
+                    },
+                )
                 .await?;
             out(&user.did);
         }

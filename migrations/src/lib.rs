@@ -13,6 +13,7 @@ mod m20261129_000004_create_api_tokens;
 mod m20261129_000005_create_held_credentials;
 mod m20261129_000006_widen_key_public_multibase;
 mod m20261129_000007_create_oidc_clients;
+mod m20261129_000008_users_profile;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000005_create_held_credentials::Migration),
             Box::new(m20261129_000006_widen_key_public_multibase::Migration),
             Box::new(m20261129_000007_create_oidc_clients::Migration),
+            Box::new(m20261129_000008_users_profile::Migration),
         ]
     }
 }

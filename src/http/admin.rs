@@ -54,7 +54,14 @@ pub async fn create_user(
     ApiJson(body): ApiJson<CreateUser>,
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
     let user = users
-        .create(&body.name, body.password.map(Secret::new))
+        .create(
+            &body.name,
+            body.password.map(Secret::new),
+            sichat_core::store::UserProfile {
+                email: body.email,
+                display_name: body.display_name,
+            },
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(user)))
 }

@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use sichat_core::api::UserView;
 use sichat_core::id::{InvalidId, Owner, UserId, UserName};
-use sichat_core::store::{Changes, StoreError, UnitOfWork, UserRecord, UserStore};
+use sichat_core::store::{
+    Changes, InvalidProfile, StoreError, UnitOfWork, UserProfile, UserRecord, UserStore,
+};
 use sichat_core::{Clock, Secret};
 
 use super::ServerKeys;
@@ -27,6 +29,8 @@ pub enum UserError {
     NotFound(UserName),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Profile(#[from] InvalidProfile),
 }
 
 pub struct UserService {
@@ -59,7 +63,9 @@ impl UserService {
         &self,
         name: &UserName,
         password: Option<Secret<String>>,
+        profile: UserProfile,
     ) -> Result<UserView, UserError> {
+        profile.check()?;
         let password_hash = match password {
             Some(p) => Some(self.passwords.hash(p).await?),
             None => None,
@@ -69,6 +75,7 @@ impl UserService {
             name: name.clone(),
             password_hash,
             created_at: self.clock.now_millis(),
+            profile,
         };
         let mut changes = Changes::new().user(user.clone());
         for key in self.keys.fresh_identity_records(&Owner::User(name.clone())) {
@@ -123,6 +130,8 @@ impl UserService {
         Ok(UserView {
             did: self.identity.user_did(&user.name),
             has_password: user.password_hash.is_some(),
+            email: user.profile.email,
+            display_name: user.profile.display_name,
             created_at: sichat_core::clock::rfc3339(user.created_at),
             id: user.id,
             name: user.name,

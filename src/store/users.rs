@@ -18,6 +18,8 @@ pub mod entity {
         pub name: String,
         pub password_hash: Option<String>,
         pub created_at: i64,
+        pub email: Option<String>,
+        pub display_name: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -46,6 +48,10 @@ fn to_record(row: UserRow) -> Result<UserRecord, StoreError> {
         name: UserName::parse(&row.name).map_err(corrupt)?,
         password_hash: row.password_hash,
         created_at: row.created_at,
+        profile: sichat_core::store::UserProfile {
+            email: row.email,
+            display_name: row.display_name,
+        },
     })
 }
 
@@ -55,6 +61,8 @@ pub async fn insert(db: &impl ConnectionTrait, user: &UserRecord) -> Result<(), 
         name: Set(user.name.to_string()),
         password_hash: Set(user.password_hash.clone()),
         created_at: Set(user.created_at),
+        email: Set(user.profile.email.clone()),
+        display_name: Set(user.profile.display_name.clone()),
     };
     Entity::insert(am)
         .exec_without_returning(db)

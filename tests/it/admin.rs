@@ -366,3 +366,36 @@ async fn saturated_password_hashing_answers_503_with_retry_after() {
         "refused requests left no user"
     );
 }
+
+#[tokio::test]
+async fn a_users_profile_is_kept_and_checked() {
+    let server = TestServer::spawn().await;
+    let (status, user) = server
+        .admin_post(
+            "/admin/users",
+            json!({"name": "gail", "email": "gail@example.org", "displayName": "Gail Exämple"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{user}");
+    let (_, again) = server.admin_get("/admin/users/gail").await;
+    assert_eq!(again["email"], "gail@example.org");
+    assert_eq!(again["displayName"], "Gail Exämple");
+    for (body, field) in [
+        (json!({"name": "h1", "email": "not-an-address"}), "email"),
+        (json!({"name": "h2", "email": "a b@example.org"}), "email"),
+        (json!({"name": "h3", "email": "a@b@example.org"}), "email"),
+        (json!({"name": "h4", "email": format!("{}@example.org", "a".repeat(250))}), "email"),
+        (json!({"name": "h5", "displayName": "  "}), "displayName"),
+        (json!({"name": "h6", "displayName": "a\u{0}b"}), "displayName"),
+    ] {
+        let problem = assert_problem(
+            server.admin_post_raw("/admin/users", &body).await,
+            422,
+            "validation-failed",
+        )
+        .await;
+        assert_eq!(problem["field"], field, "{body}");
+    }
+    let (_, users) = server.admin_get("/admin/users").await;
+    assert_eq!(users.as_array().unwrap().len(), 1, "nothing else was created");
+}

@@ -20,11 +20,15 @@ async fn the_client_administers_a_server_with_the_shared_types() {
         .create_user(&CreateUser {
             name: name.clone(),
             password: Some("a long password".into()),
+            email: Some("iris@example.org".into()),
+            display_name: Some("Iris Example".into()),
         })
         .await
         .unwrap();
     assert_eq!(user.name, name);
     assert!(user.has_password);
+    assert_eq!(user.email.as_deref(), Some("iris@example.org"));
+    assert_eq!(user.display_name.as_deref(), Some("Iris Example"));
     assert_eq!(
         user.did.as_str(),
         format!("{}:users:iris", server.host_did())
@@ -62,6 +66,8 @@ async fn the_client_administers_a_server_with_the_shared_types() {
         .create_user(&CreateUser {
             name: name.clone(),
             password: None,
+            email: None,
+            display_name: None,
         })
         .await
         .unwrap_err();

@@ -61,6 +61,12 @@ pub struct CreateUser {
     /// Optional login password (8–1024 characters), stored as an Argon2id hash.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
+    /// The user's email address (OpenID Connect `email`; not verified by this).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// The user's full name (OpenID Connect `name`).
+    #[serde(default, rename = "displayName", skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
 }
 
 /// A user as the admin API and CLI show it.
@@ -72,6 +78,10 @@ pub struct UserView {
     pub name: UserName,
     pub did: Did,
     pub has_password: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
     /// RFC 3339.
     pub created_at: String,
     pub keys: Vec<KeyInfo>,

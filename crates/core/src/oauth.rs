@@ -140,9 +140,75 @@ pub fn check_scope_token(scope: &str) -> Result<(), Invalid> {
     }
 }
 
+/// Checks a PKCE `code_verifier` (RFC 7636 §4.1): 43 to 128 unreserved characters.
+pub fn check_code_verifier(verifier: &str) -> Result<(), Invalid> {
+    let ok = (43..=128).contains(&verifier.len())
+        && verifier
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(
+            "code_verifier: 43 to 128 characters among A-Z a-z 0-9 - . _ ~ (RFC 7636 §4.1)",
+        ))
+    }
+}
+
+/// Checks an `S256` `code_challenge` (RFC 7636 §4.2): the base64url SHA-256 of a verifier,
+/// 43 characters.
+pub fn check_code_challenge(challenge: &str) -> Result<(), Invalid> {
+    use base64::Engine;
+    let decoded = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(challenge);
+    if challenge.len() == 43 && decoded.is_ok_and(|d| d.len() == 32) {
+        Ok(())
+    } else {
+        Err(invalid(
+            "code_challenge: the 43-character base64url SHA-256 of the verifier (S256)",
+        ))
+    }
+}
+
+/// The `S256` challenge of `verifier`: BASE64URL(SHA256(ASCII(verifier))).
+pub fn s256_challenge(verifier: &str) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()))
+}
+
+/// `true` when `verifier` is well formed and its `S256` challenge is `challenge`
+/// (compared in constant time).
+pub fn pkce_s256_matches(challenge: &str, verifier: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    check_code_verifier(verifier).is_ok()
+        && bool::from(s256_challenge(verifier).as_bytes().ct_eq(challenge.as_bytes()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// RFC 7636 Appendix B.
+    #[test]
+    fn pkce_s256_reproduces_rfc7636_appendix_b() {
+        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+        assert_eq!(s256_challenge(verifier), challenge);
+        assert_eq!(check_code_challenge(challenge), Ok(()));
+        assert!(pkce_s256_matches(challenge, verifier));
+        assert!(!pkce_s256_matches(challenge, "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXl"));
+        // The plain method's "challenge" (the verifier itself) is not an S256 challenge
+        // of it, and a short or badly charactered verifier never matches.
+        assert!(!pkce_s256_matches(verifier, verifier));
+        assert!(!pkce_s256_matches(&s256_challenge("short"), "short"));
+        assert!(!pkce_s256_matches(&s256_challenge(&"a+".repeat(30)), &"a+".repeat(30)));
+        for bad in ["", "abc", &"A".repeat(44), &"A".repeat(42), "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-c=", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw+cM"] {
+            assert!(check_code_challenge(bad).is_err(), "{bad}");
+        }
+        assert!(check_code_verifier(&"a".repeat(128)).is_ok());
+        assert!(check_code_verifier(&"a".repeat(129)).is_err());
+        assert!(check_code_verifier(&"a".repeat(42)).is_err());
+    }
 
     #[test]
     fn registrable_redirect_uris() {

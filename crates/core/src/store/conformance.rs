@@ -17,6 +17,7 @@ pub fn sample_user(name: &str) -> UserRecord {
         name: UserName::parse(name).expect("sample user names are valid"),
         password_hash: None,
         created_at: 1_700_000_000_000,
+        profile: Default::default(),
     }
 }
 
@@ -192,7 +193,11 @@ pub async fn a_failed_rotation_leaves_the_old_key_active(store: &impl Store) {
 }
 
 pub async fn users_are_unique_by_name_and_listed_by_name(store: &impl Store) {
-    let zed = sample_user("zed");
+    let mut zed = sample_user("zed");
+    zed.profile = super::UserProfile {
+        email: Some("zed@example.org".into()),
+        display_name: Some("Zed Ünïcode".into()),
+    };
     let amy = sample_user("amy");
     store
         .save_changes(&Changes::new().user(zed.clone()).user(amy.clone()))

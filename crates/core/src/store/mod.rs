@@ -97,6 +97,59 @@ pub struct UserRecord {
     pub password_hash: Option<String>,
     /// Milliseconds since the Unix epoch.
     pub created_at: i64,
+    pub profile: UserProfile,
+}
+
+/// What a user's profile says about them (OpenID Connect's `email` and `name` claims).
+/// The operator sets it; nothing here is verified (a verified email comes from a
+/// credential the user holds).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserProfile {
+    pub email: Option<String>,
+    pub display_name: Option<String>,
+}
+
+/// Why a profile was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct InvalidProfile {
+    pub field: &'static str,
+    pub reason: &'static str,
+}
+
+impl UserProfile {
+    /// The longest email address (RFC 5321 §4.5.3.1.3 path limit) and display name.
+    pub const MAX_EMAIL: usize = 254;
+    pub const MAX_NAME: usize = 128;
+
+    /// Checks the shape: an address `local@domain` (one `@`, a dot-free local part is
+    /// fine, no spaces or control characters) and a name without control characters.
+    pub fn check(&self) -> Result<(), InvalidProfile> {
+        if let Some(email) = &self.email {
+            let ok = email.len() <= Self::MAX_EMAIL
+                && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+                && matches!(email.split_once('@'), Some((local, domain))
+                    if !local.is_empty() && !domain.is_empty() && !domain.contains('@')
+                        && !domain.starts_with('.') && !domain.ends_with('.'));
+            if !ok {
+                return Err(InvalidProfile {
+                    field: "email",
+                    reason: "an address local@domain of at most 254 characters, no spaces",
+                });
+            }
+        }
+        if let Some(name) = &self.display_name
+            && (name.trim().is_empty()
+                || name.chars().count() > Self::MAX_NAME
+                || name.chars().any(char::is_control))
+        {
+            return Err(InvalidProfile {
+                field: "displayName",
+                reason: "1 to 128 characters, no control characters",
+            });
+        }
+        Ok(())
+    }
 }
 
 impl std::fmt::Debug for UserRecord {
