@@ -384,9 +384,15 @@ async fn a_users_profile_is_kept_and_checked() {
         (json!({"name": "h1", "email": "not-an-address"}), "email"),
         (json!({"name": "h2", "email": "a b@example.org"}), "email"),
         (json!({"name": "h3", "email": "a@b@example.org"}), "email"),
-        (json!({"name": "h4", "email": format!("{}@example.org", "a".repeat(250))}), "email"),
+        (
+            json!({"name": "h4", "email": format!("{}@example.org", "a".repeat(250))}),
+            "email",
+        ),
         (json!({"name": "h5", "displayName": "  "}), "displayName"),
-        (json!({"name": "h6", "displayName": "a\u{0}b"}), "displayName"),
+        (
+            json!({"name": "h6", "displayName": "a\u{0}b"}),
+            "displayName",
+        ),
     ] {
         let problem = assert_problem(
             server.admin_post_raw("/admin/users", &body).await,
@@ -397,5 +403,9 @@ async fn a_users_profile_is_kept_and_checked() {
         assert_eq!(problem["field"], field, "{body}");
     }
     let (_, users) = server.admin_get("/admin/users").await;
-    assert_eq!(users.as_array().unwrap().len(), 1, "nothing else was created");
+    assert_eq!(
+        users.as_array().unwrap().len(),
+        1,
+        "nothing else was created"
+    );
 }

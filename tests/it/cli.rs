@@ -788,13 +788,32 @@ async fn client_commands_register_list_and_remove_openid_connect_clients() {
     assert_eq!(web["token_endpoint_auth_method"], "client_secret_basic");
     // Users get a profile for the `email` and `name` claims.
     let (ok, _, err) = run(
-        sichat_cmd(dir.path(), &db).args(["user", "add", "carol", "--email", "carol@example.org", "--name", "Carol Example"]),
+        sichat_cmd(dir.path(), &db).args([
+            "user",
+            "add",
+            "carol",
+            "--email",
+            "carol@example.org",
+            "--name",
+            "Carol Example",
+        ]),
         None,
     );
     assert!(ok, "{err}");
-    let carol: serde_json::Value = admin("/admin/users/carol").await.unwrap().json().await.unwrap();
-    assert_eq!((carol["email"].as_str(), carol["displayName"].as_str()), (Some("carol@example.org"), Some("Carol Example")));
-    let (ok, _, err) = run(sichat_cmd(dir.path(), &db).args(["user", "add", "dan", "--email", "nope"]), None);
+    let carol: serde_json::Value = admin("/admin/users/carol")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (carol["email"].as_str(), carol["displayName"].as_str()),
+        (Some("carol@example.org"), Some("Carol Example"))
+    );
+    let (ok, _, err) = run(
+        sichat_cmd(dir.path(), &db).args(["user", "add", "dan", "--email", "nope"]),
+        None,
+    );
     assert!(!ok && err.contains("email"), "{err}");
     let (ok, out, err) = client(&["remove", "web-app"], None);
     assert!(ok && out.trim() == "removed web-app", "{err}");

@@ -173,7 +173,8 @@ pub fn check_code_challenge(challenge: &str) -> Result<(), Invalid> {
 pub fn s256_challenge(verifier: &str) -> String {
     use base64::Engine;
     use sha2::Digest;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()))
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(verifier.as_bytes()))
 }
 
 /// `true` when `verifier` is well formed and its `S256` challenge is `challenge`
@@ -181,7 +182,11 @@ pub fn s256_challenge(verifier: &str) -> String {
 pub fn pkce_s256_matches(challenge: &str, verifier: &str) -> bool {
     use subtle::ConstantTimeEq;
     check_code_verifier(verifier).is_ok()
-        && bool::from(s256_challenge(verifier).as_bytes().ct_eq(challenge.as_bytes()))
+        && bool::from(
+            s256_challenge(verifier)
+                .as_bytes()
+                .ct_eq(challenge.as_bytes()),
+        )
 }
 
 #[cfg(test)]
@@ -196,13 +201,26 @@ mod tests {
         assert_eq!(s256_challenge(verifier), challenge);
         assert_eq!(check_code_challenge(challenge), Ok(()));
         assert!(pkce_s256_matches(challenge, verifier));
-        assert!(!pkce_s256_matches(challenge, "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXl"));
+        assert!(!pkce_s256_matches(
+            challenge,
+            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXl"
+        ));
         // The plain method's "challenge" (the verifier itself) is not an S256 challenge
         // of it, and a short or badly charactered verifier never matches.
         assert!(!pkce_s256_matches(verifier, verifier));
         assert!(!pkce_s256_matches(&s256_challenge("short"), "short"));
-        assert!(!pkce_s256_matches(&s256_challenge(&"a+".repeat(30)), &"a+".repeat(30)));
-        for bad in ["", "abc", &"A".repeat(44), &"A".repeat(42), "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-c=", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw+cM"] {
+        assert!(!pkce_s256_matches(
+            &s256_challenge(&"a+".repeat(30)),
+            &"a+".repeat(30)
+        ));
+        for bad in [
+            "",
+            "abc",
+            &"A".repeat(44),
+            &"A".repeat(42),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-c=",
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw+cM",
+        ] {
             assert!(check_code_challenge(bad).is_err(), "{bad}");
         }
         assert!(check_code_verifier(&"a".repeat(128)).is_ok());
