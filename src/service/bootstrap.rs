@@ -18,9 +18,10 @@ use zeroize::Zeroizing;
 
 use super::admin_token::{self, AdminTokens};
 use super::background::Background;
-use super::credentials::{CredentialService, CredentialSettings, WorkLimits};
+use super::credentials::{CredentialService, CredentialSettings};
 use super::holder::HolderService;
 use super::id_token_keys::IdTokenKeys;
+use super::id_tokens::IdTokenSigner;
 use super::identity::IdentityService;
 use super::issuer_keys::IssuerKeys;
 use super::oidc_clients::ClientService;
@@ -32,6 +33,7 @@ use super::status_lists::StatusLists;
 use super::status_source::ServerStatusSource;
 use super::user_tokens::UserTokens;
 use super::users::UserService;
+use super::work_gate::WorkGate;
 use super::{ServerKeys, Services};
 use crate::config::{Config, ConfigError, redacted_url};
 use crate::store::{self, SeaStore, settings};
@@ -283,6 +285,10 @@ pub async fn open(
             ..CachePolicy::default()
         },
     ));
+    let gate = Arc::new(WorkGate::new(
+        config.credential_work_concurrency,
+        config.credential_work_queue,
+    ));
     let credentials = {
         let canon = Canonicalizer::default();
         let issuer = Issuer::new(canon.clone(), keys.clone(), clock.clone());
@@ -315,11 +321,8 @@ pub async fn open(
             issuer,
             verifier,
             CredentialSettings {
-                work: WorkLimits {
-                    concurrency: config.credential_work_concurrency,
-                    queue: config.credential_work_queue,
-                },
                 verify_requires_token: config.credential_verify_requires_token,
+                gate: gate.clone(),
             },
             issuer_keys,
             status_lists,
@@ -339,10 +342,16 @@ pub async fn open(
         clock.clone(),
         ID_TOKEN_KEY_RETENTION,
     ));
+    let id_tokens = Arc::new(IdTokenSigner::new(
+        id_token_keys.clone(),
+        keys.clone(),
+        gate.clone(),
+    ));
     let services = Services {
         credentials,
         holder,
         id_token_keys,
+        id_tokens,
         clients: Arc::new(ClientService::new(store.clone(), clock.clone())),
         users: Arc::new(UserService::new(
             store.clone(),

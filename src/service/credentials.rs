@@ -4,8 +4,6 @@
 
 use std::sync::Arc;
 
-use tokio::sync::Semaphore;
-
 use serde_json::{Map, Value};
 use sichat_core::Clock;
 use sichat_core::api::{IssueOptions, VerificationResult, VerifyOptions};
@@ -18,80 +16,14 @@ use sichat_core::vc::{
 
 use super::issuer_keys::IssuerKeys;
 use super::status_lists::{StatusLists, Wanted};
+use super::work_gate::WorkGate;
 use crate::error::{ApiError, ProblemKind};
 use crate::store::SeaStore;
 
 pub use super::issuer_keys::Caller;
 
-/// The longest one operation may hold its place (what it waits for is mostly retrieving
-/// status lists from slow hosts, each fetch capped at a few seconds).
-const WORK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
-
-/// Bounds the CPU that credential requests cost: `concurrency` operations run at once,
-/// `queue` more wait; beyond them, 503. An operation runs on the async worker that took
-/// the request while fewer than all but one of the workers are doing so (a thread
-/// hand-off costs more than a `vc+jwt` operation); otherwise on a blocking thread, so
-/// that one worker is always free for every other endpoint.
-struct WorkGate {
-    running: Arc<Semaphore>,
-    admitted: Arc<Semaphore>,
-    inline: Arc<Semaphore>,
-}
-
-impl WorkGate {
-    fn new(concurrency: usize, queue: usize) -> Self {
-        let concurrency = if concurrency == 0 {
-            std::thread::available_parallelism().map_or(1, |n| n.get())
-        } else {
-            concurrency
-        };
-        let workers = tokio::runtime::Handle::try_current()
-            .map_or(1, |runtime| runtime.metrics().num_workers());
-        Self {
-            running: Arc::new(Semaphore::new(concurrency)),
-            admitted: Arc::new(Semaphore::new(concurrency + queue)),
-            inline: Arc::new(Semaphore::new(workers.saturating_sub(1))),
-        }
-    }
-
-    /// Runs `work` once a place is free. On a blocking thread a place is held until the
-    /// work is done, even if the caller has gone; inline, the work ends with the caller.
-    async fn run<T: Send + 'static>(
-        &self,
-        work: impl Future<Output = T> + Send + 'static,
-    ) -> Result<T, ApiError> {
-        let admitted = self.admitted.clone().try_acquire_owned().map_err(|_| {
-            ApiError::busy("too many credential operations are under way; retry shortly")
-        })?;
-        let running = self
-            .running
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(ApiError::internal)?;
-        let finished = if let Ok(_inline) = self.inline.try_acquire() {
-            let _places = (admitted, running);
-            tokio::time::timeout(WORK_TIMEOUT, work).await
-        } else {
-            let runtime = tokio::runtime::Handle::current();
-            tokio::task::spawn_blocking(move || {
-                let _places = (admitted, running);
-                runtime.block_on(tokio::time::timeout(WORK_TIMEOUT, work))
-            })
-            .await
-            .map_err(ApiError::internal)?
-        };
-        finished.map_err(|_| {
-            ApiError::busy(format!(
-                "the operation took longer than {} s (slow status list hosts?); retry later",
-                WORK_TIMEOUT.as_secs()
-            ))
-        })
-    }
-}
-
 pub struct CredentialService {
-    gate: WorkGate,
+    gate: Arc<WorkGate>,
     verify_requires_token: bool,
     issuer: Issuer,
     verifier: Verifier,
@@ -238,20 +170,12 @@ fn requested_purposes(options: &IssueOptions) -> Result<Vec<StatusPurpose>, ApiE
     Ok(out)
 }
 
-/// How much credential work may run and wait at once.
-#[derive(Debug, Clone, Copy)]
-pub struct WorkLimits {
-    /// 0: one per CPU core.
-    pub concurrency: usize,
-    pub queue: usize,
-}
-
 /// The service's settings.
-#[derive(Debug, Clone, Copy)]
 pub struct CredentialSettings {
-    pub work: WorkLimits,
     /// The verification endpoints need a valid token (admin or user).
     pub verify_requires_token: bool,
+    /// The bound on CPU-heavy work, shared with the other services.
+    pub gate: Arc<WorkGate>,
 }
 
 impl CredentialService {
@@ -265,7 +189,7 @@ impl CredentialService {
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
-            gate: WorkGate::new(settings.work.concurrency, settings.work.queue),
+            gate: settings.gate,
             verify_requires_token: settings.verify_requires_token,
             issuer,
             verifier,

@@ -8,6 +8,7 @@ pub mod bootstrap;
 pub mod credentials;
 pub mod holder;
 pub mod id_token_keys;
+pub mod id_tokens;
 pub mod identity;
 pub mod issuer_keys;
 pub mod oidc_clients;
@@ -19,6 +20,7 @@ pub mod status_lists;
 pub mod status_source;
 pub mod user_tokens;
 pub mod users;
+pub mod work_gate;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,6 +45,7 @@ pub struct Services {
     pub credentials: Arc<credentials::CredentialService>,
     pub holder: Arc<holder::HolderService>,
     pub id_token_keys: Arc<id_token_keys::IdTokenKeys>,
+    pub id_tokens: Arc<id_tokens::IdTokenSigner>,
     pub clients: Arc<oidc_clients::ClientService>,
     pub resolver: Arc<resolver::ServerResolver>,
     pub admin_tokens: Arc<admin_token::AdminTokens>,

@@ -72,3 +72,101 @@ async fn jwks_publishes_signing_keys_and_rsa_keys_stay_out_of_dids() {
     let keys = jwks(&server).await;
     assert_eq!(algs(&keys), ["ES256", "EdDSA", "RS256", "RS256"]);
 }
+
+/// ID tokens signed here verify in the openidconnect crate (an independent relying-party
+/// implementation) against the served JWKS, for each algorithm, with nonce, `azp`,
+/// `auth_time`, `at_hash` and profile claims as signed.
+#[tokio::test]
+async fn id_tokens_verify_in_the_openidconnect_relying_party_library() {
+    use openidconnect::core::{
+        CoreIdToken, CoreIdTokenVerifier, CoreJsonWebKeySet, CoreJwsSigningAlgorithm,
+    };
+    use openidconnect::{AccessToken, AccessTokenHash, ClientId, IssuerUrl, Nonce};
+    use sichat::service::id_tokens::IdTokenContent;
+    use sichat_core::keys::jws::JwsAlg;
+    use std::str::FromStr;
+
+    let server = TestServer::spawn().await;
+    let issuer = server.base.clone();
+    let now = chrono::Utc::now();
+    for (alg, core_alg) in [
+        (JwsAlg::RS256, CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256),
+        (JwsAlg::ES256, CoreJwsSigningAlgorithm::EcdsaP256Sha256),
+        (JwsAlg::EdDSA, CoreJwsSigningAlgorithm::EdDsa),
+    ] {
+        let content = IdTokenContent {
+            issuer: issuer.clone(),
+            client_id: "rp".into(),
+            subject: "user-123".into(),
+            alg,
+            issued_at: now,
+            lifetime: std::time::Duration::from_secs(300),
+            auth_time: Some(now - chrono::Duration::seconds(30)),
+            nonce: Some("n-0S6_WzA2Mj +%é".into()),
+            access_token: Some("an-access-token".into()),
+            email: Some("user@example.org".into()),
+            name: Some("Ann User".into()),
+            extra: Default::default(),
+        };
+        let token = server.services.id_tokens.sign(&content).await.unwrap();
+        // The relying party: the JWKS as served, the algorithm it expects.
+        let jwks: CoreJsonWebKeySet = server.get("/jwks").await.json().await.unwrap();
+        let verifier = CoreIdTokenVerifier::new_confidential_client(
+            ClientId::new("rp".into()),
+            openidconnect::ClientSecret::new("unused".into()),
+            IssuerUrl::new(issuer.clone()).unwrap(),
+            jwks.clone(),
+        )
+        .set_allowed_algs([core_alg.clone()]);
+        let id_token = CoreIdToken::from_str(&token).unwrap();
+        let claims = id_token
+            .claims(&verifier, &Nonce::new("n-0S6_WzA2Mj +%é".into()))
+            .unwrap_or_else(|e| panic!("{alg}: {e}"));
+        assert_eq!(claims.subject().as_str(), "user-123");
+        assert_eq!(claims.authorized_party().unwrap().as_str(), "rp");
+        assert_eq!(claims.email().unwrap().as_str(), "user@example.org");
+        assert_eq!(
+            claims.name().unwrap().get(None).unwrap().as_str(),
+            "Ann User"
+        );
+        assert!(claims.auth_time().is_some());
+        // at_hash as the relying party computes it from the signing key.
+        let key = id_token.signing_key(&verifier).unwrap();
+        let expected = AccessTokenHash::from_token(
+            &AccessToken::new("an-access-token".into()),
+            &core_alg,
+            key,
+        )
+        .unwrap();
+        assert_eq!(claims.access_token_hash(), Some(&expected), "{alg}");
+        // A wrong nonce, another audience, or another algorithm than the RP's fail.
+        assert!(
+            id_token
+                .claims(&verifier, &Nonce::new("other".into()))
+                .is_err()
+        );
+        let other_rp = CoreIdTokenVerifier::new_public_client(
+            ClientId::new("other-rp".into()),
+            IssuerUrl::new(issuer.clone()).unwrap(),
+            jwks.clone(),
+        )
+        .set_allowed_algs([core_alg.clone()]);
+        assert!(
+            id_token
+                .claims(&other_rp, &Nonce::new("n-0S6_WzA2Mj +%é".into()))
+                .is_err()
+        );
+        let default_rs256_only = CoreIdTokenVerifier::new_public_client(
+            ClientId::new("rp".into()),
+            IssuerUrl::new(issuer.clone()).unwrap(),
+            jwks,
+        );
+        if alg != JwsAlg::RS256 {
+            assert!(
+                id_token
+                    .claims(&default_rs256_only, &Nonce::new("n-0S6_WzA2Mj +%é".into()))
+                    .is_err()
+            );
+        }
+    }
+}
