@@ -14,6 +14,7 @@ mod m20261129_000005_create_held_credentials;
 mod m20261129_000006_widen_key_public_multibase;
 mod m20261129_000007_create_oidc_clients;
 mod m20261129_000008_users_profile;
+mod m20261129_000009_create_oidc_grants_and_codes;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000006_widen_key_public_multibase::Migration),
             Box::new(m20261129_000007_create_oidc_clients::Migration),
             Box::new(m20261129_000008_users_profile::Migration),
+            Box::new(m20261129_000009_create_oidc_grants_and_codes::Migration),
         ]
     }
 }

@@ -25,6 +25,7 @@ use super::id_tokens::IdTokenSigner;
 use super::identity::IdentityService;
 use super::issuer_keys::IssuerKeys;
 use super::oidc_clients::ClientService;
+use super::oidc_codes::AuthorizationCodes;
 use super::passwords::PasswordHasher;
 use super::public_url::PublicUrls;
 use super::readiness::Readiness;
@@ -353,6 +354,7 @@ pub async fn open(
         id_token_keys,
         id_tokens,
         clients: Arc::new(ClientService::new(store.clone(), clock.clone())),
+        codes: Arc::new(AuthorizationCodes::new(store.clone(), clock.clone())),
         users: Arc::new(UserService::new(
             store.clone(),
             keys.clone(),

@@ -12,6 +12,7 @@ pub mod id_tokens;
 pub mod identity;
 pub mod issuer_keys;
 pub mod oidc_clients;
+pub mod oidc_codes;
 pub mod passwords;
 pub mod public_url;
 pub mod readiness;
@@ -47,6 +48,7 @@ pub struct Services {
     pub id_token_keys: Arc<id_token_keys::IdTokenKeys>,
     pub id_tokens: Arc<id_tokens::IdTokenSigner>,
     pub clients: Arc<oidc_clients::ClientService>,
+    pub codes: Arc<oidc_codes::AuthorizationCodes>,
     pub resolver: Arc<resolver::ServerResolver>,
     pub admin_tokens: Arc<admin_token::AdminTokens>,
     pub user_tokens: Arc<user_tokens::UserTokens>,

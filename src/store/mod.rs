@@ -6,6 +6,7 @@ pub mod held;
 pub mod issued;
 pub mod keys;
 pub mod oidc_clients;
+pub mod oidc_grants;
 mod sea_store;
 pub mod settings;
 pub mod status;

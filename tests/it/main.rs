@@ -15,6 +15,7 @@ mod hostile_resolution;
 mod migrations;
 mod negative_table;
 mod oidc_clients;
+mod oidc_codes;
 mod oidc_keys;
 mod openapi;
 mod problems;

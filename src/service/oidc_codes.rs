@@ -1,0 +1,119 @@
+//! Authorization codes (RFC 6749 §4.1, RFC 7636): 32 random bytes, kept only as SHA-256,
+//! valid 60 s, redeemable once, and only by the client they were issued to, with the same
+//! redirect URI and the PKCE verifier of their `S256` challenge. A second redemption
+//! revokes the grant, and with it whatever the first one issued.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest, Sha256};
+use sichat_core::id::UserId;
+use sichat_core::{Clock, Secret, oauth};
+
+use crate::error::ApiError;
+use crate::store::oidc_grants::{self, Bindings, CodeRow, GrantRow, Redemption};
+use crate::store::{SeaStore, begin_write, map_err};
+
+/// How long a code may wait to be redeemed (RFC 6749 §4.1.2 recommends at most 10 min;
+/// a browser redirect takes seconds).
+pub const CODE_LIFETIME_MS: i64 = 60_000;
+
+/// What the user granted the client, recorded when the code is issued.
+#[derive(Debug, Clone)]
+pub struct NewGrant {
+    pub client_id: String,
+    pub user_id: Option<UserId>,
+    pub scope: String,
+    pub nonce: Option<String>,
+    /// Unix seconds.
+    pub auth_time: Option<i64>,
+}
+
+fn digest(code: &str) -> String {
+    hex::encode(Sha256::digest(code.as_bytes()))
+}
+
+pub struct AuthorizationCodes {
+    store: Arc<SeaStore>,
+    clock: Arc<dyn Clock>,
+}
+
+impl AuthorizationCodes {
+    pub fn new(store: Arc<SeaStore>, clock: Arc<dyn Clock>) -> Self {
+        Self { store, clock }
+    }
+
+    /// Records the grant and issues its code, bound to `redirect_uri` and the `S256`
+    /// `challenge`. Returns the code (to send once) and the grant id.
+    pub async fn issue(
+        &self,
+        grant: NewGrant,
+        redirect_uri: &str,
+        challenge: &str,
+    ) -> Result<(Secret<String>, String), ApiError> {
+        oauth::check_code_challenge(challenge).map_err(|e| ApiError::validation(e.0))?;
+        let now = self.clock.now_millis();
+        let code = Secret::new(URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>()));
+        let grant_id = uuid::Uuid::new_v4().to_string();
+        let grant_row = GrantRow {
+            id: grant_id.clone(),
+            client_id: grant.client_id.clone(),
+            user_id: grant.user_id.map(|u| u.to_string()),
+            scope: grant.scope,
+            nonce: grant.nonce,
+            auth_time: grant.auth_time,
+            created_at: now,
+            revoked_at: None,
+        };
+        let code_row = CodeRow {
+            code_sha256: digest(code.expose()),
+            grant_id: grant_id.clone(),
+            client_id: grant.client_id,
+            redirect_uri: redirect_uri.to_owned(),
+            code_challenge: challenge.to_owned(),
+            expires_at: now + CODE_LIFETIME_MS,
+            redeemed_at: None,
+        };
+        let txn = begin_write(self.store.db()).await.map_err(map_err)?;
+        oidc_grants::insert_grant_with_code(&txn, grant_row, code_row).await?;
+        txn.commit().await.map_err(map_err)?;
+        Ok((code, grant_id))
+    }
+
+    /// Redeems `code` for `client_id` with `redirect_uri` and the PKCE `verifier`. The
+    /// conditional update and the grant read share one write transaction, so that a
+    /// concurrent replay revokes the grant only after this redemption has read it.
+    pub async fn redeem(
+        &self,
+        code: &str,
+        client_id: &str,
+        redirect_uri: &str,
+        verifier: &str,
+    ) -> Result<Redemption, ApiError> {
+        if code.len() > 256 || oauth::check_code_verifier(verifier).is_err() {
+            return Ok(Redemption::Invalid);
+        }
+        let code_sha256 = digest(code);
+        let challenge = oauth::s256_challenge(verifier);
+        let bindings = Bindings {
+            code_sha256: &code_sha256,
+            client_id,
+            redirect_uri,
+            challenge: &challenge,
+        };
+        let txn = begin_write(self.store.db()).await.map_err(map_err)?;
+        let outcome = oidc_grants::redeem(&txn, bindings, self.clock.now_millis()).await?;
+        txn.commit().await.map_err(map_err)?;
+        Ok(outcome)
+    }
+
+    /// Revokes a grant: every token issued from it stops working.
+    pub async fn revoke(&self, grant_id: &str) -> Result<bool, ApiError> {
+        Ok(oidc_grants::revoke_grant(self.store.db(), grant_id, self.clock.now_millis()).await?)
+    }
+
+    pub async fn grant(&self, grant_id: &str) -> Result<Option<GrantRow>, ApiError> {
+        Ok(oidc_grants::grant(self.store.db(), grant_id).await?)
+    }
+}

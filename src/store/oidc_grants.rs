@@ -1,0 +1,176 @@
+//! The `oidc_grants` and `oidc_codes` tables. A code is redeemed by one conditional
+//! `UPDATE … RETURNING` that checks every binding at once (unredeemed, unexpired, client,
+//! redirect URI, PKCE challenge), so that of concurrent redemptions exactly one wins and a
+//! wrong verifier or redirect URI cannot burn the code; a second redemption revokes the
+//! grant (RFC 6749 §4.1.2), which ends every token issued from it.
+
+use sea_orm::entity::prelude::*;
+use sea_orm::sea_query::Expr;
+use sichat_core::store::StoreError;
+
+use super::map_err;
+
+pub mod grants {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "oidc_grants")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub client_id: String,
+        /// NULL for a client acting for itself (`client_credentials`).
+        pub user_id: Option<String>,
+        /// Space-separated scopes granted.
+        pub scope: String,
+        pub nonce: Option<String>,
+        /// When the user authenticated (Unix seconds).
+        pub auth_time: Option<i64>,
+        pub created_at: i64,
+        pub revoked_at: Option<i64>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod codes {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "oidc_codes")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub code_sha256: String,
+        pub grant_id: String,
+        pub client_id: String,
+        pub redirect_uri: String,
+        /// The PKCE `S256` challenge.
+        pub code_challenge: String,
+        pub expires_at: i64,
+        pub redeemed_at: Option<i64>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub use codes::Model as CodeRow;
+pub use grants::Model as GrantRow;
+
+/// Inserts a grant and its code in one transaction of the caller's.
+pub async fn insert_grant_with_code(
+    db: &impl ConnectionTrait,
+    grant: GrantRow,
+    code: CodeRow,
+) -> Result<(), StoreError> {
+    use sea_orm::ActiveModelTrait;
+    grants::Entity::insert(grants::ActiveModel::from(grant).reset_all())
+        .exec_without_returning(db)
+        .await
+        .map_err(map_err)?;
+    codes::Entity::insert(codes::ActiveModel::from(code).reset_all())
+        .exec_without_returning(db)
+        .await
+        .map_err(map_err)?;
+    Ok(())
+}
+
+pub async fn grant(db: &impl ConnectionTrait, id: &str) -> Result<Option<GrantRow>, StoreError> {
+    grants::Entity::find_by_id(id.to_owned())
+        .one(db)
+        .await
+        .map_err(map_err)
+}
+
+/// What a redemption found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Redemption {
+    /// This call redeemed the code: its grant (unrevoked at that moment).
+    Redeemed(GrantRow),
+    /// The code had been redeemed before: its grant is now revoked.
+    Replayed,
+    /// No such code, expired, or a binding (client, redirect URI, verifier) differs; the
+    /// code is unchanged.
+    Invalid,
+}
+
+/// The bindings a redemption must match.
+#[derive(Debug, Clone, Copy)]
+pub struct Bindings<'a> {
+    pub code_sha256: &'a str,
+    pub client_id: &'a str,
+    pub redirect_uri: &'a str,
+    /// The `S256` challenge computed from the presented verifier.
+    pub challenge: &'a str,
+}
+
+/// Redeems a code at `now` (ms), atomically.
+pub async fn redeem(
+    db: &impl ConnectionTrait,
+    b: Bindings<'_>,
+    now: i64,
+) -> Result<Redemption, StoreError> {
+    use codes::Column as C;
+    let won = codes::Entity::update_many()
+        .col_expr(C::RedeemedAt, Expr::value(now))
+        .filter(C::CodeSha256.eq(b.code_sha256.to_owned()))
+        .filter(C::RedeemedAt.is_null())
+        .filter(C::ExpiresAt.gt(now))
+        .filter(C::ClientId.eq(b.client_id.to_owned()))
+        .filter(C::RedirectUri.eq(b.redirect_uri.to_owned()))
+        .filter(C::CodeChallenge.eq(b.challenge.to_owned()))
+        .exec_with_returning(db)
+        .await
+        .map_err(map_err)?;
+    if let Some(code) = won.into_iter().next() {
+        return Ok(match grant(db, &code.grant_id).await? {
+            Some(g) if g.revoked_at.is_none() => Redemption::Redeemed(g),
+            _ => Redemption::Invalid,
+        });
+    }
+    let Some(code) = codes::Entity::find_by_id(b.code_sha256.to_owned())
+        .one(db)
+        .await
+        .map_err(map_err)?
+    else {
+        return Ok(Redemption::Invalid);
+    };
+    if code.redeemed_at.is_none() {
+        return Ok(Redemption::Invalid);
+    }
+    revoke_grant(db, &code.grant_id, now).await?;
+    Ok(Redemption::Replayed)
+}
+
+/// Revokes a grant (and so everything issued from it); `false` if it already was.
+pub async fn revoke_grant(
+    db: &impl ConnectionTrait,
+    id: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    use grants::Column as G;
+    let result = grants::Entity::update_many()
+        .col_expr(G::RevokedAt, Expr::value(now))
+        .filter(G::Id.eq(id.to_owned()))
+        .filter(G::RevokedAt.is_null())
+        .exec(db)
+        .await
+        .map_err(map_err)?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Deletes codes that expired before `before` (ms); they can no longer be redeemed, and a
+/// replay of one long expired only finds nothing.
+pub async fn purge_codes(db: &impl ConnectionTrait, before: i64) -> Result<u64, StoreError> {
+    let result = codes::Entity::delete_many()
+        .filter(codes::Column::ExpiresAt.lt(before))
+        .exec(db)
+        .await
+        .map_err(map_err)?;
+    Ok(result.rows_affected)
+}
