@@ -15,6 +15,7 @@ mod m20261129_000006_widen_key_public_multibase;
 mod m20261129_000007_create_oidc_clients;
 mod m20261129_000008_users_profile;
 mod m20261129_000009_create_oidc_grants_and_codes;
+mod m20261129_000010_create_oidc_jtis;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000007_create_oidc_clients::Migration),
             Box::new(m20261129_000008_users_profile::Migration),
             Box::new(m20261129_000009_create_oidc_grants_and_codes::Migration),
+            Box::new(m20261129_000010_create_oidc_jtis::Migration),
         ]
     }
 }

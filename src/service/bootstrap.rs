@@ -18,6 +18,7 @@ use zeroize::Zeroizing;
 
 use super::admin_token::{self, AdminTokens};
 use super::background::Background;
+use super::client_auth::ClientAuth;
 use super::credentials::{CredentialService, CredentialSettings};
 use super::holder::HolderService;
 use super::id_token_keys::IdTokenKeys;
@@ -355,6 +356,7 @@ pub async fn open(
         id_tokens,
         clients: Arc::new(ClientService::new(store.clone(), clock.clone())),
         codes: Arc::new(AuthorizationCodes::new(store.clone(), clock.clone())),
+        client_auth: Arc::new(ClientAuth::new(store.clone(), clock.clone())),
         users: Arc::new(UserService::new(
             store.clone(),
             keys.clone(),

@@ -5,12 +5,14 @@
 pub mod admin_token;
 pub mod background;
 pub mod bootstrap;
+pub mod client_auth;
 pub mod credentials;
 pub mod holder;
 pub mod id_token_keys;
 pub mod id_tokens;
 pub mod identity;
 pub mod issuer_keys;
+pub mod oauth_error;
 pub mod oidc_clients;
 pub mod oidc_codes;
 pub mod passwords;
@@ -49,6 +51,7 @@ pub struct Services {
     pub id_tokens: Arc<id_tokens::IdTokenSigner>,
     pub clients: Arc<oidc_clients::ClientService>,
     pub codes: Arc<oidc_codes::AuthorizationCodes>,
+    pub client_auth: Arc<client_auth::ClientAuth>,
     pub resolver: Arc<resolver::ServerResolver>,
     pub admin_tokens: Arc<admin_token::AdminTokens>,
     pub user_tokens: Arc<user_tokens::UserTokens>,

@@ -80,3 +80,50 @@ pub async fn remove(db: &impl ConnectionTrait, id: &str) -> Result<bool, StoreEr
         .map_err(map_err)?;
     Ok(result.rows_affected == 1)
 }
+
+pub mod jtis {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "oidc_jtis")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub client_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub jti: String,
+        pub expires_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Records a client assertion's `jti`; `false` when the client used it before (a
+/// replay). Entries expired before `now` are dropped first, so a `jti` is remembered for
+/// as long as its assertion could be presented.
+pub async fn remember_jti(
+    db: &impl ConnectionTrait,
+    client_id: &str,
+    jti: &str,
+    expires_at: i64,
+    now: i64,
+) -> Result<bool, StoreError> {
+    use sea_orm::ActiveValue::Set;
+    jtis::Entity::delete_many()
+        .filter(jtis::Column::ExpiresAt.lt(now))
+        .exec(db)
+        .await
+        .map_err(map_err)?;
+    let row = jtis::ActiveModel {
+        client_id: Set(client_id.to_owned()),
+        jti: Set(jti.to_owned()),
+        expires_at: Set(expires_at),
+    };
+    match jtis::Entity::insert(row).exec_without_returning(db).await.map_err(map_err) {
+        Ok(_) => Ok(true),
+        Err(StoreError::Duplicate(_)) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
