@@ -22,7 +22,11 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(OidcJtis::Table)
                     .if_not_exists()
-                    .col(ColumnDef::new(OidcJtis::ClientId).string_len(128).not_null())
+                    .col(
+                        ColumnDef::new(OidcJtis::ClientId)
+                            .string_len(128)
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(OidcJtis::Jti).string_len(256).not_null())
                     .col(ColumnDef::new(OidcJtis::ExpiresAt).big_integer().not_null())
                     .primary_key(Index::create().col(OidcJtis::ClientId).col(OidcJtis::Jti))

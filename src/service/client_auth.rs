@@ -15,8 +15,8 @@ use subtle::ConstantTimeEq;
 
 use super::oauth_error::OAuthError;
 use super::oidc_clients::secret_digest;
-use crate::store::oidc_clients::{self, ClientRow};
 use crate::store::SeaStore;
+use crate::store::oidc_clients::{self, ClientRow};
 
 /// RFC 7523 §2.2.
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -94,9 +94,10 @@ impl ClientAuth {
             return check_secret(client, "client_secret_basic", &secret, true);
         }
         if let Some(secret) = &p.client_secret {
-            let id = p.client_id.as_deref().ok_or_else(|| {
-                OAuthError::invalid_request("client_secret comes with client_id")
-            })?;
+            let id = p
+                .client_id
+                .as_deref()
+                .ok_or_else(|| OAuthError::invalid_request("client_secret comes with client_id"))?;
             let client = self.client(id, false).await?;
             return check_secret(client, "client_secret_post", secret, false);
         }
@@ -146,23 +147,35 @@ impl ClientAuth {
         let decoded = jws::decode(token, &JwsAlg::ALL).map_err(|e| bad(&e.to_string()))?;
         let claims: Value =
             serde_json::from_slice(decoded.unverified_payload()).map_err(|_| bad("not JSON"))?;
-        let iss = claims.get("iss").and_then(Value::as_str).ok_or_else(|| bad("no iss"))?;
+        let iss = claims
+            .get("iss")
+            .and_then(Value::as_str)
+            .ok_or_else(|| bad("no iss"))?;
         if claims.get("sub").and_then(Value::as_str) != Some(iss) {
             return Err(bad("sub must equal iss (the client id)"));
         }
         if p.client_id.as_ref().is_some_and(|c| c != iss) {
-            return Err(OAuthError::invalid_request("client_id differs from the assertion's iss"));
+            return Err(OAuthError::invalid_request(
+                "client_id differs from the assertion's iss",
+            ));
         }
         let client = self.client(iss, false).await?;
         if client.auth_method != "private_key_jwt" {
-            return Err(bad(&format!("this client authenticates with {}", client.auth_method)));
+            return Err(bad(&format!(
+                "this client authenticates with {}",
+                client.auth_method
+            )));
         }
-        let key = client_key(&client, decoded.kid()).ok_or_else(|| bad("no registered key matches its kid"))?;
+        let key = client_key(&client, decoded.kid())
+            .ok_or_else(|| bad("no registered key matches its kid"))?;
         let payload = decoded.verify(&key).map_err(|e| bad(&e.to_string()))?;
         let claims: Value = serde_json::from_slice(&payload).map_err(|_| bad("not JSON"))?;
         let aud_ok = match claims.get("aud") {
             Some(Value::String(a)) => audiences.contains(&a.as_str()),
-            Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).any(|a| audiences.contains(&a)),
+            Some(Value::Array(a)) => a
+                .iter()
+                .filter_map(Value::as_str)
+                .any(|a| audiences.contains(&a)),
             _ => false,
         };
         if !aud_ok {
@@ -231,7 +244,9 @@ fn client_key(client: &ClientRow, kid: Option<&str>) -> Option<PublicKey> {
     let jwks: Value = serde_json::from_str(client.jwks.as_deref()?).ok()?;
     let keys = jwks.get("keys")?.as_array()?;
     let key = match kid {
-        Some(kid) => keys.iter().find(|k| k.get("kid").and_then(Value::as_str) == Some(kid))?,
+        Some(kid) => keys
+            .iter()
+            .find(|k| k.get("kid").and_then(Value::as_str) == Some(kid))?,
         None if keys.len() == 1 => &keys[0],
         None => return None,
     };
@@ -249,10 +264,17 @@ mod tests {
             decode_basic(&enc("my%20app:s%3Ac%25r+t")).unwrap(),
             ("my app".into(), "s:c%r t".into())
         );
-        assert_eq!(decode_basic(&enc("app:")).unwrap(), ("app".into(), String::new()));
+        assert_eq!(
+            decode_basic(&enc("app:")).unwrap(),
+            ("app".into(), String::new())
+        );
         for bad in ["", "!!", &enc("no-colon"), &enc("a:%FF")] {
             let e = decode_basic(bad).unwrap_err();
-            assert_eq!((e.error, e.basic_challenge), ("invalid_client", true), "{bad}");
+            assert_eq!(
+                (e.error, e.basic_challenge),
+                ("invalid_client", true),
+                "{bad}"
+            );
         }
     }
 }

@@ -43,7 +43,11 @@ impl OAuthError {
     /// The server failed (storage, say); nothing the client can fix.
     pub fn server_error(err: impl std::fmt::Display) -> Self {
         tracing::error!(error = %err, "OAuth endpoint failed");
-        Self::new("server_error", 500, "the server could not complete the request")
+        Self::new(
+            "server_error",
+            500,
+            "the server could not complete the request",
+        )
     }
     pub fn temporarily_unavailable(description: impl Into<String>) -> Self {
         Self::new("temporarily_unavailable", 503, description)

@@ -121,7 +121,11 @@ pub async fn remember_jti(
         jti: Set(jti.to_owned()),
         expires_at: Set(expires_at),
     };
-    match jtis::Entity::insert(row).exec_without_returning(db).await.map_err(map_err) {
+    match jtis::Entity::insert(row)
+        .exec_without_returning(db)
+        .await
+        .map_err(map_err)
+    {
         Ok(_) => Ok(true),
         Err(StoreError::Duplicate(_)) => Ok(false),
         Err(e) => Err(e),
