@@ -29,6 +29,7 @@ use crate::service::identity::IdentityService;
 use crate::service::oidc_clients::ClientService;
 use crate::service::readiness::Readiness;
 use crate::service::resolver::ServerResolver;
+use crate::service::token_endpoint::TokenService;
 use crate::service::user_tokens::UserTokens;
 use crate::service::users::UserService;
 use crate::service::{ServerKeys, Services};
@@ -44,6 +45,7 @@ pub struct AppState {
     pub holder: Arc<HolderService>,
     pub id_token_keys: Arc<IdTokenKeys>,
     pub clients: Arc<ClientService>,
+    pub tokens: Arc<TokenService>,
     pub resolver: Arc<ServerResolver>,
     pub admin_tokens: Arc<AdminTokens>,
     pub user_tokens: Arc<UserTokens>,
@@ -61,6 +63,7 @@ impl AppState {
             holder: services.holder.clone(),
             id_token_keys: services.id_token_keys.clone(),
             clients: services.clients.clone(),
+            tokens: services.tokens.clone(),
             resolver: services.resolver.clone(),
             admin_tokens: services.admin_tokens.clone(),
             user_tokens: services.user_tokens.clone(),

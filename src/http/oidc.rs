@@ -1,21 +1,29 @@
-//! OpenID Connect provider endpoints. So far: the JWKS (`GET /jwks`, RFC 7517 §5) with
-//! the public keys that sign ID tokens.
+//! OpenID Connect provider endpoints: the JWKS (`GET /jwks`, RFC 7517 §5) with the public
+//! keys that sign ID tokens, and the token endpoint (`POST /token`, RFC 6749 §3.2), which
+//! answers with OAuth error objects (RFC 6749 §5.2), never problem details.
 
 use std::sync::Arc;
 
+use std::collections::BTreeMap;
+
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
-use axum::response::Response;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::app::AppState;
 use crate::error::ApiError;
+use crate::service::client_auth::Presented;
 use crate::service::id_token_keys::IdTokenKeys;
+use crate::service::oauth_error::OAuthError;
+use crate::service::token_endpoint::TokenService;
 
 /// The OpenID Connect routes.
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(jwks))
+    OpenApiRouter::new()
+        .routes(routes!(jwks))
+        .routes(routes!(token))
 }
 
 /// `GET /jwks`: the keys that sign ID tokens (`RS256`, `ES256`, `EdDSA`), and keys retired
@@ -36,4 +44,103 @@ pub async fn jwks(State(keys): State<Arc<IdTokenKeys>>) -> Result<Response, ApiE
         HeaderValue::from_static("public, max-age=300"),
     );
     Ok(resp)
+}
+
+/// A JSON answer that no cache may keep (RFC 6749 §5.1).
+fn no_store(status: StatusCode, body: &impl serde::Serialize) -> Response {
+    let mut resp = (status, axum::Json(body)).into_response();
+    let h = resp.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    resp
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::BAD_REQUEST);
+        let mut resp = no_store(status, &self.body());
+        if status == StatusCode::UNAUTHORIZED && self.basic_challenge {
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"sichat\", charset=\"UTF-8\""),
+            );
+        }
+        resp
+    }
+}
+
+/// Parses an `application/x-www-form-urlencoded` body; a parameter given twice is an
+/// `invalid_request` (RFC 6749 §3.2).
+fn form(headers: &HeaderMap, body: &[u8]) -> Result<BTreeMap<String, String>, OAuthError> {
+    let form_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| {
+            ct.split(';').next().is_some_and(|t| {
+                t.trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            })
+        });
+    if !form_type {
+        return Err(OAuthError::invalid_request(
+            "the body must be application/x-www-form-urlencoded",
+        ));
+    }
+    let mut out = BTreeMap::new();
+    for (name, value) in url::form_urlencoded::parse(body) {
+        if out.insert(name.to_string(), value.into_owned()).is_some() {
+            return Err(OAuthError::invalid_request(format!(
+                "parameter `{name}` is given more than once"
+            )));
+        }
+    }
+    Ok(out)
+}
+
+/// `POST /token`: exchanges an authorization code (with its PKCE verifier) or client
+/// credentials for tokens. Client authentication: HTTP Basic, `client_secret` in the form,
+/// a `private_key_jwt` assertion, or `client_id` alone for a public client.
+#[utoipa::path(post, path = "/token", tag = "oidc",
+    request_body(content = String, content_type = "application/x-www-form-urlencoded",
+        description = "grant_type=authorization_code&code=…&redirect_uri=…&code_verifier=… or grant_type=client_credentials[&scope=…]"),
+    responses((status = 200, description = "Tokens (RFC 6749 §5.1; `id_token` for the openid scope)", body = Object, content_type = "application/json"),
+              (status = 400, description = "An RFC 6749 §5.2 error object", body = Object, content_type = "application/json"),
+              (status = 401, description = "invalid_client (with `WWW-Authenticate: Basic` after HTTP Basic)", body = Object, content_type = "application/json")))]
+pub async fn token(
+    State(tokens): State<Arc<TokenService>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let result = async {
+        let params = form(&headers, &body)?;
+        let basic = match headers.get(header::AUTHORIZATION) {
+            None => None,
+            Some(value) => {
+                let value = value.to_str().unwrap_or_default();
+                match value.split_once(' ') {
+                    Some((scheme, rest)) if scheme.eq_ignore_ascii_case("basic") => {
+                        Some(rest.to_owned())
+                    }
+                    _ => {
+                        return Err(OAuthError::invalid_client(
+                            "the Authorization header must use the Basic scheme here",
+                        ));
+                    }
+                }
+            }
+        };
+        let presented = Presented {
+            basic,
+            client_id: params.get("client_id").cloned(),
+            client_secret: params.get("client_secret").cloned(),
+            client_assertion_type: params.get("client_assertion_type").cloned(),
+            client_assertion: params.get("client_assertion").cloned(),
+        };
+        tokens.exchange(&params, &presented).await
+    }
+    .await;
+    match result {
+        Ok(response) => no_store(StatusCode::OK, &response),
+        Err(e) => e.into_response(),
+    }
 }

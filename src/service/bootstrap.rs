@@ -16,6 +16,7 @@ use sichat_core::vc::{Canonicalizer, DidMethods, Issuer, Verifier};
 use sichat_core::{Clock, Secret};
 use zeroize::Zeroizing;
 
+use super::access_tokens::AccessTokens;
 use super::admin_token::{self, AdminTokens};
 use super::background::Background;
 use super::client_auth::ClientAuth;
@@ -33,6 +34,7 @@ use super::readiness::Readiness;
 use super::resolver::ServerResolver;
 use super::status_lists::StatusLists;
 use super::status_source::ServerStatusSource;
+use super::token_endpoint::TokenService;
 use super::user_tokens::UserTokens;
 use super::users::UserService;
 use super::work_gate::WorkGate;
@@ -268,6 +270,7 @@ pub async fn open(
     }
 
     let store = Arc::new(SeaStore::new(db));
+    let access_token_key = kek.derive_subkey(super::access_tokens::KEY_LABEL);
     let keys = Arc::new(ServerKeys::new(store.clone(), kek, clock.clone()));
     let identity = Arc::new(IdentityService::new(store.clone(), &config.public_url)?);
     let passwords = Arc::new(PasswordHasher::new(
@@ -349,14 +352,32 @@ pub async fn open(
         keys.clone(),
         gate.clone(),
     ));
+    let codes = Arc::new(AuthorizationCodes::new(store.clone(), clock.clone()));
+    let client_auth = Arc::new(ClientAuth::new(store.clone(), clock.clone()));
+    let access_tokens = Arc::new(AccessTokens::new(
+        access_token_key,
+        store.clone(),
+        clock.clone(),
+    ));
+    let tokens = Arc::new(TokenService {
+        client_auth: client_auth.clone(),
+        codes: codes.clone(),
+        access: access_tokens.clone(),
+        id_tokens: id_tokens.clone(),
+        identity: identity.clone(),
+        store: store.clone(),
+        clock: clock.clone(),
+    });
     let services = Services {
         credentials,
         holder,
         id_token_keys,
         id_tokens,
         clients: Arc::new(ClientService::new(store.clone(), clock.clone())),
-        codes: Arc::new(AuthorizationCodes::new(store.clone(), clock.clone())),
-        client_auth: Arc::new(ClientAuth::new(store.clone(), clock.clone())),
+        codes,
+        client_auth,
+        access_tokens,
+        tokens,
         users: Arc::new(UserService::new(
             store.clone(),
             keys.clone(),

@@ -2,6 +2,7 @@
 //! ([`bootstrap::open`]) and shared by `serve` and every CLI command. No HTTP types here:
 //! handlers call these, these call the store and `sichat-core`.
 
+pub mod access_tokens;
 pub mod admin_token;
 pub mod background;
 pub mod bootstrap;
@@ -21,6 +22,7 @@ pub mod readiness;
 pub mod resolver;
 pub mod status_lists;
 pub mod status_source;
+pub mod token_endpoint;
 pub mod user_tokens;
 pub mod users;
 pub mod work_gate;
@@ -52,6 +54,8 @@ pub struct Services {
     pub clients: Arc<oidc_clients::ClientService>,
     pub codes: Arc<oidc_codes::AuthorizationCodes>,
     pub client_auth: Arc<client_auth::ClientAuth>,
+    pub access_tokens: Arc<access_tokens::AccessTokens>,
+    pub tokens: Arc<token_endpoint::TokenService>,
     pub resolver: Arc<resolver::ServerResolver>,
     pub admin_tokens: Arc<admin_token::AdminTokens>,
     pub user_tokens: Arc<user_tokens::UserTokens>,

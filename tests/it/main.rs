@@ -18,6 +18,7 @@ mod oidc_client_auth;
 mod oidc_clients;
 mod oidc_codes;
 mod oidc_keys;
+mod oidc_token;
 mod openapi;
 mod problems;
 mod resolution;

@@ -57,6 +57,17 @@ impl Kek {
         Self::from_bytes(&bytes)
     }
 
+    /// A key for another purpose, derived from this one: HMAC-SHA256(KEK, `label`).
+    /// Every process holding the master key derives the same one; none reveals the KEK.
+    pub fn derive_subkey(&self, label: &str) -> Zeroizing<[u8; 32]> {
+        use hmac::Mac;
+        // Invariant: HMAC takes keys of any length.
+        let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.0[..])
+            .expect("HMAC accepts any key length");
+        mac.update(label.as_bytes());
+        Zeroizing::new(mac.finalize().into_bytes().into())
+    }
+
     /// The textual form (unpadded base64url), for writing the key file.
     pub fn to_text(&self) -> Zeroizing<String> {
         Zeroizing::new(URL_SAFE_NO_PAD.encode(&self.0[..]))
@@ -128,5 +139,23 @@ mod tests {
         assert!(Kek::parse(&"ab".repeat(32)).is_ok());
         assert_eq!(Kek::parse("short").unwrap_err(), KeyError::InvalidKek);
         assert_eq!(format!("{kek:?}"), "Kek(<redacted>)");
+    }
+}
+
+#[cfg(test)]
+mod subkey_tests {
+    use super::*;
+
+    #[test]
+    fn subkeys_are_stable_per_label_and_differ_between_labels() {
+        let kek = Kek::from_bytes(&[7u8; 32]).unwrap();
+        let again = Kek::from_bytes(&[7u8; 32]).unwrap();
+        assert_eq!(*kek.derive_subkey("a"), *again.derive_subkey("a"));
+        assert_ne!(*kek.derive_subkey("a"), *kek.derive_subkey("b"));
+        assert_ne!(
+            *kek.derive_subkey("a"),
+            *Kek::from_bytes(&[8u8; 32]).unwrap().derive_subkey("a")
+        );
+        assert_ne!(&kek.derive_subkey("a")[..], &[7u8; 32][..]);
     }
 }

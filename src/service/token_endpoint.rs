@@ -1,0 +1,230 @@
+//! The token endpoint's grants (RFC 6749 §4.1.3, §4.4; OIDC Core §3.1.3): the client is
+//! authenticated by its registered method, then an authorization code (with its PKCE
+//! verifier and redirect URI) becomes an access token and, for `openid`, an ID token; or
+//! a confidential client gets a token for itself (`client_credentials`) within the scopes
+//! it was registered with.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::Serialize;
+use sichat_core::Clock;
+use sichat_core::keys::jws::JwsAlg;
+use sichat_core::store::UserStore;
+
+use super::access_tokens::{AccessTokens, LIFETIME_SECS, Subject};
+use super::client_auth::{ClientAuth, Presented};
+use super::id_tokens::{IdTokenContent, IdTokenSigner};
+use super::identity::IdentityService;
+use super::oauth_error::OAuthError;
+use super::oidc_codes::AuthorizationCodes;
+use crate::store::oidc_clients::ClientRow;
+use crate::store::oidc_grants::{GrantRow, Redemption};
+use crate::store::{SeaStore, users};
+
+/// How long an ID token is valid.
+pub const ID_TOKEN_LIFETIME: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// A successful token response (RFC 6749 §5.1, OIDC Core §3.1.3.3).
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+    pub scope: String,
+}
+
+pub struct TokenService {
+    pub client_auth: Arc<ClientAuth>,
+    pub codes: Arc<AuthorizationCodes>,
+    pub access: Arc<AccessTokens>,
+    pub id_tokens: Arc<IdTokenSigner>,
+    pub identity: Arc<IdentityService>,
+    pub store: Arc<SeaStore>,
+    pub clock: Arc<dyn Clock>,
+}
+
+fn json_list(stored: &str) -> Vec<String> {
+    serde_json::from_str(stored).unwrap_or_default()
+}
+
+impl TokenService {
+    /// The issuer identifier: the public URL without a trailing slash, everywhere.
+    pub fn issuer(&self) -> String {
+        self.identity
+            .public_url()
+            .as_str()
+            .trim_end_matches('/')
+            .to_owned()
+    }
+
+    pub fn token_endpoint(&self) -> String {
+        format!("{}{}", self.issuer(), sichat_core::api::paths::TOKEN)
+    }
+
+    /// Handles one token request: its form parameters (each at most once) and the client
+    /// authentication it presented.
+    pub async fn exchange(
+        &self,
+        form: &BTreeMap<String, String>,
+        presented: &Presented,
+    ) -> Result<TokenResponse, OAuthError> {
+        let grant_type = form
+            .get("grant_type")
+            .ok_or_else(|| OAuthError::invalid_request("grant_type is missing"))?;
+        if !matches!(
+            grant_type.as_str(),
+            "authorization_code" | "client_credentials"
+        ) {
+            return Err(OAuthError::unsupported_grant_type(format!(
+                "grant_type `{grant_type}` is not supported here (authorization_code, client_credentials)"
+            )));
+        }
+        let issuer = self.issuer();
+        let endpoint = self.token_endpoint();
+        let client = self
+            .client_auth
+            .authenticate(presented, &[endpoint.as_str(), issuer.as_str()])
+            .await?;
+        if !json_list(&client.grant_types).contains(grant_type) {
+            return Err(OAuthError::unauthorized_client(format!(
+                "this client is not registered for {grant_type}"
+            )));
+        }
+        match grant_type.as_str() {
+            "authorization_code" => self.authorization_code(form, &client, issuer).await,
+            _ => self.client_credentials(form, &client),
+        }
+    }
+
+    async fn authorization_code(
+        &self,
+        form: &BTreeMap<String, String>,
+        client: &ClientRow,
+        issuer: String,
+    ) -> Result<TokenResponse, OAuthError> {
+        let param = |name: &str| {
+            form.get(name)
+                .map(String::as_str)
+                .ok_or_else(|| OAuthError::invalid_request(format!("{name} is missing")))
+        };
+        let (code, redirect_uri, verifier) = (
+            param("code")?,
+            param("redirect_uri")?,
+            param("code_verifier")?,
+        );
+        let grant = match self
+            .codes
+            .redeem(code, &client.id, redirect_uri, verifier)
+            .await?
+        {
+            Redemption::Redeemed(grant) => grant,
+            Redemption::Replayed => {
+                return Err(OAuthError::invalid_grant(
+                    "the authorization code was already used; what it issued is revoked",
+                ));
+            }
+            Redemption::Invalid => {
+                return Err(OAuthError::invalid_grant(
+                    "invalid authorization code (unknown, expired, or issued for another client, redirect URI or code_verifier)",
+                ));
+            }
+        };
+        let access_token = self
+            .access
+            .mint(&Subject::Grant(grant.id.clone()), &grant.scope);
+        let id_token = if grant.scope.split(' ').any(|s| s == "openid") {
+            Some(self.id_token(client, &grant, &access_token, issuer).await?)
+        } else {
+            None
+        };
+        Ok(TokenResponse {
+            access_token,
+            token_type: "Bearer",
+            expires_in: LIFETIME_SECS,
+            id_token,
+            scope: grant.scope,
+        })
+    }
+
+    async fn id_token(
+        &self,
+        client: &ClientRow,
+        grant: &GrantRow,
+        access_token: &str,
+        issuer: String,
+    ) -> Result<String, OAuthError> {
+        let user_id = grant
+            .user_id
+            .clone()
+            .ok_or_else(|| OAuthError::server_error("an openid grant without a user"))?;
+        let db = self.store.db();
+        let user = match users::name_of(db, &user_id).await? {
+            Some(name) => self.store.get_user(&name).await?,
+            None => None,
+        }
+        .ok_or_else(|| OAuthError::invalid_grant("the user no longer exists"))?;
+        let scoped = |s: &str| grant.scope.split(' ').any(|x| x == s);
+        let alg = JwsAlg::parse(&client.id_token_alg).unwrap_or(JwsAlg::RS256);
+        let content = IdTokenContent {
+            issuer,
+            client_id: client.id.clone(),
+            subject: user_id,
+            alg,
+            issued_at: chrono::DateTime::from_timestamp_millis(self.clock.now_millis())
+                .unwrap_or_default(),
+            lifetime: ID_TOKEN_LIFETIME,
+            auth_time: grant
+                .auth_time
+                .and_then(|t| chrono::DateTime::from_timestamp(t, 0)),
+            nonce: grant.nonce.clone(),
+            access_token: Some(access_token.to_owned()),
+            email: user.profile.email.filter(|_| scoped("email")),
+            name: user.profile.display_name.filter(|_| scoped("profile")),
+            extra: Default::default(),
+        };
+        Ok(self.id_tokens.sign(&content).await?)
+    }
+
+    fn client_credentials(
+        &self,
+        form: &BTreeMap<String, String>,
+        client: &ClientRow,
+    ) -> Result<TokenResponse, OAuthError> {
+        let allowed: Vec<&str> = client.scope.split(' ').filter(|s| !s.is_empty()).collect();
+        let scope = match form.get("scope") {
+            None => allowed
+                .iter()
+                .filter(|s| **s != "openid")
+                .copied()
+                .collect::<Vec<_>>()
+                .join(" "),
+            Some(requested) => {
+                let mut wanted: Vec<&str> =
+                    requested.split(' ').filter(|s| !s.is_empty()).collect();
+                wanted.sort();
+                wanted.dedup();
+                if let Some(s) = wanted
+                    .iter()
+                    .find(|s| !allowed.contains(s) || **s == "openid")
+                {
+                    return Err(OAuthError::invalid_scope(format!(
+                        "scope `{s}` is not granted to this client (openid needs a user)"
+                    )));
+                }
+                wanted.join(" ")
+            }
+        };
+        Ok(TokenResponse {
+            access_token: self
+                .access
+                .mint(&Subject::Client(client.id.clone()), &scope),
+            token_type: "Bearer",
+            expires_in: LIFETIME_SECS,
+            id_token: None,
+            scope,
+        })
+    }
+}

@@ -1,0 +1,373 @@
+//! `POST /token`: authorization codes (PKCE) and client credentials, with OAuth error
+//! objects, `no-store`, and ID tokens a standard relying-party library accepts.
+
+use base64::Engine;
+use reqwest::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, PRAGMA, WWW_AUTHENTICATE};
+use serde_json::{Value, json};
+use sichat::service::access_tokens::Subject;
+use sichat::service::oidc_codes::NewGrant;
+use sichat_core::oauth::s256_challenge;
+
+use crate::common::TestServer;
+
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const REDIRECT: &str = "https://app.example/cb";
+const SECRET: &str = "app-secret-0123456789-0123456789-abcdef";
+
+fn basic(id: &str, secret: &str) -> String {
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
+    )
+}
+
+async fn post(
+    server: &TestServer,
+    form: &[(&str, &str)],
+    auth: Option<String>,
+) -> reqwest::Response {
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form)
+        .finish();
+    let mut req = server
+        .client
+        .post(server.url("/token"))
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(body);
+    if let Some(auth) = auth {
+        req = req.header(AUTHORIZATION, auth);
+    }
+    req.send().await.unwrap()
+}
+
+async fn oauth_error(resp: reqwest::Response, status: u16, error: &str) -> Value {
+    assert_eq!(resp.status(), status);
+    assert_eq!(resp.headers()[CACHE_CONTROL], "no-store");
+    assert_eq!(resp.headers()[PRAGMA], "no-cache");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"], error, "{body}");
+    assert!(body["error_description"].is_string());
+    body
+}
+
+async fn setup() -> (TestServer, String) {
+    let server = TestServer::spawn().await;
+    let (status, user) = server
+        .admin_post(
+            "/admin/users",
+            json!({"name": "ann", "email": "ann@example.org", "displayName": "Ann Example"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    for body in [
+        json!({"client_id": "app", "redirect_uris": [REDIRECT], "client_secret": SECRET, "id_token_signed_response_alg": "EdDSA"}),
+        json!({"client_id": "phone", "public": true, "redirect_uris": ["http://127.0.0.1/cb"]}),
+        json!({"client_id": "bot", "grant_types": ["client_credentials"], "scope": "issue:credentials other", "client_secret": SECRET, "token_endpoint_auth_method": "client_secret_post"}),
+    ] {
+        let (status, c) = server.admin_post("/admin/clients", body).await;
+        assert_eq!(status, 201, "{c}");
+    }
+    (server, user["id"].as_str().unwrap().to_owned())
+}
+
+async fn code_for(server: &TestServer, user: &str, client: &str, redirect: &str) -> String {
+    let grant = NewGrant {
+        client_id: client.into(),
+        user_id: Some(sichat_core::id::UserId::parse(user).unwrap()),
+        scope: "openid email profile".into(),
+        nonce: Some("nonce-1".into()),
+        auth_time: Some(chrono::Utc::now().timestamp()),
+    };
+    let (code, _) = server
+        .services
+        .codes
+        .issue(grant, redirect, &s256_challenge(VERIFIER))
+        .await
+        .unwrap();
+    code.expose().clone()
+}
+
+#[tokio::test]
+async fn an_authorization_code_becomes_tokens_once() {
+    use openidconnect::core::{
+        CoreIdToken, CoreIdTokenVerifier, CoreJsonWebKeySet, CoreJwsSigningAlgorithm,
+    };
+    use openidconnect::{AccessToken, AccessTokenHash, ClientId, IssuerUrl, Nonce};
+    use std::str::FromStr;
+
+    let (server, user) = setup().await;
+    let code = code_for(&server, &user, "app", REDIRECT).await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", VERIFIER),
+    ];
+    let resp = post(&server, &form, Some(basic("app", SECRET))).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()[CACHE_CONTROL], "no-store");
+    assert_eq!(resp.headers()[PRAGMA], "no-cache");
+    let tokens: Value = resp.json().await.unwrap();
+    assert_eq!(
+        (tokens["token_type"].as_str(), tokens["expires_in"].as_i64()),
+        (Some("Bearer"), Some(600))
+    );
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+
+    // The ID token, as a relying party checks it (EdDSA, as the client registered).
+    let jwks: CoreJsonWebKeySet = server.get("/jwks").await.json().await.unwrap();
+    let verifier = CoreIdTokenVerifier::new_confidential_client(
+        ClientId::new("app".into()),
+        openidconnect::ClientSecret::new(SECRET.into()),
+        IssuerUrl::new(server.base.clone()).unwrap(),
+        jwks,
+    )
+    .set_allowed_algs([CoreJwsSigningAlgorithm::EdDsa]);
+    let id_token = CoreIdToken::from_str(tokens["id_token"].as_str().unwrap()).unwrap();
+    let claims = id_token
+        .claims(&verifier, &Nonce::new("nonce-1".into()))
+        .unwrap();
+    assert_eq!(claims.subject().as_str(), user);
+    assert_eq!(claims.email().unwrap().as_str(), "ann@example.org");
+    assert_eq!(
+        claims.name().unwrap().get(None).unwrap().as_str(),
+        "Ann Example"
+    );
+    let key = id_token.signing_key(&verifier).unwrap();
+    let expected = AccessTokenHash::from_token(
+        &AccessToken::new(access.clone()),
+        &CoreJwsSigningAlgorithm::EdDsa,
+        key,
+    )
+    .unwrap();
+    assert_eq!(claims.access_token_hash(), Some(&expected));
+
+    let valid = server
+        .services
+        .access_tokens
+        .validate(&access)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (valid.user_id.as_deref(), valid.client_id.as_str()),
+        (Some(user.as_str()), "app")
+    );
+    assert!(matches!(valid.subject, Subject::Grant(_)));
+    assert!(valid.has_scope("email"));
+
+    // A second redemption fails and revokes what the first issued.
+    oauth_error(
+        post(&server, &form, Some(basic("app", SECRET))).await,
+        400,
+        "invalid_grant",
+    )
+    .await;
+    assert!(
+        server
+            .services
+            .access_tokens
+            .validate(&access)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // A tampered token is nothing.
+    let mut forged = access.clone();
+    forged.replace_range(6..7, if &access[6..7] == "A" { "B" } else { "A" });
+    assert!(
+        server
+            .services
+            .access_tokens
+            .validate(&forged)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn a_public_client_redeems_with_pkce_alone() {
+    let (server, user) = setup().await;
+    let code = code_for(&server, &user, "phone", "http://127.0.0.1/cb").await;
+    // Another verifier fails and leaves the code usable.
+    let form = |verifier: &'static str| {
+        vec![
+            ("grant_type", "authorization_code"),
+            ("client_id", "phone"),
+            ("redirect_uri", "http://127.0.0.1/cb"),
+            ("code_verifier", verifier),
+        ]
+    };
+    let mut wrong = form("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXl");
+    wrong.push(("code", code.as_str()));
+    oauth_error(post(&server, &wrong, None).await, 400, "invalid_grant").await;
+    let mut right = form(VERIFIER);
+    right.push(("code", code.as_str()));
+    let resp = post(&server, &right, None).await;
+    assert_eq!(resp.status(), 200);
+    let tokens: Value = resp.json().await.unwrap();
+    assert!(
+        tokens["id_token"].as_str().unwrap().starts_with("eyJ"),
+        "RS256 by default"
+    );
+}
+
+#[tokio::test]
+async fn client_credentials_tokens_carry_only_registered_scopes() {
+    let (server, _) = setup().await;
+    let form = |scope: Option<&'static str>| {
+        let mut f = vec![
+            ("grant_type", "client_credentials"),
+            ("client_id", "bot"),
+            ("client_secret", SECRET),
+        ];
+        if let Some(s) = scope {
+            f.push(("scope", s));
+        }
+        f
+    };
+    let resp = post(&server, &form(Some("issue:credentials")), None).await;
+    assert_eq!(resp.status(), 200);
+    let tokens: Value = resp.json().await.unwrap();
+    assert_eq!(tokens["scope"], "issue:credentials");
+    assert!(tokens.get("id_token").is_none());
+    let valid = server
+        .services
+        .access_tokens
+        .validate(tokens["access_token"].as_str().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(valid.subject, Subject::Client("bot".into()));
+    let all: Value = post(&server, &form(None), None).await.json().await.unwrap();
+    assert_eq!(all["scope"], "issue:credentials other");
+    for scope in ["openid", "issue:credentials admin", "holder"] {
+        oauth_error(
+            post(&server, &form(Some(scope)), None).await,
+            400,
+            "invalid_scope",
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn bad_token_requests_get_oauth_errors() {
+    let (server, user) = setup().await;
+    let code = code_for(&server, &user, "app", REDIRECT).await;
+    let cc = [("grant_type", "client_credentials")];
+    // Client authentication.
+    let resp = post(&server, &cc, Some(basic("app", "wrong-secret"))).await;
+    assert_eq!(
+        resp.headers()[WWW_AUTHENTICATE]
+            .to_str()
+            .unwrap()
+            .split(' ')
+            .next(),
+        Some("Basic")
+    );
+    oauth_error(resp, 401, "invalid_client").await;
+    oauth_error(
+        post(&server, &cc, Some("Bearer abc".into())).await,
+        401,
+        "invalid_client",
+    )
+    .await;
+    oauth_error(post(&server, &cc, None).await, 401, "invalid_client").await;
+    // The app may not use client_credentials, the bot not authorization_code.
+    oauth_error(
+        post(&server, &cc, Some(basic("app", SECRET))).await,
+        400,
+        "unauthorized_client",
+    )
+    .await;
+    // Grant types and parameters.
+    oauth_error(
+        post(
+            &server,
+            &[
+                ("grant_type", "password"),
+                ("username", "ann"),
+                ("password", "x"),
+            ],
+            Some(basic("app", SECRET)),
+        )
+        .await,
+        400,
+        "unsupported_grant_type",
+    )
+    .await;
+    oauth_error(
+        post(&server, &[("grant_type", "implicit")], None).await,
+        400,
+        "unsupported_grant_type",
+    )
+    .await;
+    oauth_error(
+        post(
+            &server,
+            &[("code", code.as_str())],
+            Some(basic("app", SECRET)),
+        )
+        .await,
+        400,
+        "invalid_request",
+    )
+    .await;
+    for missing in ["code", "redirect_uri", "code_verifier"] {
+        let form: Vec<(&str, &str)> = [
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ]
+        .into_iter()
+        .filter(|(k, _)| *k != missing)
+        .collect();
+        oauth_error(
+            post(&server, &form, Some(basic("app", SECRET))).await,
+            400,
+            "invalid_request",
+        )
+        .await;
+    }
+    // A parameter twice.
+    oauth_error(
+        post(
+            &server,
+            &[
+                ("grant_type", "authorization_code"),
+                ("grant_type", "client_credentials"),
+            ],
+            Some(basic("app", SECRET)),
+        )
+        .await,
+        400,
+        "invalid_request",
+    )
+    .await;
+    // Not a form.
+    let resp = server
+        .client
+        .post(server.url("/token"))
+        .header(AUTHORIZATION, basic("app", SECRET))
+        .json(&json!({"grant_type": "authorization_code"}))
+        .send()
+        .await
+        .unwrap();
+    oauth_error(resp, 400, "invalid_request").await;
+    // The code survived all of this.
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", VERIFIER),
+    ];
+    assert_eq!(
+        post(&server, &form, Some(basic("app", SECRET)))
+            .await
+            .status(),
+        200
+    );
+}
