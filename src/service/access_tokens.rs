@@ -1,5 +1,5 @@
-//! Access tokens: `soa_` + base64url(JSON `{"v":1, "g"|"c": id, "s": scope, "exp": secs}`)
-//! + `.` + base64url(HMAC-SHA256). Nothing is written to mint one (a `client_credentials`
+//! Access tokens: `soa_`, then base64url(JSON `{"v":1, "g"|"c": id, "s": scope, "exp":
+//! secs}`), a dot, and base64url(HMAC-SHA256 of what precedes). Nothing is written to mint one (a `client_credentials`
 //! token costs no database write); validation checks the MAC in constant time and the
 //! expiry, then that the grant (a user's authorization) is not revoked, or that the client
 //! still exists. The MAC key is derived from the master key, so every instance sharing it
