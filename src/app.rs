@@ -30,6 +30,7 @@ use crate::service::oidc_clients::ClientService;
 use crate::service::readiness::Readiness;
 use crate::service::resolver::ServerResolver;
 use crate::service::token_endpoint::TokenService;
+use crate::service::userinfo::UserInfo;
 use crate::service::user_tokens::UserTokens;
 use crate::service::users::UserService;
 use crate::service::{ServerKeys, Services};
@@ -46,6 +47,7 @@ pub struct AppState {
     pub id_token_keys: Arc<IdTokenKeys>,
     pub clients: Arc<ClientService>,
     pub tokens: Arc<TokenService>,
+    pub userinfo: Arc<UserInfo>,
     pub resolver: Arc<ServerResolver>,
     pub admin_tokens: Arc<AdminTokens>,
     pub user_tokens: Arc<UserTokens>,
@@ -64,6 +66,7 @@ impl AppState {
             id_token_keys: services.id_token_keys.clone(),
             clients: services.clients.clone(),
             tokens: services.tokens.clone(),
+            userinfo: services.userinfo.clone(),
             resolver: services.resolver.clone(),
             admin_tokens: services.admin_tokens.clone(),
             user_tokens: services.user_tokens.clone(),

@@ -18,12 +18,14 @@ use crate::service::client_auth::Presented;
 use crate::service::id_token_keys::IdTokenKeys;
 use crate::service::oauth_error::OAuthError;
 use crate::service::token_endpoint::TokenService;
+use crate::service::userinfo::{UserInfo, UserInfoError, UserInfoErrorOr};
 
 /// The OpenID Connect routes.
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(jwks))
         .routes(routes!(token))
+        .routes(routes!(userinfo_get, userinfo_post))
 }
 
 /// `GET /jwks`: the keys that sign ID tokens (`RS256`, `ES256`, `EdDSA`), and keys retired
@@ -142,5 +144,100 @@ pub async fn token(
     match result {
         Ok(response) => no_store(StatusCode::OK, &response),
         Err(e) => e.into_response(),
+    }
+}
+
+/// The bearer token of a request (RFC 6750 §2.1 header, or §2.2 form body for POST); a
+/// token sent both ways is refused.
+fn bearer(headers: &HeaderMap, form: Option<&BTreeMap<String, String>>) -> Result<Option<String>, Response> {
+    let header = match headers.get(header::AUTHORIZATION) {
+        None => None,
+        Some(v) => match v.to_str().ok().and_then(|v| v.split_once(' ')) {
+            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
+                Some(token.trim().to_owned())
+            }
+            _ => return Err(bearer_error(Some("invalid_request"), 400)),
+        },
+    };
+    let body = form.and_then(|f| f.get("access_token").cloned());
+    match (header, body) {
+        (Some(_), Some(_)) => Err(bearer_error(Some("invalid_request"), 400)),
+        (h, b) => Ok(h.or(b)),
+    }
+}
+
+/// An RFC 6750 §3 error: `WWW-Authenticate: Bearer` (with `error` when one applies) and
+/// a JSON body.
+fn bearer_error(error: Option<&'static str>, status: u16) -> Response {
+    let challenge = match error {
+        Some(e) => format!("Bearer realm=\"sichat\", error=\"{e}\""),
+        None => "Bearer realm=\"sichat\"".to_owned(),
+    };
+    let body = serde_json::json!({
+        "error": error.unwrap_or("invalid_token"),
+        "error_description": match error {
+            Some("insufficient_scope") => "the token does not grant openid for a user",
+            Some("invalid_request") => "send the access token once, as a Bearer header or an access_token form field",
+            Some(_) => "the access token is not valid (unknown, expired or revoked)",
+            None => "an access token is required",
+        },
+    });
+    let mut resp = no_store(StatusCode::from_u16(status).unwrap_or(StatusCode::UNAUTHORIZED), &body);
+    if let Ok(v) = HeaderValue::from_str(&challenge) {
+        resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+    }
+    resp
+}
+
+async fn userinfo(info: &UserInfo, token: Option<String>) -> Response {
+    let Some(token) = token else {
+        return bearer_error(None, 401);
+    };
+    match info.claims(&token).await {
+        Ok(claims) => no_store(StatusCode::OK, &claims),
+        Err(UserInfoErrorOr::Refused(UserInfoError::InvalidToken)) => {
+            bearer_error(Some("invalid_token"), 401)
+        }
+        Err(UserInfoErrorOr::Refused(UserInfoError::InsufficientScope)) => {
+            bearer_error(Some("insufficient_scope"), 403)
+        }
+        Err(UserInfoErrorOr::Store(e)) => OAuthError::server_error(e).into_response(),
+    }
+}
+
+/// `GET /userinfo` (OIDC Core §5.3): the claims the access token's scopes allow.
+#[utoipa::path(get, path = "/userinfo", tag = "oidc",
+    responses((status = 200, description = "`sub`, and per scope `name`, `preferred_username`, `email`", body = Object, content_type = "application/json"),
+              (status = 401, description = "No or an invalid access token (`WWW-Authenticate: Bearer`)", body = Object, content_type = "application/json"),
+              (status = 403, description = "insufficient_scope", body = Object, content_type = "application/json")))]
+pub async fn userinfo_get(State(info): State<Arc<UserInfo>>, headers: HeaderMap) -> Response {
+    match bearer(&headers, None) {
+        Ok(token) => userinfo(&info, token).await,
+        Err(resp) => resp,
+    }
+}
+
+/// `POST /userinfo`: the same, the token as a Bearer header or an `access_token` form field.
+#[utoipa::path(post, path = "/userinfo", tag = "oidc",
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "access_token=… (or none, with a Bearer header)"),
+    responses((status = 200, description = "The claims", body = Object, content_type = "application/json"),
+              (status = 401, description = "No or an invalid access token", body = Object, content_type = "application/json"),
+              (status = 403, description = "insufficient_scope", body = Object, content_type = "application/json")))]
+pub async fn userinfo_post(
+    State(info): State<Arc<UserInfo>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let form = if body.is_empty() {
+        BTreeMap::new()
+    } else {
+        match form(&headers, &body) {
+            Ok(f) => f,
+            Err(_) => return bearer_error(Some("invalid_request"), 400),
+        }
+    };
+    match bearer(&headers, Some(&form)) {
+        Ok(token) => userinfo(&info, token).await,
+        Err(resp) => resp,
     }
 }

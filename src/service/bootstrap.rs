@@ -35,6 +35,7 @@ use super::resolver::ServerResolver;
 use super::status_lists::StatusLists;
 use super::status_source::ServerStatusSource;
 use super::token_endpoint::TokenService;
+use super::userinfo::UserInfo;
 use super::user_tokens::UserTokens;
 use super::users::UserService;
 use super::work_gate::WorkGate;
@@ -376,6 +377,7 @@ pub async fn open(
         clients: Arc::new(ClientService::new(store.clone(), clock.clone())),
         codes,
         client_auth,
+        userinfo: Arc::new(UserInfo::new(access_tokens.clone(), store.clone())),
         access_tokens,
         tokens,
         users: Arc::new(UserService::new(

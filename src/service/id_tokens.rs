@@ -72,7 +72,10 @@ fn claims(content: &IdTokenContent) -> Result<Claims, ApiError> {
     let lifetime = chrono::Duration::from_std(content.lifetime).map_err(ApiError::internal)?;
     let mut standard = StandardClaims::new(SubjectIdentifier::new(content.subject.clone()));
     if let Some(email) = &content.email {
-        standard = standard.set_email(Some(EndUserEmail::new(email.clone())));
+        // Set by the operator, not proven: a verified address comes from a credential.
+        standard = standard
+            .set_email(Some(EndUserEmail::new(email.clone())))
+            .set_email_verified(Some(false));
     }
     if let Some(name) = &content.name {
         let mut localized = LocalizedClaim::new();

@@ -24,6 +24,7 @@ pub mod status_lists;
 pub mod status_source;
 pub mod token_endpoint;
 pub mod user_tokens;
+pub mod userinfo;
 pub mod users;
 pub mod work_gate;
 
@@ -56,6 +57,7 @@ pub struct Services {
     pub client_auth: Arc<client_auth::ClientAuth>,
     pub access_tokens: Arc<access_tokens::AccessTokens>,
     pub tokens: Arc<token_endpoint::TokenService>,
+    pub userinfo: Arc<userinfo::UserInfo>,
     pub resolver: Arc<resolver::ServerResolver>,
     pub admin_tokens: Arc<admin_token::AdminTokens>,
     pub user_tokens: Arc<user_tokens::UserTokens>,

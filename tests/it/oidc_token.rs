@@ -156,6 +156,35 @@ async fn an_authorization_code_becomes_tokens_once() {
     assert!(matches!(valid.subject, Subject::Grant(_)));
     assert!(valid.has_scope("email"));
 
+    // UserInfo, with the token as a header or a form field.
+    let resp = server.client.get(server.url("/userinfo")).bearer_auth(&access).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()[CACHE_CONTROL], "no-store");
+    let info: Value = resp.json().await.unwrap();
+    assert_eq!(
+        info,
+        json!({"sub": user, "name": "Ann Example", "preferred_username": "ann", "email": "ann@example.org", "email_verified": false})
+    );
+    let resp = server
+        .client
+        .post(server.url("/userinfo"))
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(format!("access_token={access}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.json::<Value>().await.unwrap(), info);
+    let both = server
+        .client
+        .post(server.url("/userinfo"))
+        .bearer_auth(&access)
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(format!("access_token={access}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(both.status(), 400);
+
     // A second redemption fails and revokes what the first issued.
     oauth_error(
         post(&server, &form, Some(basic("app", SECRET))).await,
@@ -172,6 +201,9 @@ async fn an_authorization_code_becomes_tokens_once() {
             .unwrap()
             .is_none()
     );
+    let resp = server.client.get(server.url("/userinfo")).bearer_auth(&access).send().await.unwrap();
+    assert_eq!(resp.status(), 401);
+    assert_eq!(resp.headers()[WWW_AUTHENTICATE], "Bearer realm=\"sichat\", error=\"invalid_token\"");
     // A tampered token is nothing.
     let mut forged = access.clone();
     forged.replace_range(6..7, if &access[6..7] == "A" { "B" } else { "A" });
@@ -370,4 +402,27 @@ async fn bad_token_requests_get_oauth_errors() {
             .status(),
         200
     );
+}
+
+#[tokio::test]
+async fn userinfo_needs_a_users_openid_token() {
+    let (server, _) = setup().await;
+    let resp = server.client.get(server.url("/userinfo")).send().await.unwrap();
+    assert_eq!(resp.status(), 401);
+    assert_eq!(resp.headers()[WWW_AUTHENTICATE], "Bearer realm=\"sichat\"");
+    for token in ["garbage", "soa_e30.AAAA", &"x".repeat(5000)] {
+        let resp = server.client.get(server.url("/userinfo")).bearer_auth(token).send().await.unwrap();
+        assert_eq!(resp.status(), 401, "{token}");
+    }
+    let resp = server.client.get(server.url("/userinfo")).header(AUTHORIZATION, "Basic YTpi").send().await.unwrap();
+    assert_eq!(resp.status(), 400);
+    // A client's own token (client_credentials) has no user behind it.
+    let tokens: Value = post(&server, &[("grant_type", "client_credentials"), ("client_id", "bot"), ("client_secret", SECRET)], None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let resp = server.client.get(server.url("/userinfo")).bearer_auth(tokens["access_token"].as_str().unwrap()).send().await.unwrap();
+    assert_eq!(resp.status(), 403);
+    assert!(resp.headers()[WWW_AUTHENTICATE].to_str().unwrap().contains("insufficient_scope"));
 }

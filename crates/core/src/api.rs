@@ -30,6 +30,7 @@ pub mod paths {
     pub const ADMIN_CLIENT: &str = "/admin/clients/{id}";
     pub const JWKS: &str = "/jwks";
     pub const TOKEN: &str = "/token";
+    pub const USERINFO: &str = "/userinfo";
     pub const CREDENTIALS_ISSUE: &str = "/credentials/issue";
     pub const CREDENTIALS_VERIFY: &str = "/credentials/verify";
     pub const PRESENTATIONS_VERIFY: &str = "/presentations/verify";

@@ -1,0 +1,90 @@
+//! The UserInfo endpoint's claims (OIDC Core §5.3): `sub` always, then per granted scope
+//! `profile` (`name`, `preferred_username`) and `email`, for an access token a user's
+//! grant issued with `openid`.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+use sichat_core::store::UserStore;
+
+use super::access_tokens::{AccessTokens, Subject, Validated};
+use crate::store::{SeaStore, users};
+
+/// Why a request gets no claims (RFC 6750 §3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserInfoError {
+    /// No token, or one that is not valid (401, `invalid_token` when one was sent).
+    InvalidToken,
+    /// A valid token without `openid`, or not a user's (403, `insufficient_scope`).
+    InsufficientScope,
+}
+
+pub struct UserInfo {
+    access: Arc<AccessTokens>,
+    store: Arc<SeaStore>,
+}
+
+impl UserInfo {
+    pub fn new(access: Arc<AccessTokens>, store: Arc<SeaStore>) -> Self {
+        Self { access, store }
+    }
+
+    /// The claims `token` may read.
+    pub async fn claims(&self, token: &str) -> Result<Map<String, Value>, UserInfoErrorOr> {
+        let Some(valid) = self.access.validate(token).await? else {
+            return Err(UserInfoError::InvalidToken.into());
+        };
+        let Validated {
+            subject: Subject::Grant(_),
+            user_id: Some(user_id),
+            ..
+        } = &valid
+        else {
+            return Err(UserInfoError::InsufficientScope.into());
+        };
+        if !valid.has_scope("openid") {
+            return Err(UserInfoError::InsufficientScope.into());
+        }
+        let db = self.store.db();
+        let user = match users::name_of(db, user_id).await? {
+            Some(name) => self.store.get_user(&name).await?,
+            None => None,
+        }
+        .ok_or(UserInfoError::InvalidToken)?;
+        let mut claims = Map::new();
+        claims.insert("sub".into(), Value::String(user_id.clone()));
+        if valid.has_scope("profile") {
+            claims.insert("preferred_username".into(), Value::String(user.name.to_string()));
+            if let Some(name) = user.profile.display_name {
+                claims.insert("name".into(), Value::String(name));
+            }
+        }
+        if valid.has_scope("email")
+            && let Some(email) = user.profile.email
+        {
+            claims.insert("email".into(), Value::String(email));
+            // Set by the operator, not proven: a verified address comes from a credential.
+            claims.insert("email_verified".into(), Value::Bool(false));
+        }
+        Ok(claims)
+    }
+}
+
+/// A UserInfo refusal, or a storage failure.
+#[derive(Debug)]
+pub enum UserInfoErrorOr {
+    Refused(UserInfoError),
+    Store(sichat_core::store::StoreError),
+}
+
+impl From<UserInfoError> for UserInfoErrorOr {
+    fn from(e: UserInfoError) -> Self {
+        Self::Refused(e)
+    }
+}
+
+impl From<sichat_core::store::StoreError> for UserInfoErrorOr {
+    fn from(e: sichat_core::store::StoreError) -> Self {
+        Self::Store(e)
+    }
+}
