@@ -30,8 +30,8 @@ use crate::service::oidc_clients::ClientService;
 use crate::service::readiness::Readiness;
 use crate::service::resolver::ServerResolver;
 use crate::service::token_endpoint::TokenService;
-use crate::service::userinfo::UserInfo;
 use crate::service::user_tokens::UserTokens;
+use crate::service::userinfo::UserInfo;
 use crate::service::users::UserService;
 use crate::service::{ServerKeys, Services};
 

@@ -147,21 +147,26 @@ pub async fn token(
     }
 }
 
-/// The bearer token of a request (RFC 6750 §2.1 header, or §2.2 form body for POST); a
-/// token sent both ways is refused.
-fn bearer(headers: &HeaderMap, form: Option<&BTreeMap<String, String>>) -> Result<Option<String>, Response> {
+/// A bearer token sent both ways, or another authorization scheme (RFC 6750 §3.1).
+struct InvalidRequest;
+
+/// The bearer token of a request (RFC 6750 §2.1 header, or §2.2 form body for POST).
+fn bearer(
+    headers: &HeaderMap,
+    form: Option<&BTreeMap<String, String>>,
+) -> Result<Option<String>, InvalidRequest> {
     let header = match headers.get(header::AUTHORIZATION) {
         None => None,
         Some(v) => match v.to_str().ok().and_then(|v| v.split_once(' ')) {
             Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
                 Some(token.trim().to_owned())
             }
-            _ => return Err(bearer_error(Some("invalid_request"), 400)),
+            _ => return Err(InvalidRequest),
         },
     };
     let body = form.and_then(|f| f.get("access_token").cloned());
     match (header, body) {
-        (Some(_), Some(_)) => Err(bearer_error(Some("invalid_request"), 400)),
+        (Some(_), Some(_)) => Err(InvalidRequest),
         (h, b) => Ok(h.or(b)),
     }
 }
@@ -182,7 +187,10 @@ fn bearer_error(error: Option<&'static str>, status: u16) -> Response {
             None => "an access token is required",
         },
     });
-    let mut resp = no_store(StatusCode::from_u16(status).unwrap_or(StatusCode::UNAUTHORIZED), &body);
+    let mut resp = no_store(
+        StatusCode::from_u16(status).unwrap_or(StatusCode::UNAUTHORIZED),
+        &body,
+    );
     if let Ok(v) = HeaderValue::from_str(&challenge) {
         resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
     }
@@ -213,7 +221,7 @@ async fn userinfo(info: &UserInfo, token: Option<String>) -> Response {
 pub async fn userinfo_get(State(info): State<Arc<UserInfo>>, headers: HeaderMap) -> Response {
     match bearer(&headers, None) {
         Ok(token) => userinfo(&info, token).await,
-        Err(resp) => resp,
+        Err(InvalidRequest) => bearer_error(Some("invalid_request"), 400),
     }
 }
 
@@ -238,6 +246,6 @@ pub async fn userinfo_post(
     };
     match bearer(&headers, Some(&form)) {
         Ok(token) => userinfo(&info, token).await,
-        Err(resp) => resp,
+        Err(InvalidRequest) => bearer_error(Some("invalid_request"), 400),
     }
 }

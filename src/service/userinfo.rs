@@ -54,7 +54,10 @@ impl UserInfo {
         let mut claims = Map::new();
         claims.insert("sub".into(), Value::String(user_id.clone()));
         if valid.has_scope("profile") {
-            claims.insert("preferred_username".into(), Value::String(user.name.to_string()));
+            claims.insert(
+                "preferred_username".into(),
+                Value::String(user.name.to_string()),
+            );
             if let Some(name) = user.profile.display_name {
                 claims.insert("name".into(), Value::String(name));
             }

@@ -157,7 +157,13 @@ async fn an_authorization_code_becomes_tokens_once() {
     assert!(valid.has_scope("email"));
 
     // UserInfo, with the token as a header or a form field.
-    let resp = server.client.get(server.url("/userinfo")).bearer_auth(&access).send().await.unwrap();
+    let resp = server
+        .client
+        .get(server.url("/userinfo"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()[CACHE_CONTROL], "no-store");
     let info: Value = resp.json().await.unwrap();
@@ -201,9 +207,18 @@ async fn an_authorization_code_becomes_tokens_once() {
             .unwrap()
             .is_none()
     );
-    let resp = server.client.get(server.url("/userinfo")).bearer_auth(&access).send().await.unwrap();
+    let resp = server
+        .client
+        .get(server.url("/userinfo"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 401);
-    assert_eq!(resp.headers()[WWW_AUTHENTICATE], "Bearer realm=\"sichat\", error=\"invalid_token\"");
+    assert_eq!(
+        resp.headers()[WWW_AUTHENTICATE],
+        "Bearer realm=\"sichat\", error=\"invalid_token\""
+    );
     // A tampered token is nothing.
     let mut forged = access.clone();
     forged.replace_range(6..7, if &access[6..7] == "A" { "B" } else { "A" });
@@ -407,22 +422,58 @@ async fn bad_token_requests_get_oauth_errors() {
 #[tokio::test]
 async fn userinfo_needs_a_users_openid_token() {
     let (server, _) = setup().await;
-    let resp = server.client.get(server.url("/userinfo")).send().await.unwrap();
+    let resp = server
+        .client
+        .get(server.url("/userinfo"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 401);
     assert_eq!(resp.headers()[WWW_AUTHENTICATE], "Bearer realm=\"sichat\"");
     for token in ["garbage", "soa_e30.AAAA", &"x".repeat(5000)] {
-        let resp = server.client.get(server.url("/userinfo")).bearer_auth(token).send().await.unwrap();
+        let resp = server
+            .client
+            .get(server.url("/userinfo"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), 401, "{token}");
     }
-    let resp = server.client.get(server.url("/userinfo")).header(AUTHORIZATION, "Basic YTpi").send().await.unwrap();
-    assert_eq!(resp.status(), 400);
-    // A client's own token (client_credentials) has no user behind it.
-    let tokens: Value = post(&server, &[("grant_type", "client_credentials"), ("client_id", "bot"), ("client_secret", SECRET)], None)
-        .await
-        .json()
+    let resp = server
+        .client
+        .get(server.url("/userinfo"))
+        .header(AUTHORIZATION, "Basic YTpi")
+        .send()
         .await
         .unwrap();
-    let resp = server.client.get(server.url("/userinfo")).bearer_auth(tokens["access_token"].as_str().unwrap()).send().await.unwrap();
+    assert_eq!(resp.status(), 400);
+    // A client's own token (client_credentials) has no user behind it.
+    let tokens: Value = post(
+        &server,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", "bot"),
+            ("client_secret", SECRET),
+        ],
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let resp = server
+        .client
+        .get(server.url("/userinfo"))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 403);
-    assert!(resp.headers()[WWW_AUTHENTICATE].to_str().unwrap().contains("insufficient_scope"));
+    assert!(
+        resp.headers()[WWW_AUTHENTICATE]
+            .to_str()
+            .unwrap()
+            .contains("insufficient_scope")
+    );
 }
