@@ -26,6 +26,7 @@ use crate::service::credentials::CredentialService;
 use crate::service::holder::HolderService;
 use crate::service::id_token_keys::IdTokenKeys;
 use crate::service::identity::IdentityService;
+use crate::service::oidc_callers::OidcCallers;
 use crate::service::oidc_clients::ClientService;
 use crate::service::readiness::Readiness;
 use crate::service::resolver::ServerResolver;
@@ -48,6 +49,7 @@ pub struct AppState {
     pub clients: Arc<ClientService>,
     pub tokens: Arc<TokenService>,
     pub userinfo: Arc<UserInfo>,
+    pub oidc_callers: Arc<OidcCallers>,
     pub resolver: Arc<ServerResolver>,
     pub admin_tokens: Arc<AdminTokens>,
     pub user_tokens: Arc<UserTokens>,
@@ -67,6 +69,7 @@ impl AppState {
             clients: services.clients.clone(),
             tokens: services.tokens.clone(),
             userinfo: services.userinfo.clone(),
+            oidc_callers: services.oidc_callers.clone(),
             resolver: services.resolver.clone(),
             admin_tokens: services.admin_tokens.clone(),
             user_tokens: services.user_tokens.clone(),

@@ -44,7 +44,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// `POST /credentials/issue`: secures a credential as a DID this server controls, chosen
 /// by its `issuer` (default: the server's did:web for the admin token, the user's for a
 /// user's API token, which may issue only as that user's DIDs).
-#[utoipa::path(post, path = "/credentials/issue", tag = "credentials", security(("admin_token" = []), ("user_token" = [])),
+#[utoipa::path(post, path = "/credentials/issue", tag = "credentials", security(("admin_token" = []), ("user_token" = []), ("access_token" = [])),
     request_body = IssueRequest,
     responses((status = 201, body = IssueResponse),
               (status = 400, body = crate::http::ProblemBody, content_type = "application/problem+json"),
@@ -118,7 +118,7 @@ pub async fn verify_presentation(
 
 /// `POST /credentials/status`: revokes (for good), suspends, or lifts the suspension of a
 /// credential issued here.
-#[utoipa::path(post, path = "/credentials/status", tag = "credentials", security(("admin_token" = []), ("user_token" = [])),
+#[utoipa::path(post, path = "/credentials/status", tag = "credentials", security(("admin_token" = []), ("user_token" = []), ("access_token" = [])),
     request_body = UpdateStatusRequest,
     responses((status = 200, body = UpdateStatusResponse),
               (status = 401, body = crate::http::ProblemBody, content_type = "application/problem+json"),

@@ -12,6 +12,7 @@ use crate::error::{ApiError, ProblemKind};
 use crate::service::admin_token::AdminTokens;
 use crate::service::credentials::CredentialService;
 use crate::service::issuer_keys::Caller;
+use crate::service::oidc_callers::OidcCallers;
 use crate::service::user_tokens::UserTokens;
 
 /// `axum::Json` answering malformed bodies with problem+json.
@@ -146,19 +147,28 @@ where
     }
 }
 
-/// Who a bearer token acts for: the admin token, or a user's API token.
+/// Who a bearer token acts for: the admin token, a user's API token, or an OpenID Connect
+/// access token: a client's own (`client_credentials`) with scope `issue:credentials`, or
+/// one a user granted with scope `holder`.
 pub struct Authenticated(pub Caller);
 
 impl<S> FromRequestParts<S> for Authenticated
 where
     Arc<AdminTokens>: FromRef<S>,
     Arc<UserTokens>: FromRef<S>,
+    Arc<OidcCallers>: FromRef<S>,
     S: Send + Sync,
 {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let presented = required_bearer(parts, "the admin token or a user's API token")?;
+        if presented.starts_with(crate::service::access_tokens::PREFIX) {
+            return Arc::<OidcCallers>::from_ref(state)
+                .caller(presented)
+                .await
+                .map(Authenticated);
+        }
         if let Some(user) = Arc::<UserTokens>::from_ref(state)
             .authenticate(presented)
             .await?
@@ -186,6 +196,7 @@ impl<S> FromRequestParts<S> for UserAuth
 where
     Arc<AdminTokens>: FromRef<S>,
     Arc<UserTokens>: FromRef<S>,
+    Arc<OidcCallers>: FromRef<S>,
     S: Send + Sync,
 {
     type Rejection = ApiError;
@@ -193,8 +204,8 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         match Authenticated::from_request_parts(parts, state).await?.0 {
             Caller::User(name) => Ok(UserAuth(name)),
-            Caller::Admin => Err(ApiError::forbidden(
-                "the holder API acts for a user: use that user's API token",
+            Caller::Admin | Caller::Client { .. } => Err(ApiError::forbidden(
+                "the holder API acts for a user: use that user's API token (or an access token they granted with scope holder)",
             )),
         }
     }
@@ -208,6 +219,7 @@ impl<S> FromRequestParts<S> for VerifyAccess
 where
     Arc<AdminTokens>: FromRef<S>,
     Arc<UserTokens>: FromRef<S>,
+    Arc<OidcCallers>: FromRef<S>,
     Arc<CredentialService>: FromRef<S>,
     S: Send + Sync,
 {

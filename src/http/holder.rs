@@ -29,7 +29,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// `GET /credentials`: the user's credentials, oldest first.
-#[utoipa::path(get, path = "/credentials", tag = "holder", security(("user_token" = [])),
+#[utoipa::path(get, path = "/credentials", tag = "holder", security(("user_token" = []), ("access_token" = [])),
     responses((status = 200, body = HeldCredentials),
               (status = 401, body = crate::http::ProblemBody, content_type = "application/problem+json"),
               (status = 403, description = "The admin token (it acts for no user)", body = crate::http::ProblemBody, content_type = "application/problem+json")))]
@@ -44,7 +44,7 @@ pub async fn list_credentials(
 
 /// `POST /credentials`: keeps a credential after verifying it (every check, status
 /// included); one that does not verify is answered 400 with the verification result.
-#[utoipa::path(post, path = "/credentials", tag = "holder", security(("user_token" = [])),
+#[utoipa::path(post, path = "/credentials", tag = "holder", security(("user_token" = []), ("access_token" = [])),
     request_body = StoreCredentialRequest,
     responses((status = 201, body = HeldCredentialView),
               (status = 400, description = "It does not verify (the verification result), or is malformed (problem+json)", body = VerificationResult),
@@ -67,7 +67,7 @@ pub async fn store_credential(
 
 /// `GET /credentials/{id}`: one of the user's credentials, as received (the id
 /// percent-encoded: `urn%3Auuid%3A…`).
-#[utoipa::path(get, path = "/credentials/{id}", tag = "holder", security(("user_token" = [])),
+#[utoipa::path(get, path = "/credentials/{id}", tag = "holder", security(("user_token" = []), ("access_token" = [])),
     params(("id" = String, Path)),
     responses((status = 200, description = "The credential", body = Object),
               (status = 401, body = crate::http::ProblemBody, content_type = "application/problem+json"),
@@ -82,7 +82,7 @@ pub async fn get_credential(
 }
 
 /// `DELETE /credentials/{id}`: forgets one of the user's credentials.
-#[utoipa::path(delete, path = "/credentials/{id}", tag = "holder", security(("user_token" = [])),
+#[utoipa::path(delete, path = "/credentials/{id}", tag = "holder", security(("user_token" = []), ("access_token" = [])),
     params(("id" = String, Path)),
     responses((status = 204, description = "Deleted"),
               (status = 401, body = crate::http::ProblemBody, content_type = "application/problem+json"),
@@ -100,7 +100,7 @@ pub async fn delete_credential(
 /// `POST /presentations`: a presentation of the user's credentials, signed as the user's
 /// did:web (Data Integrity, purpose `authentication`, or `vp+jwt`), bound to the
 /// verifier's `challenge` and `domain`.
-#[utoipa::path(post, path = "/presentations", tag = "holder", security(("user_token" = [])),
+#[utoipa::path(post, path = "/presentations", tag = "holder", security(("user_token" = []), ("access_token" = [])),
     request_body = PresentRequest,
     responses((status = 201, body = PresentResponse),
               (status = 401, body = crate::http::ProblemBody, content_type = "application/problem+json"),

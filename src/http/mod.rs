@@ -58,6 +58,17 @@ impl Modify for AdminTokenScheme {
                     .build(),
             ),
         );
+        components.add_security_scheme(
+            "access_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An OpenID Connect access token from `POST /token`: a client's own (client_credentials) with scope `issue:credentials` issues as the DIDs the client is registered for; one a user granted with scope `holder` acts for that user",
+                    ))
+                    .build(),
+            ),
+        );
     }
 }
 

@@ -26,6 +26,7 @@ use super::id_token_keys::IdTokenKeys;
 use super::id_tokens::IdTokenSigner;
 use super::identity::IdentityService;
 use super::issuer_keys::IssuerKeys;
+use super::oidc_callers::OidcCallers;
 use super::oidc_clients::ClientService;
 use super::oidc_codes::AuthorizationCodes;
 use super::passwords::PasswordHasher;
@@ -378,6 +379,11 @@ pub async fn open(
         codes,
         client_auth,
         userinfo: Arc::new(UserInfo::new(access_tokens.clone(), store.clone())),
+        oidc_callers: Arc::new(OidcCallers::new(
+            access_tokens.clone(),
+            identity.clone(),
+            store.clone(),
+        )),
         access_tokens,
         tokens,
         users: Arc::new(UserService::new(

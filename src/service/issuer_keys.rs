@@ -21,6 +21,9 @@ pub enum Caller {
     Admin,
     /// A user's API token: that user's DIDs only.
     User(sichat_core::id::UserName),
+    /// An OpenID Connect client's own access token (`client_credentials` with scope
+    /// `issue:credentials`): the DIDs it was registered for (`issuers`, never empty).
+    Client { id: String, issuers: Vec<String> },
 }
 
 pub struct IssuerKeys {
@@ -102,6 +105,10 @@ impl IssuerKeys {
         match caller {
             Caller::Admin => self.server_did(),
             Caller::User(name) => self.identity.user_did(name).to_string(),
+            Caller::Client { issuers, .. } => issuers
+                .first()
+                .cloned()
+                .unwrap_or_else(|| self.server_did()),
         }
     }
 
@@ -168,7 +175,8 @@ pub fn allowed(caller: &Caller, owner: &Owner, issuer: &str) -> Result<(), ApiEr
     match (caller, owner) {
         (Caller::Admin, _) => Ok(()),
         (Caller::User(me), Owner::User(them)) if me == them => Ok(()),
-        (Caller::User(_), _) => Err(ApiError::forbidden(format!(
+        (Caller::Client { issuers, .. }, _) if issuers.iter().any(|d| d == issuer) => Ok(()),
+        (Caller::User(_) | Caller::Client { .. }, _) => Err(ApiError::forbidden(format!(
             "this token may not act as `{issuer}`"
         ))),
     }

@@ -14,6 +14,7 @@ pub mod id_tokens;
 pub mod identity;
 pub mod issuer_keys;
 pub mod oauth_error;
+pub mod oidc_callers;
 pub mod oidc_clients;
 pub mod oidc_codes;
 pub mod passwords;
@@ -58,6 +59,7 @@ pub struct Services {
     pub access_tokens: Arc<access_tokens::AccessTokens>,
     pub tokens: Arc<token_endpoint::TokenService>,
     pub userinfo: Arc<userinfo::UserInfo>,
+    pub oidc_callers: Arc<oidc_callers::OidcCallers>,
     pub resolver: Arc<resolver::ServerResolver>,
     pub admin_tokens: Arc<admin_token::AdminTokens>,
     pub user_tokens: Arc<user_tokens::UserTokens>,

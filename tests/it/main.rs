@@ -14,6 +14,7 @@ mod holder;
 mod hostile_resolution;
 mod migrations;
 mod negative_table;
+mod oidc_callers;
 mod oidc_client_auth;
 mod oidc_clients;
 mod oidc_codes;
