@@ -24,8 +24,16 @@ pub struct OidcCallers {
 }
 
 impl OidcCallers {
-    pub fn new(access: Arc<AccessTokens>, identity: Arc<IdentityService>, store: Arc<SeaStore>) -> Self {
-        Self { access, identity, store }
+    pub fn new(
+        access: Arc<AccessTokens>,
+        identity: Arc<IdentityService>,
+        store: Arc<SeaStore>,
+    ) -> Self {
+        Self {
+            access,
+            identity,
+            store,
+        }
     }
 
     /// Whom an access token acts for on Sichat's APIs: 401 if it is not valid, 403 if it
@@ -41,19 +49,27 @@ impl OidcCallers {
             Subject::Client(id) if valid.has_scope(ISSUE_SCOPE) => {
                 let client = oidc_clients::get(self.store.db(), id)
                     .await?
-                    .ok_or_else(|| ApiError::new(ProblemKind::UNAUTHORIZED, "the client no longer exists"))?;
+                    .ok_or_else(|| {
+                        ApiError::new(ProblemKind::UNAUTHORIZED, "the client no longer exists")
+                    })?;
                 let mut issuers: Vec<String> =
                     serde_json::from_str(&client.issuer_dids).unwrap_or_default();
                 if issuers.is_empty() {
                     issuers.push(self.identity.server_did().to_string());
                 }
-                Ok(Caller::Client { id: id.clone(), issuers })
+                Ok(Caller::Client {
+                    id: id.clone(),
+                    issuers,
+                })
             }
             Subject::Grant(_) if valid.has_scope(HOLDER_SCOPE) => {
                 let user_id = valid.user_id.as_deref().unwrap_or_default();
-                let name: UserName = users::name_of(self.store.db(), user_id)
-                    .await?
-                    .ok_or_else(|| ApiError::new(ProblemKind::UNAUTHORIZED, "the user no longer exists"))?;
+                let name: UserName =
+                    users::name_of(self.store.db(), user_id)
+                        .await?
+                        .ok_or_else(|| {
+                            ApiError::new(ProblemKind::UNAUTHORIZED, "the user no longer exists")
+                        })?;
                 Ok(Caller::User(name))
             }
             Subject::Client(_) => Err(ApiError::forbidden(format!(

@@ -24,7 +24,9 @@ fn credential(issuer: Option<&str>) -> Value {
 }
 
 async fn client_token(server: &TestServer, client: &str, scope: &str) -> String {
-    let body = format!("grant_type=client_credentials&client_id={client}&client_secret={SECRET}&scope={scope}");
+    let body = format!(
+        "grant_type=client_credentials&client_id={client}&client_secret={SECRET}&scope={scope}"
+    );
     let resp = server
         .client
         .post(server.url("/token"))
@@ -34,7 +36,10 @@ async fn client_token(server: &TestServer, client: &str, scope: &str) -> String 
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
-    resp.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned()
+    resp.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 async fn issue(server: &TestServer, token: &str, issuer: Option<&str>) -> (u16, Value) {
@@ -53,7 +58,9 @@ async fn issue(server: &TestServer, token: &str, issuer: Option<&str>) -> (u16, 
 #[tokio::test]
 async fn a_client_credentials_token_issues_as_its_registered_dids_only() {
     let server = TestServer::spawn().await;
-    let (_, user) = server.admin_post("/admin/users", json!({"name": "uma"})).await;
+    let (_, user) = server
+        .admin_post("/admin/users", json!({"name": "uma"}))
+        .await;
     let user_did = user["did"].as_str().unwrap().to_owned();
     let server_did = server.host_did();
     for body in [
@@ -85,7 +92,10 @@ async fn a_client_credentials_token_issues_as_its_registered_dids_only() {
     // A client registered for the user's DID issues as it by default, and not as the server.
     let uma = client_token(&server, "uma-bot", "issue:credentials").await;
     let (status, vc) = issue(&server, &uma, None).await;
-    assert_eq!((status, vc["verifiableCredential"]["issuer"].as_str()), (201, Some(user_did.as_str())));
+    assert_eq!(
+        (status, vc["verifiableCredential"]["issuer"].as_str()),
+        (201, Some(user_did.as_str()))
+    );
     assert_eq!(issue(&server, &uma, Some(&server_did)).await.0, 403);
     // Without the scope, or with a broken token.
     let other = client_token(&server, "vc-bot", "other").await;
@@ -94,7 +104,13 @@ async fn a_client_credentials_token_issues_as_its_registered_dids_only() {
     forged.push('A');
     assert_eq!(issue(&server, &forged, None).await.0, 401);
     // No holder API for a client.
-    let resp = server.client.get(server.url("/credentials")).bearer_auth(&token).send().await.unwrap();
+    let resp = server
+        .client
+        .get(server.url("/credentials"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 403);
     // Removing the client ends its tokens.
     let resp = server
@@ -111,9 +127,11 @@ async fn a_client_credentials_token_issues_as_its_registered_dids_only() {
 #[tokio::test]
 async fn a_users_token_with_scope_holder_uses_their_holder_api() {
     let server = TestServer::spawn().await;
-    let (_, user) = server.admin_post("/admin/users", json!({"name": "vic"})).await;
+    let (_, user) = server
+        .admin_post("/admin/users", json!({"name": "vic"}))
+        .await;
     let body = json!({"client_id": "wallet", "redirect_uris": ["https://w.example/cb"], "client_secret": SECRET,
-                      "scope": "openid holder"});
+                      "token_endpoint_auth_method": "client_secret_post", "scope": "openid holder"});
     assert_eq!(server.admin_post("/admin/clients", body).await.0, 201);
     let token_for = |scope: &'static str| {
         let server = &server;
@@ -126,7 +144,12 @@ async fn a_users_token_with_scope_holder_uses_their_holder_api() {
                 nonce: None,
                 auth_time: None,
             };
-            let (code, _) = server.services.codes.issue(grant, "https://w.example/cb", &s256_challenge(VERIFIER)).await.unwrap();
+            let (code, _) = server
+                .services
+                .codes
+                .issue(grant, "https://w.example/cb", &s256_challenge(VERIFIER))
+                .await
+                .unwrap();
             let body = format!(
                 "grant_type=authorization_code&code={}&redirect_uri=https%3A%2F%2Fw.example%2Fcb&code_verifier={VERIFIER}&client_id=wallet&client_secret={SECRET}",
                 code.expose()
@@ -140,19 +163,40 @@ async fn a_users_token_with_scope_holder_uses_their_holder_api() {
                 .await
                 .unwrap();
             assert_eq!(resp.status(), 200);
-            resp.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned()
+            resp.json::<Value>().await.unwrap()["access_token"]
+                .as_str()
+                .unwrap()
+                .to_owned()
         }
     };
     let holder = token_for("openid holder").await;
-    let resp = server.client.get(server.url("/credentials")).bearer_auth(&holder).send().await.unwrap();
+    let resp = server
+        .client
+        .get(server.url("/credentials"))
+        .bearer_auth(&holder)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     // It issues as the user's DID only.
     let (status, vc) = issue(&server, &holder, None).await;
-    assert_eq!((status, vc["verifiableCredential"]["issuer"].as_str()), (201, user["did"].as_str()));
-    assert_eq!(issue(&server, &holder, Some(&server.host_did())).await.0, 403);
+    assert_eq!(
+        (status, vc["verifiableCredential"]["issuer"].as_str()),
+        (201, user["did"].as_str())
+    );
+    assert_eq!(
+        issue(&server, &holder, Some(&server.host_did())).await.0,
+        403
+    );
     // Without scope holder: nothing here.
     let login_only = token_for("openid").await;
-    let resp = server.client.get(server.url("/credentials")).bearer_auth(&login_only).send().await.unwrap();
+    let resp = server
+        .client
+        .get(server.url("/credentials"))
+        .bearer_auth(&login_only)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 403);
     assert_eq!(issue(&server, &login_only, None).await.0, 403);
 }
