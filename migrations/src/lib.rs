@@ -16,6 +16,7 @@ mod m20261129_000007_create_oidc_clients;
 mod m20261129_000008_users_profile;
 mod m20261129_000009_create_oidc_grants_and_codes;
 mod m20261129_000010_create_oidc_jtis;
+mod m20261129_000011_create_oidc_refresh_tokens;
 
 pub struct Migrator;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000008_users_profile::Migration),
             Box::new(m20261129_000009_create_oidc_grants_and_codes::Migration),
             Box::new(m20261129_000010_create_oidc_jtis::Migration),
+            Box::new(m20261129_000011_create_oidc_refresh_tokens::Migration),
         ]
     }
 }

@@ -12,12 +12,29 @@ use sichat_core::id::UserId;
 use sichat_core::{Clock, Secret, oauth};
 
 use crate::error::ApiError;
-use crate::store::oidc_grants::{self, Bindings, CodeRow, GrantRow, Redemption};
+use crate::store::oidc_grants::{self, Bindings, CodeRow, GrantRow, RefreshUse, Redemption};
 use crate::store::{SeaStore, begin_write, map_err};
 
 /// How long a code may wait to be redeemed (RFC 6749 §4.1.2 recommends at most 10 min;
 /// a browser redirect takes seconds).
 pub const CODE_LIFETIME_MS: i64 = 60_000;
+/// How long a refresh token may wait to be used (each use replaces it).
+pub const REFRESH_LIFETIME_MS: i64 = 30 * 24 * 3600 * 1000;
+/// The prefix of refresh tokens.
+pub const REFRESH_PREFIX: &str = "sor_";
+
+/// What presenting a refresh token did.
+#[derive(Debug)]
+pub enum Rotation {
+    /// Used, and replaced by the new token.
+    Rotated(GrantRow, Secret<String>),
+    /// Valid, but the caller's check refused the request: nothing changed.
+    Refused(GrantRow),
+    /// Used before: the grant is now revoked.
+    Reused,
+    /// Unknown, expired, another client's, or its grant revoked: nothing changed.
+    Invalid,
+}
 
 /// What the user granted the client, recorded when the code is issued.
 #[derive(Debug, Clone)]
@@ -28,6 +45,13 @@ pub struct NewGrant {
     pub nonce: Option<String>,
     /// Unix seconds.
     pub auth_time: Option<i64>,
+}
+
+fn new_refresh_token() -> Secret<String> {
+    Secret::new(format!(
+        "{REFRESH_PREFIX}{}",
+        URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
+    ))
 }
 
 fn digest(code: &str) -> String {
@@ -106,6 +130,53 @@ impl AuthorizationCodes {
         let outcome = oidc_grants::redeem(&txn, bindings, self.clock.now_millis()).await?;
         txn.commit().await.map_err(map_err)?;
         Ok(outcome)
+    }
+
+    /// A new refresh token for `grant_id` (stored as SHA-256).
+    pub async fn issue_refresh(&self, grant_id: &str) -> Result<Secret<String>, ApiError> {
+        let token = new_refresh_token();
+        let expires = self.clock.now_millis() + REFRESH_LIFETIME_MS;
+        oidc_grants::insert_refresh(self.store.db(), &digest(token.expose()), grant_id, expires)
+            .await?;
+        Ok(token)
+    }
+
+    /// Uses a refresh token for `client_id` and, when that succeeds and `accept` agrees
+    /// (the requested scope, say), issues its successor in the same write transaction
+    /// (rotation); when `accept` refuses, nothing changes. A token used before revokes
+    /// its grant.
+    pub async fn rotate_refresh(
+        &self,
+        token: &str,
+        client_id: &str,
+        accept: impl FnOnce(&GrantRow) -> bool,
+    ) -> Result<Rotation, ApiError> {
+        if token.len() > 256 || !token.starts_with(REFRESH_PREFIX) {
+            return Ok(Rotation::Invalid);
+        }
+        let now = self.clock.now_millis();
+        let txn = begin_write(self.store.db()).await.map_err(map_err)?;
+        let rotation = match oidc_grants::use_refresh(&txn, &digest(token), client_id, now).await? {
+            RefreshUse::Used(grant) if !accept(&grant) => {
+                // Dropping the transaction rolls the use back.
+                return Ok(Rotation::Refused(grant));
+            }
+            RefreshUse::Used(grant) => {
+                let next = new_refresh_token();
+                oidc_grants::insert_refresh(
+                    &txn,
+                    &digest(next.expose()),
+                    &grant.id,
+                    now + REFRESH_LIFETIME_MS,
+                )
+                .await?;
+                Rotation::Rotated(grant, next)
+            }
+            RefreshUse::Reused => Rotation::Reused,
+            RefreshUse::Invalid => Rotation::Invalid,
+        };
+        txn.commit().await.map_err(map_err)?;
+        Ok(rotation)
     }
 
     /// Revokes a grant: every token issued from it stops working.

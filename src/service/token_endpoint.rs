@@ -17,7 +17,7 @@ use super::client_auth::{ClientAuth, Presented};
 use super::id_tokens::{IdTokenContent, IdTokenSigner};
 use super::identity::IdentityService;
 use super::oauth_error::OAuthError;
-use super::oidc_codes::AuthorizationCodes;
+use super::oidc_codes::{AuthorizationCodes, Rotation};
 use crate::store::oidc_clients::ClientRow;
 use crate::store::oidc_grants::{GrantRow, Redemption};
 use crate::store::{SeaStore, users};
@@ -33,7 +33,20 @@ pub struct TokenResponse {
     pub expires_in: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
     pub scope: String,
+}
+
+/// What an ID token is built from.
+struct IdTokenRequest<'a> {
+    client: &'a ClientRow,
+    grant: &'a GrantRow,
+    scope: &'a str,
+    /// The authorization request's nonce (none on refresh).
+    nonce: Option<String>,
+    access_token: &'a str,
+    issuer: String,
 }
 
 pub struct TokenService {
@@ -76,10 +89,10 @@ impl TokenService {
             .ok_or_else(|| OAuthError::invalid_request("grant_type is missing"))?;
         if !matches!(
             grant_type.as_str(),
-            "authorization_code" | "client_credentials"
+            "authorization_code" | "refresh_token" | "client_credentials"
         ) {
             return Err(OAuthError::unsupported_grant_type(format!(
-                "grant_type `{grant_type}` is not supported here (authorization_code, client_credentials)"
+                "grant_type `{grant_type}` is not supported here (authorization_code, refresh_token, client_credentials)"
             )));
         }
         let issuer = self.issuer();
@@ -95,6 +108,7 @@ impl TokenService {
         }
         match grant_type.as_str() {
             "authorization_code" => self.authorization_code(form, &client, issuer).await,
+            "refresh_token" => self.refresh(form, &client, issuer).await,
             _ => self.client_credentials(form, &client),
         }
     }
@@ -132,11 +146,43 @@ impl TokenService {
                 ));
             }
         };
-        let access_token = self
-            .access
-            .mint(&Subject::Grant(grant.id.clone()), &grant.scope);
-        let id_token = if grant.scope.split(' ').any(|s| s == "openid") {
-            Some(self.id_token(client, &grant, &access_token, issuer).await?)
+        // A refresh token when the client may refresh and the user granted offline access.
+        let refresh_token = if json_list(&client.grant_types)
+            .iter()
+            .any(|g| g == "refresh_token")
+            && grant.scope.split(' ').any(|s| s == "offline_access")
+        {
+            Some(self.codes.issue_refresh(&grant.id).await?.expose().clone())
+        } else {
+            None
+        };
+        let nonce = grant.nonce.clone();
+        let scope = grant.scope.clone();
+        self.respond(client, &grant, scope, nonce, refresh_token, issuer)
+            .await
+    }
+
+    /// An access token (and an ID token for `openid`) for `grant`, within `scope`.
+    async fn respond(
+        &self,
+        client: &ClientRow,
+        grant: &GrantRow,
+        scope: String,
+        nonce: Option<String>,
+        refresh_token: Option<String>,
+        issuer: String,
+    ) -> Result<TokenResponse, OAuthError> {
+        let access_token = self.access.mint(&Subject::Grant(grant.id.clone()), &scope);
+        let id_token = if scope.split(' ').any(|s| s == "openid") {
+            let request = IdTokenRequest {
+                client,
+                grant,
+                scope: &scope,
+                nonce,
+                access_token: &access_token,
+                issuer,
+            };
+            Some(self.id_token(request).await?)
         } else {
             None
         };
@@ -145,17 +191,72 @@ impl TokenService {
             token_type: "Bearer",
             expires_in: LIFETIME_SECS,
             id_token,
-            scope: grant.scope,
+            refresh_token,
+            scope,
         })
     }
 
-    async fn id_token(
+    /// `refresh_token` (RFC 6749 §6): the token is replaced at each use; a used one
+    /// presented again revokes the grant (RFC 9700 §4.14.2). The scope may narrow, never
+    /// widen; a refreshed ID token keeps `auth_time` and has no `nonce`.
+    async fn refresh(
         &self,
+        form: &BTreeMap<String, String>,
         client: &ClientRow,
-        grant: &GrantRow,
-        access_token: &str,
         issuer: String,
-    ) -> Result<String, OAuthError> {
+    ) -> Result<TokenResponse, OAuthError> {
+        let token = form
+            .get("refresh_token")
+            .ok_or_else(|| OAuthError::invalid_request("refresh_token is missing"))?;
+        // The scope may narrow, never widen: checked before the token is spent.
+        let narrowed = |grant: &GrantRow| -> Result<String, String> {
+            let Some(requested) = form.get("scope") else {
+                return Ok(grant.scope.clone());
+            };
+            let granted: Vec<&str> = grant.scope.split(' ').collect();
+            let mut wanted: Vec<&str> = requested.split(' ').filter(|s| !s.is_empty()).collect();
+            wanted.sort();
+            wanted.dedup();
+            match wanted.iter().find(|s| !granted.contains(s)) {
+                Some(s) => Err(format!("scope `{s}` was not granted")),
+                None => Ok(wanted.join(" ")),
+            }
+        };
+        let rotation = self
+            .codes
+            .rotate_refresh(token, &client.id, |g| narrowed(g).is_ok())
+            .await?;
+        let (grant, next) = match rotation {
+            Rotation::Rotated(grant, next) => (grant, next),
+            Rotation::Refused(grant) => {
+                let why = narrowed(&grant).err().unwrap_or_default();
+                return Err(OAuthError::invalid_scope(why));
+            }
+            Rotation::Reused => {
+                return Err(OAuthError::invalid_grant(
+                    "the refresh token was already used; its grant is revoked",
+                ));
+            }
+            Rotation::Invalid => {
+                return Err(OAuthError::invalid_grant(
+                    "invalid refresh token (unknown, expired, revoked, or another client's)",
+                ));
+            }
+        };
+        let scope = narrowed(&grant).map_err(OAuthError::invalid_scope)?;
+        let next = Some(next.expose().clone());
+        self.respond(client, &grant, scope, None, next, issuer).await
+    }
+
+    async fn id_token(&self, r: IdTokenRequest<'_>) -> Result<String, OAuthError> {
+        let IdTokenRequest {
+            client,
+            grant,
+            scope,
+            nonce,
+            access_token,
+            issuer,
+        } = r;
         let user_id = grant
             .user_id
             .clone()
@@ -166,7 +267,7 @@ impl TokenService {
             None => None,
         }
         .ok_or_else(|| OAuthError::invalid_grant("the user no longer exists"))?;
-        let scoped = |s: &str| grant.scope.split(' ').any(|x| x == s);
+        let scoped = |s: &str| scope.split(' ').any(|x| x == s);
         let alg = JwsAlg::parse(&client.id_token_alg).unwrap_or(JwsAlg::RS256);
         let content = IdTokenContent {
             issuer,
@@ -179,7 +280,7 @@ impl TokenService {
             auth_time: grant
                 .auth_time
                 .and_then(|t| chrono::DateTime::from_timestamp(t, 0)),
-            nonce: grant.nonce.clone(),
+            nonce,
             access_token: Some(access_token.to_owned()),
             email: user.profile.email.filter(|_| scoped("email")),
             name: user.profile.display_name.filter(|_| scoped("profile")),
@@ -224,6 +325,7 @@ impl TokenService {
             token_type: "Bearer",
             expires_in: LIFETIME_SECS,
             id_token: None,
+            refresh_token: None,
             scope,
         })
     }

@@ -174,3 +174,98 @@ pub async fn purge_codes(db: &impl ConnectionTrait, before: i64) -> Result<u64, 
         .map_err(map_err)?;
     Ok(result.rows_affected)
 }
+
+pub mod refresh {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "oidc_refresh_tokens")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub token_sha256: String,
+        pub grant_id: String,
+        pub expires_at: i64,
+        pub used_at: Option<i64>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Stores a new refresh token of a grant.
+pub async fn insert_refresh(
+    db: &impl ConnectionTrait,
+    token_sha256: &str,
+    grant_id: &str,
+    expires_at: i64,
+) -> Result<(), StoreError> {
+    use sea_orm::ActiveValue::Set;
+    refresh::Entity::insert(refresh::ActiveModel {
+        token_sha256: Set(token_sha256.to_owned()),
+        grant_id: Set(grant_id.to_owned()),
+        expires_at: Set(expires_at),
+        used_at: Set(None),
+    })
+    .exec_without_returning(db)
+    .await
+    .map_err(map_err)?;
+    Ok(())
+}
+
+/// What presenting a refresh token found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefreshUse {
+    /// This call used it: the grant it continues (unrevoked, the caller's client).
+    Used(GrantRow),
+    /// It had been used before: the grant (the family) is now revoked.
+    Reused,
+    /// Unknown, expired, another client's, or its grant is revoked; nothing changed.
+    Invalid,
+}
+
+/// Uses a refresh token for `client_id` at `now` (ms), atomically (inside the caller's
+/// write transaction).
+pub async fn use_refresh(
+    db: &impl ConnectionTrait,
+    token_sha256: &str,
+    client_id: &str,
+    now: i64,
+) -> Result<RefreshUse, StoreError> {
+    use refresh::Column as R;
+    let Some(row) = refresh::Entity::find_by_id(token_sha256.to_owned())
+        .one(db)
+        .await
+        .map_err(map_err)?
+    else {
+        return Ok(RefreshUse::Invalid);
+    };
+    let Some(family) = grant(db, &row.grant_id).await? else {
+        return Ok(RefreshUse::Invalid);
+    };
+    if family.client_id != client_id || family.revoked_at.is_some() {
+        return Ok(RefreshUse::Invalid);
+    }
+    let won = refresh::Entity::update_many()
+        .col_expr(R::UsedAt, Expr::value(now))
+        .filter(R::TokenSha256.eq(token_sha256.to_owned()))
+        .filter(R::UsedAt.is_null())
+        .filter(R::ExpiresAt.gt(now))
+        .exec(db)
+        .await
+        .map_err(map_err)?;
+    if won.rows_affected == 1 {
+        return Ok(RefreshUse::Used(family));
+    }
+    if row.used_at.is_some() || refresh::Entity::find_by_id(token_sha256.to_owned())
+        .one(db)
+        .await
+        .map_err(map_err)?
+        .is_some_and(|r| r.used_at.is_some())
+    {
+        revoke_grant(db, &family.id, now).await?;
+        return Ok(RefreshUse::Reused);
+    }
+    Ok(RefreshUse::Invalid)
+}
