@@ -35,9 +35,21 @@ impl MigrationTrait for Migration {
                             .not_null()
                             .primary_key(),
                     )
-                    .col(ColumnDef::new(OidcRefreshTokens::GrantId).string_len(36).not_null())
-                    .col(ColumnDef::new(OidcRefreshTokens::ExpiresAt).big_integer().not_null())
-                    .col(ColumnDef::new(OidcRefreshTokens::UsedAt).big_integer().null())
+                    .col(
+                        ColumnDef::new(OidcRefreshTokens::GrantId)
+                            .string_len(36)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(OidcRefreshTokens::ExpiresAt)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(OidcRefreshTokens::UsedAt)
+                            .big_integer()
+                            .null(),
+                    )
                     .foreign_key(
                         ForeignKey::create()
                             .from(OidcRefreshTokens::Table, OidcRefreshTokens::GrantId)

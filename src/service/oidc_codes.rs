@@ -12,7 +12,7 @@ use sichat_core::id::UserId;
 use sichat_core::{Clock, Secret, oauth};
 
 use crate::error::ApiError;
-use crate::store::oidc_grants::{self, Bindings, CodeRow, GrantRow, RefreshUse, Redemption};
+use crate::store::oidc_grants::{self, Bindings, CodeRow, GrantRow, Redemption, RefreshUse};
 use crate::store::{SeaStore, begin_write, map_err};
 
 /// How long a code may wait to be redeemed (RFC 6749 §4.1.2 recommends at most 10 min;

@@ -245,7 +245,8 @@ impl TokenService {
         };
         let scope = narrowed(&grant).map_err(OAuthError::invalid_scope)?;
         let next = Some(next.expose().clone());
-        self.respond(client, &grant, scope, None, next, issuer).await
+        self.respond(client, &grant, scope, None, next, issuer)
+            .await
     }
 
     async fn id_token(&self, r: IdTokenRequest<'_>) -> Result<String, OAuthError> {

@@ -258,11 +258,12 @@ pub async fn use_refresh(
     if won.rows_affected == 1 {
         return Ok(RefreshUse::Used(family));
     }
-    if row.used_at.is_some() || refresh::Entity::find_by_id(token_sha256.to_owned())
-        .one(db)
-        .await
-        .map_err(map_err)?
-        .is_some_and(|r| r.used_at.is_some())
+    if row.used_at.is_some()
+        || refresh::Entity::find_by_id(token_sha256.to_owned())
+            .one(db)
+            .await
+            .map_err(map_err)?
+            .is_some_and(|r| r.used_at.is_some())
     {
         revoke_grant(db, &family.id, now).await?;
         return Ok(RefreshUse::Reused);

@@ -480,7 +480,12 @@ async fn userinfo_needs_a_users_openid_token() {
 
 fn id_token_claims(token: &str) -> Value {
     let payload = token.split('.').nth(1).unwrap();
-    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap()
 }
 
 #[tokio::test]
@@ -496,24 +501,50 @@ async fn refresh_tokens_rotate_and_a_reuse_revokes_the_family() {
         nonce: Some("nonce-r".into()),
         auth_time: Some(1_700_000_000),
     };
-    let (code, _) = server.services.codes.issue(grant, REDIRECT, &s256_challenge(VERIFIER)).await.unwrap();
-    let form = [("grant_type", "authorization_code"), ("code", code.expose().as_str()), ("redirect_uri", REDIRECT), ("code_verifier", VERIFIER)];
-    let first: Value = post(&server, &form, Some(basic("rt", SECRET))).await.json().await.unwrap();
-    let r1 = first["refresh_token"].as_str().unwrap().to_owned();
-    assert!(r1.starts_with("sor_"));
-    // The app client may not refresh: it got none.
-    let code_app = code_for(&server, &user, "app", REDIRECT).await;
-    let app: Value = post(&server, &[("grant_type", "authorization_code"), ("code", code_app.as_str()), ("redirect_uri", REDIRECT), ("code_verifier", VERIFIER)], Some(basic("app", SECRET)))
+    let (code, _) = server
+        .services
+        .codes
+        .issue(grant, REDIRECT, &s256_challenge(VERIFIER))
+        .await
+        .unwrap();
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.expose().as_str()),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", VERIFIER),
+    ];
+    let first: Value = post(&server, &form, Some(basic("rt", SECRET)))
         .await
         .json()
         .await
         .unwrap();
+    let r1 = first["refresh_token"].as_str().unwrap().to_owned();
+    assert!(r1.starts_with("sor_"));
+    // The app client may not refresh: it got none.
+    let code_app = code_for(&server, &user, "app", REDIRECT).await;
+    let app: Value = post(
+        &server,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code_app.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ],
+        Some(basic("app", SECRET)),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     assert!(app.get("refresh_token").is_none());
 
     let refresh = |token: String, scope: Option<&'static str>| {
         let server = &server;
         async move {
-            let mut form = vec![("grant_type", "refresh_token".to_owned()), ("refresh_token", token)];
+            let mut form = vec![
+                ("grant_type", "refresh_token".to_owned()),
+                ("refresh_token", token),
+            ];
             if let Some(s) = scope {
                 form.push(("scope", s.to_owned()));
             }
@@ -522,8 +553,21 @@ async fn refresh_tokens_rotate_and_a_reuse_revokes_the_family() {
         }
     };
     // Widening is refused and spends nothing; another client cannot use it either.
-    oauth_error(refresh(r1.clone(), Some("openid profile")).await, 400, "invalid_scope").await;
-    let other = post(&server, &[("grant_type", "refresh_token"), ("refresh_token", r1.as_str())], Some(basic("app", SECRET))).await;
+    oauth_error(
+        refresh(r1.clone(), Some("openid profile")).await,
+        400,
+        "invalid_scope",
+    )
+    .await;
+    let other = post(
+        &server,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", r1.as_str()),
+        ],
+        Some(basic("app", SECRET)),
+    )
+    .await;
     oauth_error(other, 400, "unauthorized_client").await;
     // A use rotates it; the refreshed ID token keeps auth_time and carries no nonce.
     let resp = refresh(r1.clone(), None).await;
@@ -532,17 +576,55 @@ async fn refresh_tokens_rotate_and_a_reuse_revokes_the_family() {
     let r2 = second["refresh_token"].as_str().unwrap().to_owned();
     assert_ne!(r1, r2);
     let claims = id_token_claims(second["id_token"].as_str().unwrap());
-    assert_eq!((claims["auth_time"].as_i64(), claims.get("nonce")), (Some(1_700_000_000), None));
+    assert_eq!(
+        (claims["auth_time"].as_i64(), claims.get("nonce")),
+        (Some(1_700_000_000), None)
+    );
     // Narrowing works.
-    let third: Value = refresh(r2.clone(), Some("openid")).await.json().await.unwrap();
+    let third: Value = refresh(r2.clone(), Some("openid"))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(third["scope"], "openid");
     let r3 = third["refresh_token"].as_str().unwrap().to_owned();
     let access = third["access_token"].as_str().unwrap().to_owned();
-    assert!(server.services.access_tokens.validate(&access).await.unwrap().is_some());
+    assert!(
+        server
+            .services
+            .access_tokens
+            .validate(&access)
+            .await
+            .unwrap()
+            .is_some()
+    );
     // Reusing r1 revokes the family: r3 and the newest access token die with it.
     oauth_error(refresh(r1, None).await, 400, "invalid_grant").await;
     oauth_error(refresh(r3, None).await, 400, "invalid_grant").await;
-    assert!(server.services.access_tokens.validate(&access).await.unwrap().is_none());
-    oauth_error(refresh("sor_unknown".into(), None).await, 400, "invalid_grant").await;
-    oauth_error(post(&server, &[("grant_type", "refresh_token")], Some(basic("rt", SECRET))).await, 400, "invalid_request").await;
+    assert!(
+        server
+            .services
+            .access_tokens
+            .validate(&access)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    oauth_error(
+        refresh("sor_unknown".into(), None).await,
+        400,
+        "invalid_grant",
+    )
+    .await;
+    oauth_error(
+        post(
+            &server,
+            &[("grant_type", "refresh_token")],
+            Some(basic("rt", SECRET)),
+        )
+        .await,
+        400,
+        "invalid_request",
+    )
+    .await;
 }
