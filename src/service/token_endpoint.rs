@@ -59,6 +59,23 @@ pub struct TokenService {
     pub clock: Arc<dyn Clock>,
 }
 
+/// The scope tokens of a space-separated list.
+fn scopes(list: &str) -> Vec<&str> {
+    list.split(' ').filter(|s| !s.is_empty()).collect()
+}
+
+/// `requested` (space-separated), sorted and deduplicated, if every scope is in
+/// `allowed`; else the first one that is not.
+fn within<'a>(requested: &'a str, allowed: &[&str]) -> Result<String, &'a str> {
+    let mut wanted = scopes(requested);
+    wanted.sort();
+    wanted.dedup();
+    match wanted.iter().find(|s| !allowed.contains(s)) {
+        Some(s) => Err(s),
+        None => Ok(wanted.join(" ")),
+    }
+}
+
 fn json_list(stored: &str) -> Vec<String> {
     serde_json::from_str(stored).unwrap_or_default()
 }
@@ -210,16 +227,10 @@ impl TokenService {
             .ok_or_else(|| OAuthError::invalid_request("refresh_token is missing"))?;
         // The scope may narrow, never widen: checked before the token is spent.
         let narrowed = |grant: &GrantRow| -> Result<String, String> {
-            let Some(requested) = form.get("scope") else {
-                return Ok(grant.scope.clone());
-            };
-            let granted: Vec<&str> = grant.scope.split(' ').collect();
-            let mut wanted: Vec<&str> = requested.split(' ').filter(|s| !s.is_empty()).collect();
-            wanted.sort();
-            wanted.dedup();
-            match wanted.iter().find(|s| !granted.contains(s)) {
-                Some(s) => Err(format!("scope `{s}` was not granted")),
-                None => Ok(wanted.join(" ")),
+            match form.get("scope") {
+                None => Ok(grant.scope.clone()),
+                Some(requested) => within(requested, &scopes(&grant.scope))
+                    .map_err(|s| format!("scope `{s}` was not granted")),
             }
         };
         let rotation = self
@@ -295,29 +306,18 @@ impl TokenService {
         form: &BTreeMap<String, String>,
         client: &ClientRow,
     ) -> Result<TokenResponse, OAuthError> {
-        let allowed: Vec<&str> = client.scope.split(' ').filter(|s| !s.is_empty()).collect();
+        // A client acting for itself has no user: never `openid`.
+        let allowed: Vec<&str> = scopes(&client.scope)
+            .into_iter()
+            .filter(|s| *s != "openid")
+            .collect();
         let scope = match form.get("scope") {
-            None => allowed
-                .iter()
-                .filter(|s| **s != "openid")
-                .copied()
-                .collect::<Vec<_>>()
-                .join(" "),
-            Some(requested) => {
-                let mut wanted: Vec<&str> =
-                    requested.split(' ').filter(|s| !s.is_empty()).collect();
-                wanted.sort();
-                wanted.dedup();
-                if let Some(s) = wanted
-                    .iter()
-                    .find(|s| !allowed.contains(s) || **s == "openid")
-                {
-                    return Err(OAuthError::invalid_scope(format!(
-                        "scope `{s}` is not granted to this client (openid needs a user)"
-                    )));
-                }
-                wanted.join(" ")
-            }
+            None => allowed.join(" "),
+            Some(requested) => within(requested, &allowed).map_err(|s| {
+                OAuthError::invalid_scope(format!(
+                    "scope `{s}` is not granted to this client (openid needs a user)"
+                ))
+            })?,
         };
         Ok(TokenResponse {
             access_token: self
