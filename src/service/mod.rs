@@ -78,5 +78,10 @@ impl Services {
         let stop = self.background.stop_token();
         self.background
             .spawn("identity-sync", identity.watch(interval, stop));
+        let codes = self.codes.clone();
+        self.background.spawn(
+            "oidc-purge",
+            codes.purge_periodically(Duration::from_secs(600), self.background.stop_token()),
+        );
     }
 }

@@ -20,6 +20,8 @@ use crate::store::{SeaStore, begin_write, map_err};
 pub const CODE_LIFETIME_MS: i64 = 60_000;
 /// How long a refresh token may wait to be used (each use replaces it).
 pub const REFRESH_LIFETIME_MS: i64 = 30 * 24 * 3600 * 1000;
+/// How long after expiry codes and refresh tokens are deleted.
+const PURGE_AFTER_MS: i64 = 3600 * 1000;
 /// The prefix of refresh tokens.
 pub const REFRESH_PREFIX: &str = "sor_";
 
@@ -177,6 +179,37 @@ impl AuthorizationCodes {
         };
         txn.commit().await.map_err(map_err)?;
         Ok(rotation)
+    }
+
+    /// Deletes codes and refresh tokens expired for more than an hour (a replay within the
+    /// hour still finds its code and revokes the grant).
+    pub async fn purge(&self) -> Result<u64, ApiError> {
+        let before = self.clock.now_millis() - PURGE_AFTER_MS;
+        Ok(oidc_grants::purge_expired(self.store.db(), before).await?)
+    }
+
+    /// Deletes expired codes and refresh tokens every `interval` until `stop`.
+    pub async fn purge_periodically(
+        self: Arc<Self>,
+        interval: std::time::Duration,
+        stop: tokio_util::sync::CancellationToken,
+    ) {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = ticker.tick() => {}
+            }
+            match self.purge().await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(
+                    rows = n,
+                    "purged expired authorization codes and refresh tokens"
+                ),
+                Err(e) => tracing::warn!(error = %e.0.detail, "purging expired codes failed"),
+            }
+        }
     }
 
     /// Revokes a grant: every token issued from it stops working.

@@ -164,15 +164,20 @@ pub async fn revoke_grant(
     Ok(result.rows_affected == 1)
 }
 
-/// Deletes codes that expired before `before` (ms); they can no longer be redeemed, and a
-/// replay of one long expired only finds nothing.
-pub async fn purge_codes(db: &impl ConnectionTrait, before: i64) -> Result<u64, StoreError> {
-    let result = codes::Entity::delete_many()
+/// Deletes codes and refresh tokens that expired before `before` (ms): they can no longer
+/// be used, and a replay of one long expired only finds nothing. Returns how many rows.
+pub async fn purge_expired(db: &impl ConnectionTrait, before: i64) -> Result<u64, StoreError> {
+    let codes = codes::Entity::delete_many()
         .filter(codes::Column::ExpiresAt.lt(before))
         .exec(db)
         .await
         .map_err(map_err)?;
-    Ok(result.rows_affected)
+    let tokens = refresh::Entity::delete_many()
+        .filter(refresh::Column::ExpiresAt.lt(before))
+        .exec(db)
+        .await
+        .map_err(map_err)?;
+    Ok(codes.rows_affected + tokens.rows_affected)
 }
 
 pub mod refresh {
