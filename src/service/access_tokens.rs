@@ -50,6 +50,8 @@ pub struct Validated {
     pub client_id: String,
     /// The user, for a grant's token.
     pub user_id: Option<String>,
+    /// The client, as stored, for a client's own token (read once, here).
+    pub client: Option<oidc_clients::ClientRow>,
     pub scope: String,
 }
 
@@ -139,17 +141,19 @@ impl AccessTokens {
                     subject: Subject::Grant(grant),
                     client_id: row.client_id,
                     user_id: row.user_id,
+                    client: None,
                     scope: payload.s,
                 }))
             }
             (None, Some(client)) => {
-                if oidc_clients::get(db, &client).await?.is_none() {
+                let Some(row) = oidc_clients::get(db, &client).await? else {
                     return Ok(None);
-                }
+                };
                 Ok(Some(Validated {
                     subject: Subject::Client(client.clone()),
                     client_id: client,
                     user_id: None,
+                    client: Some(row),
                     scope: payload.s,
                 }))
             }

@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
+use super::secret_digest;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sha2::{Digest, Sha256};
 use sichat_core::Secret;
 use sichat_core::store::StoreError;
 use subtle::ConstantTimeEq;
@@ -18,10 +18,6 @@ pub fn generate() -> Secret<String> {
         "sat_{}",
         URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
     ))
-}
-
-fn digest(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 /// The admin token's store and check.
@@ -39,7 +35,7 @@ impl AdminTokens {
         settings::insert_if_absent(
             self.store.db(),
             settings::ADMIN_TOKEN_SHA256,
-            &digest(token.expose()),
+            &secret_digest(token.expose()),
         )
         .await
     }
@@ -50,7 +46,7 @@ impl AdminTokens {
         settings::put(
             self.store.db(),
             settings::ADMIN_TOKEN_SHA256,
-            &digest(token.expose()),
+            &secret_digest(token.expose()),
         )
         .await?;
         Ok(token)
@@ -63,7 +59,7 @@ impl AdminTokens {
             return Ok(false);
         };
         Ok(bool::from(
-            digest(presented).as_bytes().ct_eq(stored.as_bytes()),
+            secret_digest(presented).as_bytes().ct_eq(stored.as_bytes()),
         ))
     }
 }

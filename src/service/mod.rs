@@ -38,6 +38,14 @@ use sichat_core::keys::KeyService;
 use crate::config::Config;
 use crate::store::SeaStore;
 
+/// SHA-256 (hex) of a high-entropy secret (API and admin tokens, client secrets, codes,
+/// refresh tokens): what is stored and looked up instead of the secret. A slow hash adds
+/// nothing for 256-bit random values.
+pub fn secret_digest(secret: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(secret.as_bytes()))
+}
+
 /// The key service over the server's database; it is also the server's signer
 /// (`sichat_core::keys::Signer`): everything that signs goes through it.
 pub type ServerKeys = KeyService<Arc<SeaStore>>;

@@ -11,8 +11,9 @@ use sichat_core::id::UserName;
 use super::access_tokens::{AccessTokens, Subject};
 use super::identity::IdentityService;
 use super::issuer_keys::Caller;
+use super::oidc_clients::parse_list;
 use crate::error::{ApiError, ProblemKind};
-use crate::store::{SeaStore, oidc_clients, users};
+use crate::store::{SeaStore, users};
 
 pub const ISSUE_SCOPE: &str = "issue:credentials";
 pub const HOLDER_SCOPE: &str = "holder";
@@ -47,13 +48,11 @@ impl OidcCallers {
         };
         match &valid.subject {
             Subject::Client(id) if valid.has_scope(ISSUE_SCOPE) => {
-                let client = oidc_clients::get(self.store.db(), id)
-                    .await?
-                    .ok_or_else(|| {
-                        ApiError::new(ProblemKind::UNAUTHORIZED, "the client no longer exists")
-                    })?;
-                let mut issuers: Vec<String> =
-                    serde_json::from_str(&client.issuer_dids).unwrap_or_default();
+                let stored = valid
+                    .client
+                    .as_ref()
+                    .map_or("[]", |c| c.issuer_dids.as_str());
+                let mut issuers = parse_list("issuer_dids", stored);
                 if issuers.is_empty() {
                     issuers.push(self.identity.server_did().to_string());
                 }

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use sichat_core::api::{ClientView, CreateClient, CreatedClient};
 use sichat_core::id::Did;
 use sichat_core::keys::PublicKey;
@@ -44,17 +43,15 @@ fn bad(field: &str, detail: impl Into<String>) -> ApiError {
     ApiError::validation(detail).with("field", field.into())
 }
 
-/// SHA-256 (hex) of a client secret: secrets are high-entropy, so a slow hash adds nothing.
-pub fn secret_digest(secret: &str) -> String {
-    hex::encode(Sha256::digest(secret.as_bytes()))
-}
+pub use super::secret_digest;
 
 fn json_list(items: &[String]) -> String {
     // Invariant: a list of strings always serializes.
     serde_json::to_string(items).expect("strings serialize")
 }
 
-fn parse_list(field: &str, stored: &str) -> Vec<String> {
+/// A list-valued column (a JSON array of strings); a corrupt value is logged and empty.
+pub fn parse_list(field: &str, stored: &str) -> Vec<String> {
     serde_json::from_str(stored).unwrap_or_else(|e| {
         tracing::error!(field, error = %e, "stored client metadata is not a JSON list");
         Vec::new()

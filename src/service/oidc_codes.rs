@@ -5,9 +5,9 @@
 
 use std::sync::Arc;
 
+use super::secret_digest;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sha2::{Digest, Sha256};
 use sichat_core::id::UserId;
 use sichat_core::{Clock, Secret, oauth};
 
@@ -56,10 +56,6 @@ fn new_refresh_token() -> Secret<String> {
     ))
 }
 
-fn digest(code: &str) -> String {
-    hex::encode(Sha256::digest(code.as_bytes()))
-}
-
 pub struct AuthorizationCodes {
     store: Arc<SeaStore>,
     clock: Arc<dyn Clock>,
@@ -93,7 +89,7 @@ impl AuthorizationCodes {
             revoked_at: None,
         };
         let code_row = CodeRow {
-            code_sha256: digest(code.expose()),
+            code_sha256: secret_digest(code.expose()),
             grant_id: grant_id.clone(),
             client_id: grant.client_id,
             redirect_uri: redirect_uri.to_owned(),
@@ -120,7 +116,7 @@ impl AuthorizationCodes {
         if code.len() > 256 || oauth::check_code_verifier(verifier).is_err() {
             return Ok(Redemption::Invalid);
         }
-        let code_sha256 = digest(code);
+        let code_sha256 = secret_digest(code);
         let challenge = oauth::s256_challenge(verifier);
         let bindings = Bindings {
             code_sha256: &code_sha256,
@@ -138,8 +134,13 @@ impl AuthorizationCodes {
     pub async fn issue_refresh(&self, grant_id: &str) -> Result<Secret<String>, ApiError> {
         let token = new_refresh_token();
         let expires = self.clock.now_millis() + REFRESH_LIFETIME_MS;
-        oidc_grants::insert_refresh(self.store.db(), &digest(token.expose()), grant_id, expires)
-            .await?;
+        oidc_grants::insert_refresh(
+            self.store.db(),
+            &secret_digest(token.expose()),
+            grant_id,
+            expires,
+        )
+        .await?;
         Ok(token)
     }
 
@@ -158,25 +159,26 @@ impl AuthorizationCodes {
         }
         let now = self.clock.now_millis();
         let txn = begin_write(self.store.db()).await.map_err(map_err)?;
-        let rotation = match oidc_grants::use_refresh(&txn, &digest(token), client_id, now).await? {
-            RefreshUse::Used(grant) if !accept(&grant) => {
-                // Dropping the transaction rolls the use back.
-                return Ok(Rotation::Refused(grant));
-            }
-            RefreshUse::Used(grant) => {
-                let next = new_refresh_token();
-                oidc_grants::insert_refresh(
-                    &txn,
-                    &digest(next.expose()),
-                    &grant.id,
-                    now + REFRESH_LIFETIME_MS,
-                )
-                .await?;
-                Rotation::Rotated(grant, next)
-            }
-            RefreshUse::Reused => Rotation::Reused,
-            RefreshUse::Invalid => Rotation::Invalid,
-        };
+        let rotation =
+            match oidc_grants::use_refresh(&txn, &secret_digest(token), client_id, now).await? {
+                RefreshUse::Used(grant) if !accept(&grant) => {
+                    // Dropping the transaction rolls the use back.
+                    return Ok(Rotation::Refused(grant));
+                }
+                RefreshUse::Used(grant) => {
+                    let next = new_refresh_token();
+                    oidc_grants::insert_refresh(
+                        &txn,
+                        &secret_digest(next.expose()),
+                        &grant.id,
+                        now + REFRESH_LIFETIME_MS,
+                    )
+                    .await?;
+                    Rotation::Rotated(grant, next)
+                }
+                RefreshUse::Reused => Rotation::Reused,
+                RefreshUse::Invalid => Rotation::Invalid,
+            };
         txn.commit().await.map_err(map_err)?;
         Ok(rotation)
     }

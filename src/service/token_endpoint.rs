@@ -17,6 +17,7 @@ use super::client_auth::{ClientAuth, Presented};
 use super::id_tokens::{IdTokenContent, IdTokenSigner};
 use super::identity::IdentityService;
 use super::oauth_error::OAuthError;
+use super::oidc_clients::parse_list;
 use super::oidc_codes::{AuthorizationCodes, Rotation};
 use crate::store::oidc_clients::ClientRow;
 use crate::store::oidc_grants::{GrantRow, Redemption};
@@ -76,10 +77,6 @@ fn within<'a>(requested: &'a str, allowed: &[&str]) -> Result<String, &'a str> {
     }
 }
 
-fn json_list(stored: &str) -> Vec<String> {
-    serde_json::from_str(stored).unwrap_or_default()
-}
-
 impl TokenService {
     /// The issuer identifier: the public URL without a trailing slash, everywhere.
     pub fn issuer(&self) -> String {
@@ -118,7 +115,7 @@ impl TokenService {
             .client_auth
             .authenticate(presented, &[endpoint.as_str(), issuer.as_str()])
             .await?;
-        if !json_list(&client.grant_types).contains(grant_type) {
+        if !parse_list("grant_types", &client.grant_types).contains(grant_type) {
             return Err(OAuthError::unauthorized_client(format!(
                 "this client is not registered for {grant_type}"
             )));
@@ -164,7 +161,7 @@ impl TokenService {
             }
         };
         // A refresh token when the client may refresh and the user granted offline access.
-        let refresh_token = if json_list(&client.grant_types)
+        let refresh_token = if parse_list("grant_types", &client.grant_types)
             .iter()
             .any(|g| g == "refresh_token")
             && grant.scope.split(' ').any(|s| s == "offline_access")

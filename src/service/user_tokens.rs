@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
+use super::secret_digest;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sha2::{Digest, Sha256};
 use sichat_core::api::UserTokenView;
 use sichat_core::id::UserName;
 use sichat_core::store::StoreError;
@@ -19,10 +19,6 @@ use crate::store::{SeaStore, tokens};
 pub const PREFIX: &str = "sut_";
 /// Longest label kept.
 const MAX_LABEL: usize = 128;
-
-fn digest(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
 
 fn view(row: tokens::TokenRow) -> UserTokenView {
     UserTokenView {
@@ -64,7 +60,7 @@ impl UserTokens {
             user,
             &uuid::Uuid::new_v4().to_string(),
             label,
-            &digest(token.expose()),
+            &secret_digest(token.expose()),
             self.clock.now_millis(),
         )
         .await?;
@@ -89,6 +85,6 @@ impl UserTokens {
         if !presented.starts_with(PREFIX) || presented.len() > 128 {
             return Ok(None);
         }
-        tokens::user_of(self.store.db(), &digest(presented)).await
+        tokens::user_of(self.store.db(), &secret_digest(presented)).await
     }
 }
