@@ -22,12 +22,17 @@ use crate::config::Config;
 use crate::error::render_problems;
 use crate::metrics::Metrics;
 use crate::service::admin_token::AdminTokens;
+use crate::service::authorize::Authorizer;
+use crate::service::claim_rules::ClaimRules;
 use crate::service::credentials::CredentialService;
+use crate::service::discovery::Discovery;
 use crate::service::holder::HolderService;
 use crate::service::id_token_keys::IdTokenKeys;
 use crate::service::identity::IdentityService;
+use crate::service::logout::Logout;
 use crate::service::oidc_callers::OidcCallers;
 use crate::service::oidc_clients::ClientService;
+use crate::service::pages::Pages;
 use crate::service::readiness::Readiness;
 use crate::service::resolver::ServerResolver;
 use crate::service::token_endpoint::TokenService;
@@ -49,6 +54,11 @@ pub struct AppState {
     pub clients: Arc<ClientService>,
     pub tokens: Arc<TokenService>,
     pub userinfo: Arc<UserInfo>,
+    pub authorizer: Arc<Authorizer>,
+    pub pages: Arc<Pages>,
+    pub logout: Arc<Logout>,
+    pub discovery: Arc<Discovery>,
+    pub claim_rules: Arc<ClaimRules>,
     pub oidc_callers: Arc<OidcCallers>,
     pub resolver: Arc<ServerResolver>,
     pub admin_tokens: Arc<AdminTokens>,
@@ -69,6 +79,11 @@ impl AppState {
             clients: services.clients.clone(),
             tokens: services.tokens.clone(),
             userinfo: services.userinfo.clone(),
+            authorizer: services.authorizer.clone(),
+            pages: services.pages.clone(),
+            logout: services.logout.clone(),
+            discovery: services.discovery.clone(),
+            claim_rules: services.claim_rules.clone(),
             oidc_callers: services.oidc_callers.clone(),
             resolver: services.resolver.clone(),
             admin_tokens: services.admin_tokens.clone(),
@@ -116,7 +131,8 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'
      style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; \
      connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
-/// Adds `nosniff` to every response, and the CSP and framing refusal to HTML pages.
+/// Adds `nosniff` to every response, and the CSP (unless the page set its own) and the
+/// framing and referrer refusals to HTML pages.
 async fn security_headers(req: Request, next: Next) -> Response {
     let mut resp = next.run(req).await;
     let is_html = resp
@@ -130,10 +146,14 @@ async fn security_headers(req: Request, next: Next) -> Response {
         HeaderValue::from_static("nosniff"),
     );
     if is_html {
-        h.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-        );
+        // A page may widen `form-action` to the client it sends the browser back to
+        // (browsers apply it to the redirects after a form POST): keep its own policy.
+        if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+            h.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+            );
+        }
         h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
         h.insert(
             header::REFERRER_POLICY,
@@ -152,6 +172,7 @@ pub fn router(state: AppState, config: &Config) -> Router {
     let metrics = state.metrics.clone();
     api.with_state(state)
         .merge(crate::http::docs::routes(openapi))
+        .merge(crate::http::pages::asset_routes())
         .fallback(|| async { crate::error::ApiError::not_found("no resource at this path") })
         .layer(
             ServiceBuilder::new()

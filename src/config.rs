@@ -65,6 +65,8 @@ pub struct Config {
     /// Whether `POST /credentials/verify` and `/presentations/verify` need a token (the
     /// admin token or a user's API token); open by default.
     pub credential_verify_requires_token: bool,
+    /// Whether clients may register themselves (RFC 7591 `POST /register`); off by default.
+    pub oidc_dynamic_registration: bool,
     /// Milliseconds between checks for identity changes made by other processes.
     pub identity_sync_interval_ms: u64,
 }
@@ -113,6 +115,7 @@ impl std::fmt::Debug for Config {
                 "credential_verify_requires_token",
                 &self.credential_verify_requires_token,
             )
+            .field("oidc_dynamic_registration", &self.oidc_dynamic_registration)
             .field("identity_sync_interval_ms", &self.identity_sync_interval_ms)
             .finish()
     }
@@ -178,6 +181,7 @@ pub struct FileConfig {
     pub credential_work_concurrency: Option<u64>,
     pub credential_work_queue: Option<u64>,
     pub credential_verify_requires_token: Option<bool>,
+    pub oidc_dynamic_registration: Option<bool>,
     pub identity_sync_interval_ms: Option<u64>,
 }
 
@@ -460,6 +464,15 @@ impl Config {
             parse_bool,
         )?
         .unwrap_or(false);
+        let oidc_dynamic_registration = parse(
+            get(
+                "oidc_dynamic_registration",
+                None,
+                file.oidc_dynamic_registration.map(|b| b.to_string()),
+            ),
+            parse_bool,
+        )?
+        .unwrap_or(false);
         let identity_sync_interval_ms = number(
             "identity_sync_interval_ms",
             file.identity_sync_interval_ms,
@@ -493,6 +506,7 @@ impl Config {
             credential_work_concurrency,
             credential_work_queue,
             credential_verify_requires_token,
+            oidc_dynamic_registration,
             identity_sync_interval_ms,
         })
     }

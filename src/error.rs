@@ -277,7 +277,11 @@ pub async fn render_problems(
                 .get(header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|ct| {
-                    ct.starts_with("application/json") || ct.starts_with("application/problem+json")
+                    // JSON bodies of their own, and the HTML error pages of the sign-in
+                    // flow (an authorization request that cannot be redirected).
+                    ct.starts_with("application/json")
+                        || ct.starts_with("application/problem+json")
+                        || ct.starts_with("text/html")
                 });
             if has_own_body {
                 return Response::from_parts(parts, body);

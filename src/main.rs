@@ -51,6 +51,9 @@ enum Command {
     /// Manage OpenID Connect clients (the apps that log users in here).
     #[command(subcommand)]
     Client(ClientCommand),
+    /// OpenID Connect settings: the claims held credentials can back.
+    #[command(subcommand)]
+    Oidc(OidcCommand),
     /// Manage the admin token.
     #[command(subcommand, name = "admin-token")]
     AdminToken(AdminTokenCommand),
@@ -179,6 +182,40 @@ enum ClientCommand {
     /// List clients: id, type, authentication method, redirect URIs.
     List,
     /// Remove a client: it can no longer log anyone in or get a token.
+    Remove { id: String },
+}
+
+#[derive(Subcommand)]
+enum OidcCommand {
+    /// Claims that verifiable credentials the user holds on this server can back.
+    #[command(subcommand)]
+    Claim(ClaimCommand),
+}
+
+#[derive(Subcommand)]
+enum ClaimCommand {
+    /// Declare that a credential type backs a claim, released with SCOPE (or when the
+    /// claim is asked for by name). Without --from the claim is `true` while a matching
+    /// credential verifies.
+    Add {
+        /// The scope that releases the claim (e.g. vc:email).
+        scope: String,
+        /// The claim's name (e.g. email_verified).
+        #[arg(long)]
+        claim: String,
+        /// The credential type that backs it (e.g. EmailCredential).
+        #[arg(long)]
+        credential_type: String,
+        /// A trusted issuer DID (repeat; default: this server's DIDs).
+        #[arg(long = "issuer")]
+        issuers: Vec<String>,
+        /// The credential field whose value the claim takes (e.g. credentialSubject.email).
+        #[arg(long)]
+        from: Option<String>,
+    },
+    /// List the claim rules: id, scope, claim, credential type, issuers, field.
+    List,
+    /// Remove a claim rule by id.
     Remove { id: String },
 }
 
@@ -462,6 +499,7 @@ async fn run() -> anyhow::Result<()> {
             out(&user.did);
         }
         Command::Client(command) => client_command(services, command).await?,
+        Command::Oidc(OidcCommand::Claim(command)) => claim_command(services, command).await?,
         Command::User(UserCommand::List) => {
             for u in services.users.list().await? {
                 out(format_args!("{}\t{}", u.name, u.did));
@@ -572,6 +610,62 @@ async fn run() -> anyhow::Result<()> {
                     changes.len()
                 ));
             }
+        }
+    }
+    Ok(())
+}
+
+/// `sichat oidc claim ...`.
+async fn claim_command(
+    services: &sichat::service::Services,
+    command: ClaimCommand,
+) -> anyhow::Result<()> {
+    let api = |e: sichat::error::ApiError| anyhow::anyhow!("{}", e.0.detail);
+    match command {
+        ClaimCommand::Add {
+            scope,
+            claim,
+            credential_type,
+            issuers,
+            from,
+        } => {
+            let rule = services
+                .claim_rules
+                .add(sichat_core::api::CreateClaimRule {
+                    scope,
+                    claim,
+                    credential_type,
+                    issuers,
+                    from,
+                })
+                .await
+                .map_err(api)?;
+            eprintln!(
+                "Claim `{}` in scope `{}` is backed by {} credentials",
+                rule.claim, rule.scope, rule.credential_type
+            );
+            out(&rule.id);
+        }
+        ClaimCommand::List => {
+            for r in services.claim_rules.list().await.map_err(api)? {
+                out(format_args!(
+                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    r.id,
+                    r.scope,
+                    r.claim,
+                    r.credential_type,
+                    if r.issuers.is_empty() {
+                        "(this server)".to_owned()
+                    } else {
+                        r.issuers.join(" ")
+                    },
+                    r.from.as_deref().unwrap_or("(true)")
+                ));
+            }
+        }
+        ClaimCommand::Remove { id } => {
+            services.claim_rules.remove(&id).await.map_err(api)?;
+            out(format_args!("removed {id}"));
         }
     }
     Ok(())

@@ -17,6 +17,9 @@ mod m20261129_000008_users_profile;
 mod m20261129_000009_create_oidc_grants_and_codes;
 mod m20261129_000010_create_oidc_jtis;
 mod m20261129_000011_create_oidc_refresh_tokens;
+mod m20261129_000012_create_oidc_sessions_and_consents;
+mod m20261129_000013_create_oidc_claim_rules;
+mod m20261129_000014_oidc_grants_claims;
 
 pub struct Migrator;
 
@@ -38,6 +41,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000009_create_oidc_grants_and_codes::Migration),
             Box::new(m20261129_000010_create_oidc_jtis::Migration),
             Box::new(m20261129_000011_create_oidc_refresh_tokens::Migration),
+            Box::new(m20261129_000012_create_oidc_sessions_and_consents::Migration),
+            Box::new(m20261129_000013_create_oidc_claim_rules::Migration),
+            Box::new(m20261129_000014_oidc_grants_claims::Migration),
         ]
     }
 }

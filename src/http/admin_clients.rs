@@ -1,24 +1,27 @@
-//! The admin API for OpenID Connect clients: register (the secret is shown once), list,
-//! show, remove.
+//! The admin API for OpenID Connect clients — register (the secret is shown once), list,
+//! show, remove — and for the claims credentials may back (`/admin/oidc/claims`).
 
 use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use sichat_core::api::{ClientView, CreateClient, CreatedClient};
+use sichat_core::api::{ClaimRuleView, ClientView, CreateClaimRule, CreateClient, CreatedClient};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::{Admin, ApiJson};
 use crate::app::AppState;
 use crate::error::ApiError;
+use crate::service::claim_rules::ClaimRules;
 use crate::service::oidc_clients::ClientService;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_client, list_clients))
         .routes(routes!(get_client, remove_client))
+        .routes(routes!(create_claim_rule, list_claim_rules))
+        .routes(routes!(remove_claim_rule))
 }
 
 type ClientPath = Result<axum::extract::Path<String>, axum::extract::rejection::PathRejection>;
@@ -81,5 +84,46 @@ pub async fn remove_client(
     path: ClientPath,
 ) -> Result<StatusCode, ApiError> {
     clients.remove(&client_id(path)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /admin/oidc/claims`: a claim a held credential can back, released with a scope.
+#[utoipa::path(post, path = "/admin/oidc/claims", tag = "admin", security(("admin_token" = [])), request_body = CreateClaimRule,
+    responses((status = 201, body = ClaimRuleView),
+              (status = 401, body = crate::http::ProblemBody, content_type = "application/problem+json"),
+              (status = 409, description = "The same rule exists", body = crate::http::ProblemBody, content_type = "application/problem+json"),
+              (status = 422, description = "A bad field; `field` names it", body = crate::http::ProblemBody, content_type = "application/problem+json")))]
+pub async fn create_claim_rule(
+    State(rules): State<Arc<ClaimRules>>,
+    _: Admin,
+    ApiJson(body): ApiJson<CreateClaimRule>,
+) -> Result<(StatusCode, Json<ClaimRuleView>), ApiError> {
+    Ok((StatusCode::CREATED, Json(rules.add(body).await?)))
+}
+
+/// `GET /admin/oidc/claims`: every claim rule.
+#[utoipa::path(get, path = "/admin/oidc/claims", tag = "admin", security(("admin_token" = [])),
+    responses((status = 200, body = [ClaimRuleView]),
+              (status = 401, body = crate::http::ProblemBody, content_type = "application/problem+json")))]
+pub async fn list_claim_rules(
+    State(rules): State<Arc<ClaimRules>>,
+    _: Admin,
+) -> Result<Json<Vec<ClaimRuleView>>, ApiError> {
+    Ok(Json(rules.list().await?))
+}
+
+/// `DELETE /admin/oidc/claims/{id}`.
+#[utoipa::path(delete, path = "/admin/oidc/claims/{id}", tag = "admin", security(("admin_token" = [])),
+    params(("id" = String, Path)),
+    responses((status = 204, description = "Removed"),
+              (status = 401, body = crate::http::ProblemBody, content_type = "application/problem+json"),
+              (status = 404, body = crate::http::ProblemBody, content_type = "application/problem+json")))]
+pub async fn remove_claim_rule(
+    State(rules): State<Arc<ClaimRules>>,
+    _: Admin,
+    path: ClientPath,
+) -> Result<StatusCode, ApiError> {
+    let axum::extract::Path(id) = path?;
+    rules.remove(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

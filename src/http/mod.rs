@@ -8,8 +8,10 @@ pub mod did;
 pub mod docs;
 pub mod extract;
 pub mod holder;
+pub mod html;
 pub mod oidc;
 pub mod ops;
+pub mod pages;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -92,6 +94,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(did::routes())
         .merge(ops::routes())
         .merge(oidc::routes())
+        .merge(pages::routes())
         .layer(DefaultBodyLimit::max(PUBLIC_BODY_LIMIT));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(admin::routes())

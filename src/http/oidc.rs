@@ -15,6 +15,7 @@ use utoipa_axum::routes;
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::service::client_auth::Presented;
+use crate::service::discovery::Discovery;
 use crate::service::id_token_keys::IdTokenKeys;
 use crate::service::oauth_error::OAuthError;
 use crate::service::token_endpoint::TokenService;
@@ -23,18 +24,22 @@ use crate::service::userinfo::{UserInfo, UserInfoError, UserInfoErrorOr};
 /// The OpenID Connect routes.
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
+        .routes(routes!(discovery))
         .routes(routes!(jwks))
         .routes(routes!(token))
         .routes(routes!(userinfo_get, userinfo_post))
 }
 
-/// `GET /jwks`: the keys that sign ID tokens (`RS256`, `ES256`, `EdDSA`), and keys retired
-/// recently enough that tokens they signed may still be in use. `kid` is the RFC 7638
-/// thumbprint. Relying parties refetch it when a token names an unknown `kid`.
-#[utoipa::path(get, path = "/jwks", tag = "oidc",
-    responses((status = 200, description = "The JSON Web Key Set (RFC 7517 §5)", body = Object, content_type = "application/json")))]
-pub async fn jwks(State(keys): State<Arc<IdTokenKeys>>) -> Result<Response, ApiError> {
-    let body = keys.jwks().await?;
+/// `GET /.well-known/openid-configuration` (OpenID Connect Discovery 1.0 §4): the
+/// provider metadata, with the scopes and claims credentials can back.
+#[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "oidc",
+    responses((status = 200, description = "OpenID Provider Metadata", body = Object, content_type = "application/json")))]
+pub async fn discovery(State(discovery): State<Arc<Discovery>>) -> Result<Response, ApiError> {
+    json_bytes(discovery.document().await?)
+}
+
+/// Cached JSON bytes, cacheable for five minutes.
+fn json_bytes(body: Arc<Vec<u8>>) -> Result<Response, ApiError> {
     let mut resp = Response::new(axum::body::Body::from(body.as_ref().clone()));
     let h = resp.headers_mut();
     h.insert(
@@ -46,6 +51,15 @@ pub async fn jwks(State(keys): State<Arc<IdTokenKeys>>) -> Result<Response, ApiE
         HeaderValue::from_static("public, max-age=300"),
     );
     Ok(resp)
+}
+
+/// `GET /jwks`: the keys that sign ID tokens (`RS256`, `ES256`, `EdDSA`), and keys retired
+/// recently enough that tokens they signed may still be in use. `kid` is the RFC 7638
+/// thumbprint. Relying parties refetch it when a token names an unknown `kid`.
+#[utoipa::path(get, path = "/jwks", tag = "oidc",
+    responses((status = 200, description = "The JSON Web Key Set (RFC 7517 §5)", body = Object, content_type = "application/json")))]
+pub async fn jwks(State(keys): State<Arc<IdTokenKeys>>) -> Result<Response, ApiError> {
+    json_bytes(keys.jwks().await?)
 }
 
 /// A JSON answer that no cache may keep (RFC 6749 §5.1).
@@ -73,7 +87,10 @@ impl IntoResponse for OAuthError {
 
 /// Parses an `application/x-www-form-urlencoded` body; a parameter given twice is an
 /// `invalid_request` (RFC 6749 §3.2).
-fn form(headers: &HeaderMap, body: &[u8]) -> Result<BTreeMap<String, String>, OAuthError> {
+pub(crate) fn form(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<BTreeMap<String, String>, OAuthError> {
     let form_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -210,6 +227,7 @@ async fn userinfo(info: &UserInfo, token: Option<String>) -> Response {
             bearer_error(Some("insufficient_scope"), 403)
         }
         Err(UserInfoErrorOr::Store(e)) => OAuthError::server_error(e).into_response(),
+        Err(UserInfoErrorOr::Internal(e)) => OAuthError::from(e).into_response(),
     }
 }
 

@@ -59,11 +59,7 @@ pub async fn metrics(State(metrics): State<Arc<Metrics>>) -> Response {
     resp
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
+use super::html::escape;
 
 /// `GET /problems/{slug}` (RFC 9457 §3.1.1): the documentation of a problem type.
 #[utoipa::path(get, path = "/problems/{slug}", tag = "operations", params(("slug" = String, Path)),

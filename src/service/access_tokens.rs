@@ -53,6 +53,8 @@ pub struct Validated {
     /// The client, as stored, for a client's own token (read once, here).
     pub client: Option<oidc_clients::ClientRow>,
     pub scope: String,
+    /// Claims the authorization request asked for by name (a grant's `claims`).
+    pub claims: Vec<String>,
 }
 
 impl Validated {
@@ -143,6 +145,11 @@ impl AccessTokens {
                     user_id: row.user_id,
                     client: None,
                     scope: payload.s,
+                    claims: row
+                        .claims
+                        .as_deref()
+                        .and_then(|c| serde_json::from_str(c).ok())
+                        .unwrap_or_default(),
                 }))
             }
             (None, Some(client)) => {
@@ -155,6 +162,7 @@ impl AccessTokens {
                     user_id: None,
                     client: Some(row),
                     scope: payload.s,
+                    claims: Vec::new(),
                 }))
             }
             _ => Ok(None),

@@ -18,21 +18,28 @@ use zeroize::Zeroizing;
 
 use super::access_tokens::AccessTokens;
 use super::admin_token::{self, AdminTokens};
+use super::authorize::Authorizer;
 use super::background::Background;
+use super::claim_rules::ClaimRules;
 use super::client_auth::ClientAuth;
 use super::credentials::{CredentialService, CredentialSettings};
+use super::discovery::Discovery;
 use super::holder::HolderService;
 use super::id_token_keys::IdTokenKeys;
 use super::id_tokens::IdTokenSigner;
 use super::identity::IdentityService;
 use super::issuer_keys::IssuerKeys;
+use super::keyed_mac::KeyedMac;
+use super::logout::Logout;
 use super::oidc_callers::OidcCallers;
 use super::oidc_clients::ClientService;
 use super::oidc_codes::AuthorizationCodes;
+use super::pages::Pages;
 use super::passwords::PasswordHasher;
 use super::public_url::PublicUrls;
 use super::readiness::Readiness;
 use super::resolver::ServerResolver;
+use super::sessions::Sessions;
 use super::status_lists::StatusLists;
 use super::status_source::ServerStatusSource;
 use super::token_endpoint::TokenService;
@@ -273,6 +280,8 @@ pub async fn open(
 
     let store = Arc::new(SeaStore::new(db));
     let access_token_key = kek.derive_subkey(super::access_tokens::KEY_LABEL);
+    let tx_key = kek.derive_subkey(super::authorize::TX_KEY_LABEL);
+    let csrf_key = kek.derive_subkey(super::pages::CSRF_KEY_LABEL);
     let keys = Arc::new(ServerKeys::new(store.clone(), kek, clock.clone()));
     let identity = Arc::new(IdentityService::new(store.clone(), &config.public_url)?);
     let passwords = Arc::new(PasswordHasher::new(
@@ -361,15 +370,51 @@ pub async fn open(
         store.clone(),
         clock.clone(),
     ));
+    let claim_rules = Arc::new(ClaimRules::new(
+        store.clone(),
+        credentials.clone(),
+        identity.clone(),
+        clock.clone(),
+    ));
     let tokens = Arc::new(TokenService {
         client_auth: client_auth.clone(),
         codes: codes.clone(),
         access: access_tokens.clone(),
         id_tokens: id_tokens.clone(),
         identity: identity.clone(),
+        claim_rules: claim_rules.clone(),
         store: store.clone(),
         clock: clock.clone(),
     });
+    let sessions = Arc::new(Sessions::new(
+        store.clone(),
+        passwords.clone(),
+        clock.clone(),
+    ));
+    let authorizer = Arc::new(Authorizer::new(
+        store.clone(),
+        codes.clone(),
+        sessions.clone(),
+        claim_rules.clone(),
+        identity.clone(),
+        clock.clone(),
+        KeyedMac::new(tx_key),
+    ));
+    let discovery = Arc::new(Discovery::new(
+        identity.clone(),
+        claim_rules.clone(),
+        store.epoch().clone(),
+        config.oidc_dynamic_registration,
+    ));
+    let logout = Arc::new(Logout::new(
+        id_token_keys.clone(),
+        store.clone(),
+        identity.clone(),
+    ));
+    let pages = Arc::new(Pages::new(
+        KeyedMac::new(csrf_key),
+        identity.public_url().scheme() == "https",
+    ));
     let services = Services {
         credentials,
         holder,
@@ -378,7 +423,17 @@ pub async fn open(
         clients: Arc::new(ClientService::new(store.clone(), clock.clone())),
         codes,
         client_auth,
-        userinfo: Arc::new(UserInfo::new(access_tokens.clone(), store.clone())),
+        userinfo: Arc::new(UserInfo::new(
+            access_tokens.clone(),
+            store.clone(),
+            claim_rules.clone(),
+        )),
+        claim_rules,
+        sessions,
+        authorizer,
+        discovery,
+        pages,
+        logout,
         oidc_callers: Arc::new(OidcCallers::new(
             access_tokens.clone(),
             identity.clone(),

@@ -94,8 +94,15 @@ impl IdTokenKeys {
             .ok_or_else(|| ApiError::internal("the new RSA key is not in the key set"))
     }
 
-    /// The JWKS document (`{"keys": [...]}`), as served.
+    /// The JWKS document (`{"keys": [...]}`), as served. The RSA key is made before the
+    /// set is first published: a relying party that fetched the set once (at discovery)
+    /// must find the key of every token signed afterwards.
     pub async fn jwks(&self) -> Result<Arc<Vec<u8>>, ApiError> {
+        let set = self.set().await?;
+        if set.signing.contains_key(&JwsAlg::RS256) {
+            return Ok(set.jwks.clone());
+        }
+        self.signing_key(JwsAlg::RS256).await?;
         Ok(self.set().await?.jwks.clone())
     }
 

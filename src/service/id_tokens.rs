@@ -51,6 +51,8 @@ pub struct IdTokenContent {
     /// The access token issued with it (for `at_hash`).
     pub access_token: Option<String>,
     pub email: Option<String>,
+    /// `true` only when a credential proves the address (the profile's is not verified).
+    pub email_verified: bool,
     pub name: Option<String>,
     pub extra: BTreeMap<String, Value>,
 }
@@ -72,10 +74,9 @@ fn claims(content: &IdTokenContent) -> Result<Claims, ApiError> {
     let lifetime = chrono::Duration::from_std(content.lifetime).map_err(ApiError::internal)?;
     let mut standard = StandardClaims::new(SubjectIdentifier::new(content.subject.clone()));
     if let Some(email) = &content.email {
-        // Set by the operator, not proven: a verified address comes from a credential.
         standard = standard
             .set_email(Some(EndUserEmail::new(email.clone())))
-            .set_email_verified(Some(false));
+            .set_email_verified(Some(content.email_verified));
     }
     if let Some(name) = &content.name {
         let mut localized = LocalizedClaim::new();

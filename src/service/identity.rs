@@ -72,6 +72,13 @@ impl IdentityService {
         &self.public_url
     }
 
+    /// The OpenID Connect issuer identifier: the public URL without a trailing slash, the
+    /// same string in discovery, ID tokens and authorization responses (RPs compare it
+    /// byte for byte).
+    pub fn issuer(&self) -> String {
+        self.public_url.as_str().trim_end_matches('/').to_owned()
+    }
+
     pub fn user_did(&self, name: &UserName) -> Did {
         // Invariant: a user name is made of DID idchars, so the did:web of a valid server
         // DID with two more segments is valid too.
@@ -191,21 +198,36 @@ impl IdentityService {
         let owners =
             std::iter::once(Owner::Server).chain(users.into_iter().map(|u| Owner::User(u.name)));
         for owner in owners {
-            for k in self.store.list_keys(&owner).await? {
-                if k.key_type.is_signing()
-                    && k.key_type.in_did_documents()
-                    && k.status == KeyStatus::Active
-                    && let Ok(public) = PublicKey::from_multibase(&k.public_multibase)
-                {
-                    out.push(DidEntry {
-                        did: sichat_core::did::key::did_key(&public),
-                        owner: owner.clone(),
-                        method: DidKind::Key,
-                        key_id: Some(k.id.clone()),
-                    });
-                }
+            out.extend(self.key_dids(&owner).await?);
+        }
+        Ok(out)
+    }
+
+    /// The did:key of each of `owner`'s active signing keys.
+    async fn key_dids(&self, owner: &Owner) -> Result<Vec<DidEntry>, StoreError> {
+        let mut out = Vec::new();
+        for k in self.store.list_keys(owner).await? {
+            if k.key_type.is_signing()
+                && k.key_type.in_did_documents()
+                && k.status == KeyStatus::Active
+                && let Ok(public) = PublicKey::from_multibase(&k.public_multibase)
+            {
+                out.push(DidEntry {
+                    did: sichat_core::did::key::did_key(&public),
+                    owner: owner.clone(),
+                    method: DidKind::Key,
+                    key_id: Some(k.id.clone()),
+                });
             }
         }
+        Ok(out)
+    }
+
+    /// The DIDs that name one user: their did:web and the did:key of their active keys.
+    pub async fn user_dids(&self, name: &UserName) -> Result<Vec<Did>, StoreError> {
+        let owner = Owner::User(name.clone());
+        let mut out = vec![self.user_did(name)];
+        out.extend(self.key_dids(&owner).await?.into_iter().map(|e| e.did));
         Ok(out)
     }
 

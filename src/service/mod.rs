@@ -4,23 +4,31 @@
 
 pub mod access_tokens;
 pub mod admin_token;
+pub mod authorize;
 pub mod background;
 pub mod bootstrap;
+pub mod claim_rules;
 pub mod client_auth;
 pub mod credentials;
+pub mod discovery;
 pub mod holder;
 pub mod id_token_keys;
 pub mod id_tokens;
 pub mod identity;
 pub mod issuer_keys;
+pub mod keyed_mac;
+pub mod logout;
 pub mod oauth_error;
 pub mod oidc_callers;
 pub mod oidc_clients;
 pub mod oidc_codes;
+pub mod pages;
 pub mod passwords;
 pub mod public_url;
+pub mod rate_limit;
 pub mod readiness;
 pub mod resolver;
+pub mod sessions;
 pub mod status_lists;
 pub mod status_source;
 pub mod token_endpoint;
@@ -67,6 +75,12 @@ pub struct Services {
     pub access_tokens: Arc<access_tokens::AccessTokens>,
     pub tokens: Arc<token_endpoint::TokenService>,
     pub userinfo: Arc<userinfo::UserInfo>,
+    pub claim_rules: Arc<claim_rules::ClaimRules>,
+    pub sessions: Arc<sessions::Sessions>,
+    pub authorizer: Arc<authorize::Authorizer>,
+    pub discovery: Arc<discovery::Discovery>,
+    pub pages: Arc<pages::Pages>,
+    pub logout: Arc<logout::Logout>,
     pub oidc_callers: Arc<oidc_callers::OidcCallers>,
     pub resolver: Arc<resolver::ServerResolver>,
     pub admin_tokens: Arc<admin_token::AdminTokens>,

@@ -47,6 +47,8 @@ pub struct NewGrant {
     pub nonce: Option<String>,
     /// Unix seconds.
     pub auth_time: Option<i64>,
+    /// Claims asked for by name with the `claims` parameter (OIDC Core §5.5).
+    pub claims: Vec<String>,
 }
 
 fn new_refresh_token() -> Secret<String> {
@@ -87,6 +89,8 @@ impl AuthorizationCodes {
             auth_time: grant.auth_time,
             created_at: now,
             revoked_at: None,
+            claims: (!grant.claims.is_empty())
+                .then(|| serde_json::to_string(&grant.claims).unwrap_or_default()),
         };
         let code_row = CodeRow {
             code_sha256: secret_digest(code.expose()),

@@ -8,11 +8,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::Serialize;
+use serde_json::Value;
 use sichat_core::Clock;
 use sichat_core::keys::jws::JwsAlg;
 use sichat_core::store::UserStore;
 
 use super::access_tokens::{AccessTokens, LIFETIME_SECS, Subject};
+use super::claim_rules::ClaimRules;
 use super::client_auth::{ClientAuth, Presented};
 use super::id_tokens::{IdTokenContent, IdTokenSigner};
 use super::identity::IdentityService;
@@ -56,6 +58,7 @@ pub struct TokenService {
     pub access: Arc<AccessTokens>,
     pub id_tokens: Arc<IdTokenSigner>,
     pub identity: Arc<IdentityService>,
+    pub claim_rules: Arc<ClaimRules>,
     pub store: Arc<SeaStore>,
     pub clock: Arc<dyn Clock>,
 }
@@ -80,11 +83,7 @@ fn within<'a>(requested: &'a str, allowed: &[&str]) -> Result<String, &'a str> {
 impl TokenService {
     /// The issuer identifier: the public URL without a trailing slash, everywhere.
     pub fn issuer(&self) -> String {
-        self.identity
-            .public_url()
-            .as_str()
-            .trim_end_matches('/')
-            .to_owned()
+        self.identity.issuer()
     }
 
     pub fn token_endpoint(&self) -> String {
@@ -277,6 +276,26 @@ impl TokenService {
         }
         .ok_or_else(|| OAuthError::invalid_grant("the user no longer exists"))?;
         let scoped = |s: &str| scope.split(' ').any(|x| x == s);
+        let named: Vec<String> = grant
+            .claims
+            .as_deref()
+            .and_then(|c| serde_json::from_str(c).ok())
+            .unwrap_or_default();
+        // Claims held credentials back, verified now; they take precedence over the
+        // profile's (whose email is not verified).
+        let mut extra = self
+            .claim_rules
+            .release(&user_id, scope.split(' '), &named)
+            .await?;
+        let mut email = user.profile.email.filter(|_| scoped("email"));
+        if let Some(Value::String(proven)) = extra.remove("email") {
+            email = Some(proven);
+        }
+        let email_verified = extra.remove("email_verified") == Some(Value::Bool(true));
+        let mut name = user.profile.display_name.filter(|_| scoped("profile"));
+        if let Some(Value::String(proven)) = extra.remove("name") {
+            name = Some(proven);
+        }
         let alg = JwsAlg::parse(&client.id_token_alg).unwrap_or(JwsAlg::RS256);
         let content = IdTokenContent {
             issuer,
@@ -291,9 +310,10 @@ impl TokenService {
                 .and_then(|t| chrono::DateTime::from_timestamp(t, 0)),
             nonce,
             access_token: Some(access_token.to_owned()),
-            email: user.profile.email.filter(|_| scoped("email")),
-            name: user.profile.display_name.filter(|_| scoped("profile")),
-            extra: Default::default(),
+            email_verified: email_verified && email.is_some(),
+            email,
+            name,
+            extra: extra.into_iter().collect(),
         };
         Ok(self.id_tokens.sign(&content).await?)
     }

@@ -1,6 +1,7 @@
 //! The UserInfo endpoint's claims (OIDC Core §5.3): `sub` always, then per granted scope
 //! `profile` (`name`, `preferred_username`) and `email`, for an access token a user's
-//! grant issued with `openid`.
+//! grant issued with `openid`; then the claims the user's held credentials back
+//! ([`ClaimRules`]), verified now, which take precedence over the profile's.
 
 use std::sync::Arc;
 
@@ -8,6 +9,7 @@ use serde_json::{Map, Value};
 use sichat_core::store::UserStore;
 
 use super::access_tokens::{AccessTokens, Subject, Validated};
+use super::claim_rules::ClaimRules;
 use crate::store::{SeaStore, users};
 
 /// Why a request gets no claims (RFC 6750 §3.1).
@@ -22,11 +24,20 @@ pub enum UserInfoError {
 pub struct UserInfo {
     access: Arc<AccessTokens>,
     store: Arc<SeaStore>,
+    claim_rules: Arc<ClaimRules>,
 }
 
 impl UserInfo {
-    pub fn new(access: Arc<AccessTokens>, store: Arc<SeaStore>) -> Self {
-        Self { access, store }
+    pub fn new(
+        access: Arc<AccessTokens>,
+        store: Arc<SeaStore>,
+        claim_rules: Arc<ClaimRules>,
+    ) -> Self {
+        Self {
+            access,
+            store,
+            claim_rules,
+        }
     }
 
     /// The claims `token` may read.
@@ -69,6 +80,13 @@ impl UserInfo {
             // Set by the operator, not proven: a verified address comes from a credential.
             claims.insert("email_verified".into(), Value::Bool(false));
         }
+        let scopes = valid.scope.split(' ');
+        let backed = self
+            .claim_rules
+            .release(user_id, scopes, &valid.claims)
+            .await
+            .map_err(UserInfoErrorOr::Internal)?;
+        claims.extend(backed);
         Ok(claims)
     }
 }
@@ -78,6 +96,7 @@ impl UserInfo {
 pub enum UserInfoErrorOr {
     Refused(UserInfoError),
     Store(sichat_core::store::StoreError),
+    Internal(crate::error::ApiError),
 }
 
 impl From<UserInfoError> for UserInfoErrorOr {

@@ -5,8 +5,10 @@
 pub mod held;
 pub mod issued;
 pub mod keys;
+pub mod oidc_claim_rules;
 pub mod oidc_clients;
 pub mod oidc_grants;
+pub mod oidc_sessions;
 mod sea_store;
 pub mod settings;
 pub mod status;

@@ -28,6 +28,9 @@ pub mod grants {
         pub auth_time: Option<i64>,
         pub created_at: i64,
         pub revoked_at: Option<i64>,
+        /// The claim names the request asked for by name (`claims` parameter), as a JSON
+        /// array; NULL when it asked for none.
+        pub claims: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -3,6 +3,7 @@
 //! `SICHAT_TEST_DATABASE_URL` is set.
 
 mod admin;
+mod browser;
 mod cli;
 mod client;
 mod common;
@@ -19,6 +20,7 @@ mod oidc_client_auth;
 mod oidc_clients;
 mod oidc_codes;
 mod oidc_keys;
+mod oidc_login;
 mod oidc_token;
 mod openapi;
 mod problems;

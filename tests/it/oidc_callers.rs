@@ -143,6 +143,7 @@ async fn a_users_token_with_scope_holder_uses_their_holder_api() {
                 scope: scope.into(),
                 nonce: None,
                 auth_time: None,
+                claims: vec![],
             };
             let (code, _) = server
                 .services

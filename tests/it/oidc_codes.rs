@@ -39,6 +39,7 @@ async fn setup() -> (TestServer, NewGrant) {
         scope: "openid email".into(),
         nonce: Some("n-1".into()),
         auth_time: Some(1_700_000_000),
+        claims: vec![],
     };
     (server, grant)
 }
@@ -169,6 +170,7 @@ async fn an_expired_code_or_a_revoked_grant_redeems_nothing() {
             auth_time: None,
             created_at: now - 120_000,
             revoked_at: None,
+            claims: None,
         },
         CodeRow {
             code_sha256: digest,

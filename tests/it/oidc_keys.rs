@@ -23,8 +23,9 @@ fn algs(keys: &[Value]) -> Vec<&str> {
 async fn jwks_publishes_signing_keys_and_rsa_keys_stay_out_of_dids() {
     let server = TestServer::spawn().await;
     let keys = jwks(&server).await;
-    // A new server has its Ed25519 and P-256 identity keys (X25519 never signs).
-    assert_eq!(algs(&keys), ["ES256", "EdDSA"]);
+    // A new server has its Ed25519 and P-256 identity keys (X25519 never signs), and an
+    // RSA key made before the set is first served.
+    assert_eq!(algs(&keys), ["ES256", "EdDSA", "RS256"]);
     for key in &keys {
         assert_eq!(key["use"], "sig");
         assert!(key.get("d").is_none(), "no private member");
@@ -45,8 +46,11 @@ async fn jwks_publishes_signing_keys_and_rsa_keys_stay_out_of_dids() {
         "an RSA key has no did:key: {rsa}"
     );
     let keys = jwks(&server).await;
-    assert_eq!(algs(&keys), ["ES256", "EdDSA", "RS256"]);
-    let published = keys.iter().find(|k| k["alg"] == "RS256").unwrap();
+    let published = keys
+        .iter()
+        .find(|k| k["n"] == rsa["publicKeyJwk"]["n"])
+        .expect("the new RSA key is published");
+    assert_eq!(published["alg"], "RS256");
     assert_eq!(published["n"], rsa["publicKeyJwk"]["n"]);
     assert_eq!(published["e"], "AQAB");
 
@@ -70,7 +74,10 @@ async fn jwks_publishes_signing_keys_and_rsa_keys_stay_out_of_dids() {
         .await;
     assert_eq!(status, 201, "{next}");
     let keys = jwks(&server).await;
-    assert_eq!(algs(&keys), ["ES256", "EdDSA", "RS256", "RS256"]);
+    assert_eq!(algs(&keys), ["ES256", "EdDSA", "RS256", "RS256", "RS256"]);
+    let n = |v: &Value| v["publicKeyJwk"]["n"].clone();
+    assert!(keys.iter().any(|k| k["n"] == n(&next)), "the successor");
+    assert!(keys.iter().any(|k| k["n"] == n(&rsa)), "the retired key");
 }
 
 /// ID tokens signed here verify in the openidconnect crate (an independent relying-party
@@ -105,6 +112,7 @@ async fn id_tokens_verify_in_the_openidconnect_relying_party_library() {
             nonce: Some("n-0S6_WzA2Mj +%é".into()),
             access_token: Some("an-access-token".into()),
             email: Some("user@example.org".into()),
+            email_verified: false,
             name: Some("Ann User".into()),
             extra: Default::default(),
         };

@@ -77,6 +77,7 @@ async fn code_for(server: &TestServer, user: &str, client: &str, redirect: &str)
         scope: "openid email profile".into(),
         nonce: Some("nonce-1".into()),
         auth_time: Some(chrono::Utc::now().timestamp()),
+        claims: vec![],
     };
     let (code, _) = server
         .services
@@ -500,6 +501,7 @@ async fn refresh_tokens_rotate_and_a_reuse_revokes_the_family() {
         scope: "email offline_access openid".into(),
         nonce: Some("nonce-r".into()),
         auth_time: Some(1_700_000_000),
+        claims: vec![],
     };
     let (code, _) = server
         .services

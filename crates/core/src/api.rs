@@ -28,9 +28,19 @@ pub mod paths {
     pub const ADMIN_DIDS: &str = "/admin/dids";
     pub const ADMIN_CLIENTS: &str = "/admin/clients";
     pub const ADMIN_CLIENT: &str = "/admin/clients/{id}";
+    pub const ADMIN_OIDC_CLAIMS: &str = "/admin/oidc/claims";
+    pub const ADMIN_OIDC_CLAIM: &str = "/admin/oidc/claims/{id}";
     pub const JWKS: &str = "/jwks";
     pub const TOKEN: &str = "/token";
     pub const USERINFO: &str = "/userinfo";
+    pub const OIDC_DISCOVERY: &str = "/.well-known/openid-configuration";
+    pub const AUTHORIZE: &str = "/authorize";
+    pub const AUTHORIZE_CONTINUE: &str = "/authorize/continue";
+    pub const AUTHORIZE_CONSENT: &str = "/authorize/consent";
+    pub const LOGIN: &str = "/login";
+    pub const LOGOUT: &str = "/logout";
+    pub const ACCOUNT: &str = "/account";
+    pub const REGISTER: &str = "/register";
     pub const CREDENTIALS_ISSUE: &str = "/credentials/issue";
     pub const CREDENTIALS_VERIFY: &str = "/credentials/verify";
     pub const PRESENTATIONS_VERIFY: &str = "/presentations/verify";
@@ -585,4 +595,40 @@ pub struct CreatedClient {
     pub client: ClientView,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_secret: Option<String>,
+}
+
+/// Body of `POST /admin/oidc/claims`: an OpenID Connect claim that a verifiable credential
+/// the user holds on this server can back, released with `scope`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateClaimRule {
+    /// The scope that asks for the claim (`vc:email`); the claim can also be asked for by
+    /// name with the `claims` parameter.
+    pub scope: String,
+    /// The claim's name (`email_verified`, `age_over_18`).
+    pub claim: String,
+    /// The credential type that backs it (`EmailCredential`).
+    pub credential_type: String,
+    /// The issuers trusted for it (default: this server's DIDs).
+    #[serde(default)]
+    pub issuers: Vec<String>,
+    /// The credential field whose value the claim takes (`credentialSubject.email`);
+    /// without it the claim is `true` while a matching credential verifies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+}
+
+/// A claim rule as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ClaimRuleView {
+    pub id: String,
+    pub scope: String,
+    pub claim: String,
+    pub credential_type: String,
+    /// Empty: this server's DIDs.
+    pub issuers: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
 }
