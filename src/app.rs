@@ -34,6 +34,7 @@ use crate::service::oidc_callers::OidcCallers;
 use crate::service::oidc_clients::ClientService;
 use crate::service::pages::Pages;
 use crate::service::readiness::Readiness;
+use crate::service::registration::Registration;
 use crate::service::resolver::ServerResolver;
 use crate::service::token_endpoint::TokenService;
 use crate::service::user_tokens::UserTokens;
@@ -59,6 +60,8 @@ pub struct AppState {
     pub logout: Arc<Logout>,
     pub discovery: Arc<Discovery>,
     pub claim_rules: Arc<ClaimRules>,
+    /// Present when dynamic client registration is switched on.
+    pub registration: Option<Arc<Registration>>,
     pub oidc_callers: Arc<OidcCallers>,
     pub resolver: Arc<ServerResolver>,
     pub admin_tokens: Arc<AdminTokens>,
@@ -84,6 +87,10 @@ impl AppState {
             logout: services.logout.clone(),
             discovery: services.discovery.clone(),
             claim_rules: services.claim_rules.clone(),
+            registration: services
+                .discovery
+                .registration_enabled()
+                .then(|| services.registration.clone()),
             oidc_callers: services.oidc_callers.clone(),
             resolver: services.resolver.clone(),
             admin_tokens: services.admin_tokens.clone(),

@@ -12,12 +12,14 @@ use axum::response::{IntoResponse, Response};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::pages::ClientAddr;
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::service::client_auth::Presented;
 use crate::service::discovery::Discovery;
 use crate::service::id_token_keys::IdTokenKeys;
 use crate::service::oauth_error::OAuthError;
+use crate::service::registration::Registration;
 use crate::service::token_endpoint::TokenService;
 use crate::service::userinfo::{UserInfo, UserInfoError, UserInfoErrorOr};
 
@@ -25,6 +27,7 @@ use crate::service::userinfo::{UserInfo, UserInfoError, UserInfoErrorOr};
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(discovery))
+        .routes(routes!(register))
         .routes(routes!(jwks))
         .routes(routes!(token))
         .routes(routes!(userinfo_get, userinfo_post))
@@ -36,6 +39,27 @@ pub fn routes() -> OpenApiRouter<AppState> {
     responses((status = 200, description = "OpenID Provider Metadata", body = Object, content_type = "application/json")))]
 pub async fn discovery(State(discovery): State<Arc<Discovery>>) -> Result<Response, ApiError> {
     json_bytes(discovery.document().await?)
+}
+
+/// `POST /register` (RFC 7591): dynamic client registration, when the operator switched it
+/// on (`oidc_dynamic_registration`); 404 otherwise.
+#[utoipa::path(post, path = "/register", tag = "oidc", request_body(content = Object, content_type = "application/json", description = "RFC 7591 §2 client metadata"),
+    responses((status = 201, description = "The client's id, metadata and (confidential clients) secret, shown once", body = Object, content_type = "application/json"),
+              (status = 400, description = "invalid_redirect_uri or invalid_client_metadata (RFC 7591 §3.2.2)", body = Object, content_type = "application/json"),
+              (status = 404, description = "Registration is switched off", body = crate::http::ProblemBody, content_type = "application/problem+json"),
+              (status = 429, description = "Too many registrations from this address", body = Object, content_type = "application/json")))]
+pub async fn register(
+    State(registration): State<Option<Arc<Registration>>>,
+    ClientAddr(address): ClientAddr,
+    body: axum::body::Bytes,
+) -> Response {
+    let Some(registration) = registration else {
+        return ApiError::not_found("dynamic client registration is switched off").into_response();
+    };
+    match registration.register(&body, address).await {
+        Ok(client) => no_store(StatusCode::CREATED, &client),
+        Err(e) => e.into_response(),
+    }
 }
 
 /// Cached JSON bytes, cacheable for five minutes.

@@ -38,6 +38,7 @@ use super::pages::Pages;
 use super::passwords::PasswordHasher;
 use super::public_url::PublicUrls;
 use super::readiness::Readiness;
+use super::registration::Registration;
 use super::resolver::ServerResolver;
 use super::sessions::Sessions;
 use super::status_lists::StatusLists;
@@ -406,6 +407,7 @@ pub async fn open(
         store.epoch().clone(),
         config.oidc_dynamic_registration,
     ));
+    let clients = Arc::new(ClientService::new(store.clone(), clock.clone()));
     let logout = Arc::new(Logout::new(
         id_token_keys.clone(),
         store.clone(),
@@ -420,7 +422,12 @@ pub async fn open(
         holder,
         id_token_keys,
         id_tokens,
-        clients: Arc::new(ClientService::new(store.clone(), clock.clone())),
+        registration: Arc::new(Registration::new(
+            clients.clone(),
+            store.clone(),
+            clock.clone(),
+        )),
+        clients,
         codes,
         client_auth,
         userinfo: Arc::new(UserInfo::new(

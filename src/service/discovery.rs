@@ -90,6 +90,11 @@ impl Discovery {
         }
     }
 
+    /// Whether clients may register themselves (`POST /register`).
+    pub fn registration_enabled(&self) -> bool {
+        self.registration
+    }
+
     /// The metadata document (JSON bytes).
     pub async fn document(&self) -> Result<Arc<Vec<u8>>, ApiError> {
         let epoch = self.epoch.current();

@@ -27,6 +27,7 @@ pub mod passwords;
 pub mod public_url;
 pub mod rate_limit;
 pub mod readiness;
+pub mod registration;
 pub mod resolver;
 pub mod sessions;
 pub mod status_lists;
@@ -81,6 +82,7 @@ pub struct Services {
     pub discovery: Arc<discovery::Discovery>,
     pub pages: Arc<pages::Pages>,
     pub logout: Arc<logout::Logout>,
+    pub registration: Arc<registration::Registration>,
     pub oidc_callers: Arc<oidc_callers::OidcCallers>,
     pub resolver: Arc<resolver::ServerResolver>,
     pub admin_tokens: Arc<admin_token::AdminTokens>,

@@ -14,7 +14,8 @@ pub struct OAuthError {
 }
 
 impl OAuthError {
-    fn new(error: &'static str, status: u16, description: impl Into<String>) -> Self {
+    /// Any error code (those of RFC 7591 §3.2.2 too).
+    pub fn new(error: &'static str, status: u16, description: impl Into<String>) -> Self {
         Self {
             error,
             description: description.into(),

@@ -92,7 +92,17 @@ impl ClientService {
 
     /// Registers a client; the secret, when there is one, is returned this once.
     pub async fn create(&self, request: CreateClient) -> Result<CreatedClient, ApiError> {
-        let (row, secret) = checked(request, self.clock.now_millis())?;
+        self.create_as(request, "admin").await
+    }
+
+    /// Registers a client recorded as coming from `origin` (`admin` or `dynamic`).
+    pub async fn create_as(
+        &self,
+        request: CreateClient,
+        origin: &str,
+    ) -> Result<CreatedClient, ApiError> {
+        let (mut row, secret) = checked(request, self.clock.now_millis())?;
+        row.origin = origin.to_owned();
         oidc_clients::insert(self.store.db(), row.clone())
             .await
             .map_err(|e| match e {

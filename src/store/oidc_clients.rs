@@ -72,6 +72,16 @@ pub async fn list(db: &impl ConnectionTrait) -> Result<Vec<ClientRow>, StoreErro
         .map_err(map_err)
 }
 
+/// How many clients registered themselves (`origin = 'dynamic'`).
+pub async fn count_dynamic(db: &impl ConnectionTrait) -> Result<u64, StoreError> {
+    use sea_orm::PaginatorTrait;
+    Entity::find()
+        .filter(Column::Origin.eq("dynamic"))
+        .count(db)
+        .await
+        .map_err(map_err)
+}
+
 /// Removes a client; `false` when there was none.
 pub async fn remove(db: &impl ConnectionTrait, id: &str) -> Result<bool, StoreError> {
     let result = Entity::delete_by_id(id.to_owned())

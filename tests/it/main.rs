@@ -23,6 +23,7 @@ mod oidc_codes;
 mod oidc_keys;
 mod oidc_login;
 mod oidc_pages;
+mod oidc_registration;
 mod oidc_token;
 mod openapi;
 mod problems;

@@ -43,7 +43,10 @@ fn assert_error_page(page: &Page, why: &str) {
     assert_eq!(page.status, 400, "{why}: {}", page.body);
     assert!(page.location().is_none(), "{why}: never redirected");
     assert!(
-        page.headers["content-type"].to_str().unwrap().starts_with("text/html"),
+        page.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"),
         "{why}: an HTML page"
     );
     assert!(page.body.contains("not sent back"), "{why}");
@@ -149,7 +152,10 @@ async fn untrusted_clients_and_redirect_uris_get_a_page_and_no_redirect() {
         "http://evil.example/callback",
     ];
     assert!(https_mutants.len() >= 30 && loopback_mutants.len() >= 30);
-    for (client, mutants) in [("rp-rs256", &https_mutants[..]), ("rp-eddsa", &loopback_mutants[..])] {
+    for (client, mutants) in [
+        ("rp-rs256", &https_mutants[..]),
+        ("rp-eddsa", &loopback_mutants[..]),
+    ] {
         for mutant in mutants {
             let url = authorize_url(
                 &server,
@@ -165,7 +171,10 @@ async fn untrusted_clients_and_redirect_uris_get_a_page_and_no_redirect() {
         ("rp-eddsa", "http://127.0.0.1:8080/callback"),
     ] {
         let page = browser
-            .get(&authorize_url(&server, &[("client_id", Some(client)), ("redirect_uri", Some(uri))]))
+            .get(&authorize_url(
+                &server,
+                &[("client_id", Some(client)), ("redirect_uri", Some(uri))],
+            ))
             .await;
         assert_eq!(page.status, 200, "{uri}: {}", page.body);
         assert!(page.body.contains("action=\"/login\""));
@@ -178,26 +187,102 @@ async fn request_errors_go_back_to_the_client_with_state_and_iss() {
     let mut browser = Browser::new();
     let long = "n".repeat(1025);
     let table: Vec<(&str, Vec<(&str, Option<&str>)>, &str)> = vec![
-        ("no PKCE", vec![("code_challenge", None), ("code_challenge_method", None)], "invalid_request"),
-        ("plain PKCE", vec![("code_challenge_method", Some("plain"))], "invalid_request"),
-        ("no PKCE method", vec![("code_challenge_method", None)], "invalid_request"),
-        ("short challenge", vec![("code_challenge", Some("abc"))], "invalid_request"),
-        ("implicit", vec![("response_type", Some("token"))], "unsupported_response_type"),
-        ("id_token", vec![("response_type", Some("id_token"))], "unsupported_response_type"),
-        ("hybrid", vec![("response_type", Some("code id_token"))], "unsupported_response_type"),
-        ("hybrid token", vec![("response_type", Some("code token"))], "unsupported_response_type"),
-        ("no response_type", vec![("response_type", None)], "invalid_request"),
-        ("unregistered scope", vec![("scope", Some("openid admin"))], "invalid_scope"),
+        (
+            "no PKCE",
+            vec![("code_challenge", None), ("code_challenge_method", None)],
+            "invalid_request",
+        ),
+        (
+            "plain PKCE",
+            vec![("code_challenge_method", Some("plain"))],
+            "invalid_request",
+        ),
+        (
+            "no PKCE method",
+            vec![("code_challenge_method", None)],
+            "invalid_request",
+        ),
+        (
+            "short challenge",
+            vec![("code_challenge", Some("abc"))],
+            "invalid_request",
+        ),
+        (
+            "implicit",
+            vec![("response_type", Some("token"))],
+            "unsupported_response_type",
+        ),
+        (
+            "id_token",
+            vec![("response_type", Some("id_token"))],
+            "unsupported_response_type",
+        ),
+        (
+            "hybrid",
+            vec![("response_type", Some("code id_token"))],
+            "unsupported_response_type",
+        ),
+        (
+            "hybrid token",
+            vec![("response_type", Some("code token"))],
+            "unsupported_response_type",
+        ),
+        (
+            "no response_type",
+            vec![("response_type", None)],
+            "invalid_request",
+        ),
+        (
+            "unregistered scope",
+            vec![("scope", Some("openid admin"))],
+            "invalid_scope",
+        ),
         ("no scope", vec![("scope", None)], "invalid_scope"),
-        ("request object", vec![("request", Some("eyJhbGciOiJub25lIn0.e30."))], "request_not_supported"),
-        ("request_uri", vec![("request_uri", Some("https://rp.example/r"))], "request_uri_not_supported"),
-        ("prompt=none, signed out", vec![("prompt", Some("none"))], "login_required"),
-        ("unknown prompt", vec![("prompt", Some("bogus"))], "invalid_request"),
-        ("prompt none with login", vec![("prompt", Some("none login"))], "invalid_request"),
-        ("negative max_age", vec![("max_age", Some("-1"))], "invalid_request"),
-        ("fragment mode", vec![("response_mode", Some("fragment"))], "invalid_request"),
-        ("bad claims", vec![("claims", Some("{not json"))], "invalid_request"),
-        ("long nonce", vec![("nonce", Some(long.as_str()))], "invalid_request"),
+        (
+            "request object",
+            vec![("request", Some("eyJhbGciOiJub25lIn0.e30."))],
+            "request_not_supported",
+        ),
+        (
+            "request_uri",
+            vec![("request_uri", Some("https://rp.example/r"))],
+            "request_uri_not_supported",
+        ),
+        (
+            "prompt=none, signed out",
+            vec![("prompt", Some("none"))],
+            "login_required",
+        ),
+        (
+            "unknown prompt",
+            vec![("prompt", Some("bogus"))],
+            "invalid_request",
+        ),
+        (
+            "prompt none with login",
+            vec![("prompt", Some("none login"))],
+            "invalid_request",
+        ),
+        (
+            "negative max_age",
+            vec![("max_age", Some("-1"))],
+            "invalid_request",
+        ),
+        (
+            "fragment mode",
+            vec![("response_mode", Some("fragment"))],
+            "invalid_request",
+        ),
+        (
+            "bad claims",
+            vec![("claims", Some("{not json"))],
+            "invalid_request",
+        ),
+        (
+            "long nonce",
+            vec![("nonce", Some(long.as_str()))],
+            "invalid_request",
+        ),
     ];
     for (why, extra, error) in table {
         let page = browser.get(&authorize_url(&server, &extra)).await;
@@ -205,12 +290,23 @@ async fn request_errors_go_back_to_the_client_with_state_and_iss() {
     }
     // A parameter given twice (other than client_id and redirect_uri).
     let doubled = format!("{}&scope=openid", authorize_url(&server, &[]));
-    assert_error_redirect(&server, &browser.get(&doubled).await, "invalid_request", "repeated scope");
+    assert_error_redirect(
+        &server,
+        &browser.get(&doubled).await,
+        "invalid_request",
+        "repeated scope",
+    );
     // The same request by POST (OIDC Core §3.1.2.1).
     let query = authorize_url(&server, &[("response_type", Some("token"))]);
-    let form: Vec<(String, String)> = url::Url::parse(&query).unwrap().query_pairs().into_owned().collect();
+    let form: Vec<(String, String)> = url::Url::parse(&query)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect();
     let fields: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let page = browser.post(&format!("{}/authorize", server.base), &fields).await;
+    let page = browser
+        .post(&format!("{}/authorize", server.base), &fields)
+        .await;
     assert_error_redirect(&server, &page, "unsupported_response_type", "POST");
 }
 
@@ -226,16 +322,24 @@ async fn prompt_max_age_login_hint_and_consent() {
     let (server, _) = setup().await;
     let mut browser = Browser::new();
     // login_hint fills the form.
-    let page = browser.get(&authorize_url(&server, &[("login_hint", Some("ann"))])).await;
+    let page = browser
+        .get(&authorize_url(&server, &[("login_hint", Some("ann"))]))
+        .await;
     assert_eq!(page.field("username").as_deref(), Some("ann"));
     let consent = sign_in_and_continue(&server, &mut browser, &page).await;
-    assert!(consent.body.contains("Photo Prints"), "the client's name: {}", consent.body);
+    assert!(
+        consent.body.contains("Photo Prints"),
+        "the client's name: {}",
+        consent.body
+    );
     assert!(consent.body.contains("Your email address"));
 
     // Denied: access_denied, with state and iss; nothing remembered.
     let denied = browser.consent(&server.base, &consent, "deny").await;
     assert_error_redirect(&server, &denied, "access_denied", "denied");
-    let page = browser.get(&authorize_url(&server, &[("prompt", Some("none"))])).await;
+    let page = browser
+        .get(&authorize_url(&server, &[("prompt", Some("none"))]))
+        .await;
     assert_error_redirect(&server, &page, "consent_required", "nothing was allowed");
 
     // Allowed: a code, and later requests within the same scopes need no page.
@@ -243,40 +347,65 @@ async fn prompt_max_age_login_hint_and_consent() {
     let allowed = browser.consent(&server.base, &page, "allow").await;
     assert_eq!(allowed.status, 303);
     assert!(allowed.redirect_params().contains_key("code"));
-    let silent = browser.get(&authorize_url(&server, &[("prompt", Some("none"))])).await;
+    let silent = browser
+        .get(&authorize_url(&server, &[("prompt", Some("none"))]))
+        .await;
     assert_eq!(silent.status, 303, "{}", silent.body);
-    assert!(silent.redirect_params().contains_key("code"), "prompt=none with a session and consent");
+    assert!(
+        silent.redirect_params().contains_key("code"),
+        "prompt=none with a session and consent"
+    );
     assert_eq!(silent.redirect_params()["iss"], server.base);
     // A narrower request is covered; a wider one asks again.
-    let narrower = browser.get(&authorize_url(&server, &[("scope", Some("openid"))])).await;
+    let narrower = browser
+        .get(&authorize_url(&server, &[("scope", Some("openid"))]))
+        .await;
     assert!(narrower.redirect_params().contains_key("code"));
-    let wider = browser.get(&authorize_url(&server, &[("scope", Some("openid email profile"))])).await;
+    let wider = browser
+        .get(&authorize_url(
+            &server,
+            &[("scope", Some("openid email profile"))],
+        ))
+        .await;
     assert_eq!(wider.status, 200);
     assert!(wider.body.contains("/authorize/consent"));
 
     // prompt=consent asks even when covered.
-    let again = browser.get(&authorize_url(&server, &[("prompt", Some("consent"))])).await;
+    let again = browser
+        .get(&authorize_url(&server, &[("prompt", Some("consent"))]))
+        .await;
     assert!(again.body.contains("/authorize/consent"), "{}", again.body);
 
     // prompt=login and max_age=0 make the user sign in again, then go on.
     for extra in [("prompt", Some("login")), ("max_age", Some("0"))] {
         let page = browser.get(&authorize_url(&server, &[extra])).await;
-        assert!(page.body.contains("action=\"/login\""), "{extra:?}: {}", page.body);
+        assert!(
+            page.body.contains("action=\"/login\""),
+            "{extra:?}: {}",
+            page.body
+        );
         let next = sign_in_and_continue(&server, &mut browser, &page).await;
         assert_eq!(next.status, 303, "{extra:?}: {}", next.body);
         assert!(next.redirect_params().contains_key("code"));
     }
     // A generous max_age keeps the session.
-    let page = browser.get(&authorize_url(&server, &[("max_age", Some("3600"))])).await;
+    let page = browser
+        .get(&authorize_url(&server, &[("max_age", Some("3600"))]))
+        .await;
     assert!(page.redirect_params().contains_key("code"));
 
     // A sealed request altered on the way is refused with a page.
-    let page = browser.get(&authorize_url(&server, &[("prompt", Some("login"))])).await;
+    let page = browser
+        .get(&authorize_url(&server, &[("prompt", Some("login"))]))
+        .await;
     let tx = page.field("tx").unwrap();
     let mut tampered = tx.clone();
     tampered.insert(3, 'A');
     let refused = browser
-        .get(&format!("{}/authorize/continue?tx={}", server.base, tampered))
+        .get(&format!(
+            "{}/authorize/continue?tx={}",
+            server.base, tampered
+        ))
         .await;
     assert_error_page(&refused, "tampered tx");
 }

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use sichat::service::discovery::SichatProviderMetadata;
 
 use crate::browser::Browser;
-use crate::common::TestServer;
+use crate::common::{Options, TestServer};
 
 pub const PASSWORD: &str = "correct horse battery";
 pub const SECRET: &str = "rp-secret-0123456789-0123456789-abcdef";
@@ -32,7 +32,7 @@ struct Extra {
 impl AdditionalClaims for Extra {}
 
 /// The relying party's HTTP client: reqwest 0.13 behind the crate's async client trait.
-fn rp_http() -> impl Fn(
+pub fn rp_http() -> impl Fn(
     openidconnect::HttpRequest,
 ) -> std::pin::Pin<
     Box<
@@ -66,7 +66,11 @@ fn rp_http() -> impl Fn(
 }
 
 pub async fn setup() -> (TestServer, String) {
-    let server = TestServer::spawn().await;
+    setup_with(Options::default()).await
+}
+
+pub async fn setup_with(options: Options) -> (TestServer, String) {
+    let server = TestServer::spawn_with(options).await;
     let (status, user) = server
         .admin_post(
             "/admin/users",
@@ -87,14 +91,14 @@ pub async fn setup() -> (TestServer, String) {
     (server, user["id"].as_str().unwrap().to_owned())
 }
 
-struct Login {
-    claims: BTreeMap<String, Value>,
-    userinfo: Value,
-    requests: usize,
+pub struct Login {
+    pub claims: BTreeMap<String, Value>,
+    pub userinfo: Value,
+    pub requests: usize,
 }
 
 /// One login through the pages, as `client`; `browser` may already be signed in.
-async fn login(
+pub async fn login(
     server: &TestServer,
     browser: &mut Browser,
     client_id: &str,

@@ -87,17 +87,31 @@ async fn pages_carry_security_headers_and_cookies() {
     assert_eq!(h["cache-control"], "no-store");
     let csp = h["content-security-policy"].to_str().unwrap();
     assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
-    assert!(csp.contains("form-action 'self' https://rp.example"), "{csp}");
+    assert!(
+        csp.contains("form-action 'self' https://rp.example"),
+        "{csp}"
+    );
     assert!(csp.contains("script-src 'self'"), "{csp}");
-    assert!(!page.body.contains("<script") && !page.body.contains("style="), "no inline script or style");
+    assert!(
+        !page.body.contains("<script") && !page.body.contains("style="),
+        "no inline script or style"
+    );
     let csrf_cookie = h["set-cookie"].to_str().unwrap();
     assert!(csrf_cookie.starts_with("sichat_csrf="), "{csrf_cookie}");
     assert!(csrf_cookie.contains("HttpOnly") && csrf_cookie.contains("SameSite=Lax"));
-    assert!(!csrf_cookie.contains("Secure"), "the public URL is http here");
+    assert!(
+        !csrf_cookie.contains("Secure"),
+        "the public URL is http here"
+    );
 
     let signed = browser.sign_in(&server.base, &page, "ann", PASSWORD).await;
     assert_eq!(signed.status, 303);
-    assert!(signed.location().unwrap().starts_with("/authorize/continue?tx="));
+    assert!(
+        signed
+            .location()
+            .unwrap()
+            .starts_with("/authorize/continue?tx=")
+    );
     let session = signed
         .headers
         .get_all("set-cookie")
@@ -105,12 +119,22 @@ async fn pages_carry_security_headers_and_cookies() {
         .map(|v| v.to_str().unwrap().to_owned())
         .find(|c| c.starts_with("sichat_session="))
         .expect("a session cookie");
-    assert!(session.contains("HttpOnly") && session.contains("SameSite=Lax") && session.contains("Max-Age="), "{session}");
+    assert!(
+        session.contains("HttpOnly")
+            && session.contains("SameSite=Lax")
+            && session.contains("Max-Age="),
+        "{session}"
+    );
 
     // The stylesheet comes from the binary.
     let css = server.get("/assets/sichat-1.css").await;
     assert_eq!(css.status(), 200);
-    assert!(css.headers()["content-type"].to_str().unwrap().starts_with("text/css"));
+    assert!(
+        css.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/css")
+    );
 }
 
 #[tokio::test]
@@ -123,30 +147,63 @@ async fn every_post_needs_the_browsers_csrf_token() {
     let login = format!("{}/login", server.base);
     // A wrong token, no token, or the right token without the cookie (another browser).
     for fields in [
-        vec![("csrf", "forged"), ("tx", tx.as_str()), ("username", "ann"), ("password", PASSWORD)],
-        vec![("tx", tx.as_str()), ("username", "ann"), ("password", PASSWORD)],
+        vec![
+            ("csrf", "forged"),
+            ("tx", tx.as_str()),
+            ("username", "ann"),
+            ("password", PASSWORD),
+        ],
+        vec![
+            ("tx", tx.as_str()),
+            ("username", "ann"),
+            ("password", PASSWORD),
+        ],
     ] {
         let refused = browser.post(&login, &fields).await;
         assert_eq!(refused.status, 403, "{}", refused.body);
     }
     let mut stranger = Browser::new();
     let refused = stranger
-        .post(&login, &[("csrf", &csrf), ("tx", &tx), ("username", "ann"), ("password", PASSWORD)])
+        .post(
+            &login,
+            &[
+                ("csrf", &csrf),
+                ("tx", &tx),
+                ("username", "ann"),
+                ("password", PASSWORD),
+            ],
+        )
         .await;
     assert_eq!(refused.status, 403);
-    assert!(refused.headers.get("set-cookie").is_none_or(|c| !c.to_str().unwrap().contains("sichat_session")));
+    assert!(
+        refused
+            .headers
+            .get("set-cookie")
+            .is_none_or(|c| !c.to_str().unwrap().contains("sichat_session"))
+    );
 
     // Consent, logout confirmation and account forms check it too.
     let signed = browser.sign_in(&server.base, &page, "ann", PASSWORD).await;
     let consent = browser.follow(&server.base, &signed).await;
     let tx = consent.field("tx").unwrap();
     for (path, fields) in [
-        ("/authorize/consent", vec![("csrf", "x"), ("tx", tx.as_str()), ("decision", "allow")]),
-        ("/account/consents/revoke", vec![("csrf", "x"), ("client_id", "rp-rs256")]),
-        ("/account/sessions/revoke", vec![("csrf", "x"), ("session_id", "x")]),
+        (
+            "/authorize/consent",
+            vec![("csrf", "x"), ("tx", tx.as_str()), ("decision", "allow")],
+        ),
+        (
+            "/account/consents/revoke",
+            vec![("csrf", "x"), ("client_id", "rp-rs256")],
+        ),
+        (
+            "/account/sessions/revoke",
+            vec![("csrf", "x"), ("session_id", "x")],
+        ),
         ("/logout", vec![("csrf", "x"), ("confirm", "yes")]),
     ] {
-        let refused = browser.post(&format!("{}{path}", server.base), &fields).await;
+        let refused = browser
+            .post(&format!("{}{path}", server.base), &fields)
+            .await;
         assert_eq!(refused.status, 403, "{path}: {}", refused.body);
     }
     // A body that is not a form is refused with a page.
@@ -169,23 +226,44 @@ async fn sign_in_attempts_are_rate_limited_per_account_and_per_address() {
     let login = format!("{}/login", server.base);
     for i in 0..10 {
         let wrong = browser
-            .post(&login, &[("csrf", &csrf), ("username", "ann"), ("password", "wrong password")])
+            .post(
+                &login,
+                &[
+                    ("csrf", &csrf),
+                    ("username", "ann"),
+                    ("password", "wrong password"),
+                ],
+            )
             .await;
         assert_eq!(wrong.status, 401, "attempt {i}");
         assert!(wrong.body.contains("Unknown username or wrong password"));
     }
     // The account is locked for the minute, even with the right password.
     let limited = browser
-        .post(&login, &[("csrf", &csrf), ("username", "ANN"), ("password", PASSWORD)])
+        .post(
+            &login,
+            &[("csrf", &csrf), ("username", "ANN"), ("password", PASSWORD)],
+        )
         .await;
     assert_eq!(limited.status, 429);
-    let retry: u64 = limited.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry: u64 = limited.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=60).contains(&retry));
     // Unknown users answer like wrong passwords, then the address runs out (30/min).
     let mut statuses = Vec::new();
     for i in 0..25 {
         let r = browser
-            .post(&login, &[("csrf", &csrf), ("username", &format!("nobody{i}")), ("password", "whatever1")])
+            .post(
+                &login,
+                &[
+                    ("csrf", &csrf),
+                    ("username", &format!("nobody{i}")),
+                    ("password", "whatever1"),
+                ],
+            )
             .await;
         statuses.push(r.status);
     }
@@ -205,7 +283,10 @@ async fn the_account_page_revokes_consents_and_sessions() {
     let account = browser.get(&format!("{}/account", server.base)).await;
     assert_eq!(account.status, 200);
     assert!(account.body.contains("rp-rs256"), "{}", account.body);
-    assert!(account.body.contains("TestBrowser/1.0"), "the session's browser");
+    assert!(
+        account.body.contains("TestBrowser/1.0"),
+        "the session's browser"
+    );
     assert!(account.body.contains("this browser"));
     let csrf = account.field("csrf").unwrap();
 
@@ -235,7 +316,11 @@ async fn the_account_page_revokes_consents_and_sessions() {
         .await;
     assert_eq!(done.status, 303);
     let page = browser.get(&format!("{}/account", server.base)).await;
-    assert!(page.body.contains("action=\"/login\""), "signed out: {}", page.body);
+    assert!(
+        page.body.contains("action=\"/login\""),
+        "signed out: {}",
+        page.body
+    );
     // Signing in from the account page leads back to it.
     let signed = browser.sign_in(&server.base, &page, "ann", PASSWORD).await;
     assert_eq!(signed.location(), Some("/account"));
@@ -273,19 +358,32 @@ async fn rp_initiated_logout_matches_post_logout_uris_exactly() {
         .send()
         .await
         .unwrap();
-    let id_token = resp.json::<Value>().await.unwrap()["id_token"].as_str().unwrap().to_owned();
+    let id_token = resp.json::<Value>().await.unwrap()["id_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     let logout = |query: &[(&str, &str)]| {
         format!(
             "{}/logout?{}",
             server.base,
-            url::form_urlencoded::Serializer::new(String::new()).extend_pairs(query).finish()
+            url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(query)
+                .finish()
         )
     };
     // Unregistered or near-miss URIs: a page, no redirect, still signed in.
-    for uri in ["https://rp.example/bye/", "https://rp.example/BYE", "https://evil.example/bye", REDIRECT] {
+    for uri in [
+        "https://rp.example/bye/",
+        "https://rp.example/BYE",
+        "https://evil.example/bye",
+        REDIRECT,
+    ] {
         let page = browser
-            .get(&logout(&[("id_token_hint", &id_token), ("post_logout_redirect_uri", uri)]))
+            .get(&logout(&[
+                ("id_token_hint", &id_token),
+                ("post_logout_redirect_uri", uri),
+            ]))
             .await;
         assert_eq!(page.status, 400, "{uri}");
         assert!(page.location().is_none());
@@ -296,17 +394,28 @@ async fn rp_initiated_logout_matches_post_logout_uris_exactly() {
     assert_eq!(page.status, 400);
     // Without a hint the user confirms first.
     let page = browser
-        .get(&logout(&[("client_id", "rp-out"), ("post_logout_redirect_uri", "https://rp.example/bye"), ("state", "s1")]))
+        .get(&logout(&[
+            ("client_id", "rp-out"),
+            ("post_logout_redirect_uri", "https://rp.example/bye"),
+            ("state", "s1"),
+        ]))
         .await;
     assert_eq!(page.status, 200);
     assert!(page.body.contains("Sign out?"));
     // With a valid hint: signed out at once, back to the client with its state.
     let page = browser
-        .get(&logout(&[("id_token_hint", &id_token), ("post_logout_redirect_uri", "https://rp.example/bye"), ("state", "s 2")]))
+        .get(&logout(&[
+            ("id_token_hint", &id_token),
+            ("post_logout_redirect_uri", "https://rp.example/bye"),
+            ("state", "s 2"),
+        ]))
         .await;
     assert_eq!(page.status, 303, "{}", page.body);
     assert_eq!(page.location(), Some("https://rp.example/bye?state=s+2"));
-    assert!(!browser.cookies.contains_key("sichat_session"), "the cookie is cleared");
+    assert!(
+        !browser.cookies.contains_key("sichat_session"),
+        "the cookie is cleared"
+    );
     let page = browser.get(&authorize_url(&server, "openid")).await;
     assert!(page.body.contains("action=\"/login\""), "signed out");
 
@@ -314,14 +423,23 @@ async fn rp_initiated_logout_matches_post_logout_uris_exactly() {
     let signed = browser.sign_in(&server.base, &page, "ann", PASSWORD).await;
     assert_eq!(signed.status, 303);
     let confirm = browser
-        .get(&logout(&[("client_id", "rp-out"), ("post_logout_redirect_uri", "https://rp.example/bye"), ("state", "s3")]))
+        .get(&logout(&[
+            ("client_id", "rp-out"),
+            ("post_logout_redirect_uri", "https://rp.example/bye"),
+            ("state", "s3"),
+        ]))
         .await;
     let csrf = confirm.field("csrf").unwrap();
     let done = browser
         .post(
             &format!("{}/logout", server.base),
-            &[("csrf", csrf.as_str()), ("confirm", "yes"), ("client_id", "rp-out"),
-              ("post_logout_redirect_uri", "https://rp.example/bye"), ("state", "s3")],
+            &[
+                ("csrf", csrf.as_str()),
+                ("confirm", "yes"),
+                ("client_id", "rp-out"),
+                ("post_logout_redirect_uri", "https://rp.example/bye"),
+                ("state", "s3"),
+            ],
         )
         .await;
     assert_eq!(done.status, 303, "{}", done.body);
