@@ -819,3 +819,71 @@ async fn client_commands_register_list_and_remove_openid_connect_clients() {
     assert!(ok && out.trim() == "removed web-app", "{err}");
     assert_eq!(admin("/admin/clients/web-app").await.unwrap().status(), 404);
 }
+
+#[tokio::test]
+async fn oidc_claim_commands_declare_credential_backed_claims() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = fresh_database_url(dir.path()).await;
+    let server = ServerProcess::start(dir.path(), &db, "warn").await;
+    let claim = |args: &[&str]| run(sichat_cmd(dir.path(), &db).args(["oidc", "claim"]).args(args), None);
+    let (ok, id, err) = claim(&[
+        "add",
+        "vc:email",
+        "--claim",
+        "email",
+        "--from",
+        "credentialSubject.email",
+        "--credential-type",
+        "EmailCredential",
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(id.trim().len(), 36, "the rule's id: {id}");
+    let (ok, _, err) = claim(&[
+        "add",
+        "vc:email",
+        "--claim",
+        "email_verified",
+        "--credential-type",
+        "EmailCredential",
+        "--issuer",
+        "did:web:issuer.example",
+    ]);
+    assert!(ok, "{err}");
+    for (args, expected) in [
+        (vec!["add", "vc:email", "--claim", "email", "--credential-type", "EmailCredential"], "exists"),
+        (vec!["add", "vc:age", "--claim", "sub", "--credential-type", "AgeCredential"], "ID token claim"),
+        (vec!["add", "vc:age", "--claim", "over18", "--credential-type", "AgeCredential", "--issuer", "nope"], "nope"),
+        (vec!["add", "openid", "--claim", "x", "--credential-type", "X"], "openid"),
+        (vec!["remove", "no-such-rule"], "no claim rule"),
+    ] {
+        let (ok, _, err) = claim(&args);
+        assert!(!ok && err.contains(expected), "{args:?}: {err}");
+    }
+    let (ok, list, err) = claim(&["list"]);
+    assert!(ok, "{err}");
+    assert!(list.contains("vc:email\temail\tEmailCredential\t(this server)\tcredentialSubject.email"), "{list}");
+    assert!(list.contains("vc:email\temail_verified\tEmailCredential\tdid:web:issuer.example\t(true)"), "{list}");
+
+    // The running server's discovery follows (the identity stamp moves).
+    let http = reqwest::Client::new();
+    let mut listed = false;
+    for _ in 0..100 {
+        let metadata: serde_json::Value = http
+            .get(format!("{}/.well-known/openid-configuration", server.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if metadata["scopes_supported"].as_array().unwrap().contains(&serde_json::json!("vc:email")) {
+            assert!(metadata["claims_supported"].as_array().unwrap().contains(&serde_json::json!("email_verified")));
+            listed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(listed, "discovery lists the new scope");
+    let (ok, out, err) = claim(&["remove", id.trim()]);
+    assert!(ok && out.trim() == format!("removed {}", id.trim()), "{err}");
+}

@@ -418,3 +418,57 @@ async fn a_credential_backs_claims_while_it_verifies() {
     );
     assert!(after.userinfo.get("email").is_none());
 }
+
+/// `examples/oidc_login.rs` against a running server: it prints the authorization URL,
+/// the test signs in and consents through the pages like a browser, the browser lands on
+/// the example's loopback callback, and the example prints the verified claims.
+#[tokio::test]
+async fn the_oidc_login_example_logs_a_user_in() {
+    use tokio::io::AsyncBufReadExt;
+    let (server, user_id) = setup().await;
+    let (status, body) = server
+        .admin_post(
+            "/admin/clients",
+            json!({"client_id": "demo", "public": true, "redirect_uris": ["http://127.0.0.1/callback"]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let example = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples/oidc_login");
+    assert!(example.exists(), "{} is missing: `cargo test --workspace` builds the examples", example.display());
+    let mut child = tokio::process::Command::new(example)
+        .env("SICHAT_URL", &server.base)
+        .env("OIDC_CLIENT_ID", "demo")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = lines.next_line().await.unwrap().expect("the authorization URL");
+    assert!(url.starts_with(&format!("{}/authorize?", server.base)), "{url}");
+
+    let mut browser = Browser::new();
+    let page = browser.get(&url).await;
+    let signed = browser.sign_in(&server.base, &page, "ann", PASSWORD).await;
+    let consent = browser.follow(&server.base, &signed).await;
+    let back = browser.consent(&server.base, &consent, "allow").await;
+    let callback = back.location().unwrap().to_owned();
+    assert!(callback.starts_with("http://127.0.0.1:"), "{callback}");
+    let landed = browser.get(&callback).await;
+    assert_eq!(landed.status, 200);
+    assert!(landed.body.contains("Signed in"));
+
+    let out = lines.next_line().await.unwrap().expect("the claims");
+    let status = child.wait().await.unwrap();
+    assert!(status.success());
+    let result: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(result["id_token_claims"]["sub"], user_id);
+    assert_eq!(result["userinfo"]["email"], "ann@example.org");
+    assert_eq!(result["userinfo"]["preferred_username"], "ann");
+}
