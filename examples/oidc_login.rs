@@ -40,7 +40,10 @@ struct Extra {
 impl AdditionalClaims for Extra {}
 
 type HttpFuture = std::pin::Pin<
-    Box<dyn std::future::Future<Output = Result<openidconnect::HttpResponse, reqwest::Error>> + Send>,
+    Box<
+        dyn std::future::Future<Output = Result<openidconnect::HttpResponse, reqwest::Error>>
+            + Send,
+    >,
 >;
 
 /// The crate's HTTP client interface over reqwest (never following redirects, as the
@@ -65,7 +68,9 @@ fn http_client() -> anyhow::Result<impl Fn(openidconnect::HttpRequest) -> HttpFu
                 builder = builder.header(k, v);
             }
             // Invariant: status and headers come from a real response.
-            Ok(builder.body(resp.bytes().await?.to_vec()).expect("a valid response"))
+            Ok(builder
+                .body(resp.bytes().await?.to_vec())
+                .expect("a valid response"))
         })
     })
 }
@@ -98,14 +103,18 @@ async fn callback(listener: tokio::net::TcpListener) -> anyhow::Result<Vec<(Stri
             .as_bytes(),
         )
         .await?;
-    Ok(url::form_urlencoded::parse(query.as_bytes()).into_owned().collect())
+    Ok(url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect())
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let issuer = std::env::var("SICHAT_URL").unwrap_or_else(|_| "http://127.0.0.1:8080".into());
     let client_id = std::env::var("OIDC_CLIENT_ID").context("set OIDC_CLIENT_ID")?;
-    let secret = std::env::var("OIDC_CLIENT_SECRET").ok().filter(|s| !s.is_empty());
+    let secret = std::env::var("OIDC_CLIENT_SECRET")
+        .ok()
+        .filter(|s| !s.is_empty());
     let scopes = std::env::var("OIDC_SCOPES").unwrap_or_else(|_| "profile email".into());
     let http = http_client()?;
 
@@ -116,7 +125,10 @@ async fn main() -> anyhow::Result<()> {
     .await
     .context("discovery")?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let redirect = format!("http://127.0.0.1:{}/callback", listener.local_addr()?.port());
+    let redirect = format!(
+        "http://127.0.0.1:{}/callback",
+        listener.local_addr()?.port()
+    );
     let client = CoreClient::from_provider_metadata(
         provider,
         ClientId::new(client_id),

@@ -127,7 +127,10 @@ pub fn consent(p: &ConsentPage<'_>) -> String {
         client = escape(p.client_name),
         user = escape(p.user),
     );
-    for scope in &p.scopes {
+    // Who the user is first, then what else.
+    let mut scopes = p.scopes.clone();
+    scopes.sort_by_key(|s| *s != "openid");
+    for scope in scopes {
         let _ = write!(body, "<li>{}</li>", describe_scope(scope));
     }
     for claim in p.claims {

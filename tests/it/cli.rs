@@ -825,7 +825,14 @@ async fn oidc_claim_commands_declare_credential_backed_claims() {
     let dir = tempfile::tempdir().unwrap();
     let db = fresh_database_url(dir.path()).await;
     let server = ServerProcess::start(dir.path(), &db, "warn").await;
-    let claim = |args: &[&str]| run(sichat_cmd(dir.path(), &db).args(["oidc", "claim"]).args(args), None);
+    let claim = |args: &[&str]| {
+        run(
+            sichat_cmd(dir.path(), &db)
+                .args(["oidc", "claim"])
+                .args(args),
+            None,
+        )
+    };
     let (ok, id, err) = claim(&[
         "add",
         "vc:email",
@@ -850,10 +857,45 @@ async fn oidc_claim_commands_declare_credential_backed_claims() {
     ]);
     assert!(ok, "{err}");
     for (args, expected) in [
-        (vec!["add", "vc:email", "--claim", "email", "--credential-type", "EmailCredential"], "exists"),
-        (vec!["add", "vc:age", "--claim", "sub", "--credential-type", "AgeCredential"], "ID token claim"),
-        (vec!["add", "vc:age", "--claim", "over18", "--credential-type", "AgeCredential", "--issuer", "nope"], "nope"),
-        (vec!["add", "openid", "--claim", "x", "--credential-type", "X"], "openid"),
+        (
+            vec![
+                "add",
+                "vc:email",
+                "--claim",
+                "email",
+                "--credential-type",
+                "EmailCredential",
+            ],
+            "exists",
+        ),
+        (
+            vec![
+                "add",
+                "vc:age",
+                "--claim",
+                "sub",
+                "--credential-type",
+                "AgeCredential",
+            ],
+            "ID token claim",
+        ),
+        (
+            vec![
+                "add",
+                "vc:age",
+                "--claim",
+                "over18",
+                "--credential-type",
+                "AgeCredential",
+                "--issuer",
+                "nope",
+            ],
+            "nope",
+        ),
+        (
+            vec!["add", "openid", "--claim", "x", "--credential-type", "X"],
+            "openid",
+        ),
         (vec!["remove", "no-such-rule"], "no claim rule"),
     ] {
         let (ok, _, err) = claim(&args);
@@ -861,8 +903,14 @@ async fn oidc_claim_commands_declare_credential_backed_claims() {
     }
     let (ok, list, err) = claim(&["list"]);
     assert!(ok, "{err}");
-    assert!(list.contains("vc:email\temail\tEmailCredential\t(this server)\tcredentialSubject.email"), "{list}");
-    assert!(list.contains("vc:email\temail_verified\tEmailCredential\tdid:web:issuer.example\t(true)"), "{list}");
+    assert!(
+        list.contains("vc:email\temail\tEmailCredential\t(this server)\tcredentialSubject.email"),
+        "{list}"
+    );
+    assert!(
+        list.contains("vc:email\temail_verified\tEmailCredential\tdid:web:issuer.example\t(true)"),
+        "{list}"
+    );
 
     // The running server's discovery follows (the identity stamp moves).
     let http = reqwest::Client::new();
@@ -876,8 +924,17 @@ async fn oidc_claim_commands_declare_credential_backed_claims() {
             .json()
             .await
             .unwrap();
-        if metadata["scopes_supported"].as_array().unwrap().contains(&serde_json::json!("vc:email")) {
-            assert!(metadata["claims_supported"].as_array().unwrap().contains(&serde_json::json!("email_verified")));
+        if metadata["scopes_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("vc:email"))
+        {
+            assert!(
+                metadata["claims_supported"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&serde_json::json!("email_verified"))
+            );
             listed = true;
             break;
         }
@@ -885,5 +942,8 @@ async fn oidc_claim_commands_declare_credential_backed_claims() {
     }
     assert!(listed, "discovery lists the new scope");
     let (ok, out, err) = claim(&["remove", id.trim()]);
-    assert!(ok && out.trim() == format!("removed {}", id.trim()), "{err}");
+    assert!(
+        ok && out.trim() == format!("removed {}", id.trim()),
+        "{err}"
+    );
 }

@@ -16,6 +16,7 @@ mod hostile_resolution;
 mod migrations;
 mod negative_table;
 mod oidc_authorize;
+mod oidc_browser;
 mod oidc_callers;
 mod oidc_client_auth;
 mod oidc_clients;

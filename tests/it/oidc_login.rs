@@ -440,7 +440,11 @@ async fn the_oidc_login_example_logs_a_user_in() {
         .parent()
         .unwrap()
         .join("examples/oidc_login");
-    assert!(example.exists(), "{} is missing: `cargo test --workspace` builds the examples", example.display());
+    assert!(
+        example.exists(),
+        "{} is missing: `cargo test --workspace` builds the examples",
+        example.display()
+    );
     let mut child = tokio::process::Command::new(example)
         .env("SICHAT_URL", &server.base)
         .env("OIDC_CLIENT_ID", "demo")
@@ -450,8 +454,15 @@ async fn the_oidc_login_example_logs_a_user_in() {
         .spawn()
         .unwrap();
     let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let url = lines.next_line().await.unwrap().expect("the authorization URL");
-    assert!(url.starts_with(&format!("{}/authorize?", server.base)), "{url}");
+    let url = lines
+        .next_line()
+        .await
+        .unwrap()
+        .expect("the authorization URL");
+    assert!(
+        url.starts_with(&format!("{}/authorize?", server.base)),
+        "{url}"
+    );
 
     let mut browser = Browser::new();
     let page = browser.get(&url).await;
