@@ -76,7 +76,10 @@ impl AuthorizationCodes {
         redirect_uri: &str,
         challenge: &str,
     ) -> Result<(Secret<String>, String), ApiError> {
-        oauth::check_code_challenge(challenge).map_err(|e| ApiError::validation(e.0))?;
+        // Empty: a client allowed to skip PKCE sent no challenge.
+        if !challenge.is_empty() {
+            oauth::check_code_challenge(challenge).map_err(|e| ApiError::validation(e.0))?;
+        }
         let now = self.clock.now_millis();
         let code = Secret::new(URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>()));
         let grant_id = uuid::Uuid::new_v4().to_string();
@@ -117,11 +120,18 @@ impl AuthorizationCodes {
         redirect_uri: &str,
         verifier: &str,
     ) -> Result<Redemption, ApiError> {
-        if code.len() > 256 || oauth::check_code_verifier(verifier).is_err() {
+        if code.len() > 256
+            || (!verifier.is_empty() && oauth::check_code_verifier(verifier).is_err())
+        {
             return Ok(Redemption::Invalid);
         }
         let code_sha256 = secret_digest(code);
-        let challenge = oauth::s256_challenge(verifier);
+        // No verifier matches only a code stored without a challenge.
+        let challenge = if verifier.is_empty() {
+            String::new()
+        } else {
+            oauth::s256_challenge(verifier)
+        };
         let bindings = Bindings {
             code_sha256: &code_sha256,
             client_id,

@@ -137,11 +137,18 @@ impl TokenService {
                 .map(String::as_str)
                 .ok_or_else(|| OAuthError::invalid_request(format!("{name} is missing")))
         };
-        let (code, redirect_uri, verifier) = (
-            param("code")?,
-            param("redirect_uri")?,
-            param("code_verifier")?,
-        );
+        let (code, redirect_uri) = (param("code")?, param("redirect_uri")?);
+        // Only a code issued without a challenge (a client the operator let skip PKCE)
+        // redeems without a verifier: its stored challenge is empty.
+        let verifier = match form.get("code_verifier") {
+            Some(v) => v.as_str(),
+            None if !client.require_pkce => "",
+            None => {
+                return Err(OAuthError::invalid_request(
+                    "code_verifier is missing (PKCE)",
+                ));
+            }
+        };
         let grant = match self
             .codes
             .redeem(code, &client.id, redirect_uri, verifier)

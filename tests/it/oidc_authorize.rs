@@ -409,3 +409,76 @@ async fn prompt_max_age_login_hint_and_consent() {
         .await;
     assert_error_page(&refused, "tampered tx");
 }
+
+/// A confidential client the operator let skip PKCE (`--allow-no-pkce`, for conformance
+/// suites that send none): a request without a challenge gets a code that redeems without
+/// a verifier; `plain` stays refused; every other client still needs PKCE.
+#[tokio::test]
+async fn only_a_client_allowed_to_skip_pkce_may_send_no_challenge() {
+    use crate::oidc_login::SECRET;
+    let (server, _) = setup().await;
+    let (status, body) = server
+        .admin_post(
+            "/admin/clients",
+            serde_json::json!({"client_id": "cert", "redirect_uris": [REDIRECT], "client_secret": SECRET, "allow_no_pkce": true}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let mut browser = Browser::new();
+    let no_pkce = [
+        ("client_id", Some("cert")),
+        ("code_challenge", None),
+        ("code_challenge_method", None),
+    ];
+    let page = browser.get(&authorize_url(&server, &no_pkce)).await;
+    let consent = sign_in_and_continue(&server, &mut browser, &page).await;
+    let back = browser.consent(&server.base, &consent, "allow").await;
+    let code = back.redirect_params()["code"].clone();
+    let token = |code: String, verifier: Option<&'static str>| {
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        form.append_pair("grant_type", "authorization_code")
+            .append_pair("code", &code)
+            .append_pair("redirect_uri", REDIRECT);
+        if let Some(v) = verifier {
+            form.append_pair("code_verifier", v);
+        }
+        server
+            .client
+            .post(server.url("/token"))
+            .basic_auth("cert", Some(SECRET))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form.finish())
+            .send()
+    };
+    assert_eq!(token(code, None).await.unwrap().status(), 200);
+    // A verifier for a code issued without a challenge does not match.
+    let back = browser.get(&authorize_url(&server, &no_pkce)).await;
+    let code = back.redirect_params()["code"].clone();
+    assert_eq!(
+        token(code.clone(), Some(VERIFIER)).await.unwrap().status(),
+        400
+    );
+    assert_eq!(
+        token(code, None).await.unwrap().status(),
+        200,
+        "the code was not burnt"
+    );
+    // With a challenge, the code needs its verifier, for this client too.
+    let back = browser
+        .get(&authorize_url(&server, &[("client_id", Some("cert"))]))
+        .await;
+    let code = back.redirect_params()["code"].clone();
+    assert_eq!(token(code.clone(), None).await.unwrap().status(), 400);
+    assert_eq!(token(code, Some(VERIFIER)).await.unwrap().status(), 200);
+    // plain stays refused.
+    let page = browser
+        .get(&authorize_url(
+            &server,
+            &[
+                ("client_id", Some("cert")),
+                ("code_challenge_method", Some("plain")),
+            ],
+        ))
+        .await;
+    assert_error_redirect(&server, &page, "invalid_request", "plain");
+}
