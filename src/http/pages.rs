@@ -627,23 +627,38 @@ pub async fn account(State(flow): State<Flow>, headers: HeaderMap) -> Response {
     page.into_response()
 }
 
-/// Checks the CSRF token and the session of an account form.
-async fn account_form(
+/// An account form: checks its CSRF token and the session, runs `action` with the user's
+/// id and the form's `field`, and goes back to the account page.
+async fn account_action<F, Fut>(
     flow: &Flow,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<(Session, BTreeMap<String, String>), Response> {
-    let form = page_form(headers, body)?;
+    field: &str,
+    action: F,
+) -> Response
+where
+    F: FnOnce(String, String) -> Fut,
+    Fut: std::future::Future<Output = Result<bool, ApiError>>,
+{
+    let form = match page_form(headers, body) {
+        Ok(f) => f,
+        Err(resp) => return resp,
+    };
     if !flow.pages.csrf_ok(
         cookie(headers, flow.pages.csrf_cookie()),
         form.get("csrf").map(String::as_str),
     ) {
-        return Err(csrf_refused());
+        return csrf_refused();
     }
-    match session(flow.sessions(), &flow.pages, headers).await {
-        Ok(Some(s)) => Ok((s, form)),
-        Ok(None) => Err(see_other(sichat_core::api::paths::ACCOUNT, vec![])),
-        Err(e) => Err(failure(e)),
+    let current = match session(flow.sessions(), &flow.pages, headers).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return see_other(sichat_core::api::paths::ACCOUNT, vec![]),
+        Err(e) => return failure(e),
+    };
+    let value = form.get(field).cloned().unwrap_or_default();
+    match action(current.row.user_id, value).await {
+        Ok(_) => see_other(sichat_core::api::paths::ACCOUNT, vec![]),
+        Err(e) => failure(e),
     }
 }
 
@@ -656,18 +671,15 @@ pub async fn revoke_session(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let (current, form) = match account_form(&flow, &headers, &body).await {
-        Ok(x) => x,
-        Err(resp) => return resp,
-    };
-    let id = form
-        .get("session_id")
-        .map(String::as_str)
-        .unwrap_or_default();
-    if let Err(e) = flow.sessions().revoke(&current.row.user_id, id).await {
-        return failure(e);
-    }
-    see_other(sichat_core::api::paths::ACCOUNT, vec![])
+    let sessions = flow.authorizer.sessions().clone();
+    account_action(
+        &flow,
+        &headers,
+        &body,
+        "session_id",
+        |user, id| async move { sessions.revoke(&user, &id).await },
+    )
+    .await
 }
 
 /// `POST /account/consents/revoke` (`client_id`, `csrf`): withdraws a consent and revokes
@@ -680,22 +692,15 @@ pub async fn revoke_consent(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let (current, form) = match account_form(&flow, &headers, &body).await {
-        Ok(x) => x,
-        Err(resp) => return resp,
-    };
-    let client = form
-        .get("client_id")
-        .map(String::as_str)
-        .unwrap_or_default();
-    if let Err(e) = flow
-        .authorizer
-        .revoke_consent(&current.row.user_id, client)
-        .await
-    {
-        return failure(e);
-    }
-    see_other(sichat_core::api::paths::ACCOUNT, vec![])
+    let authorizer = flow.authorizer.clone();
+    account_action(
+        &flow,
+        &headers,
+        &body,
+        "client_id",
+        |user, client| async move { authorizer.revoke_consent(&user, &client).await },
+    )
+    .await
 }
 
 /// The logout services.

@@ -32,6 +32,26 @@ impl Background {
         });
     }
 
+    /// Runs `job` every `interval` (the first time at once) until shutdown.
+    pub fn every<F, Fut>(&self, name: &'static str, interval: Duration, mut job: F)
+    where
+        F: FnMut() -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let stop = self.stop_token();
+        self.spawn(name, async move {
+            let mut ticker = tokio::time::interval(interval);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = ticker.tick() => {}
+                }
+                job().await;
+            }
+        });
+    }
+
     /// Tells every task to stop and waits up to `grace` for them to finish; returns whether
     /// they all did.
     pub async fn drain(&self, grace: Duration) -> bool {

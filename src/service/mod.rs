@@ -102,10 +102,26 @@ impl Services {
         let stop = self.background.stop_token();
         self.background
             .spawn("identity-sync", identity.watch(interval, stop));
-        let codes = self.codes.clone();
-        self.background.spawn(
-            "oidc-purge",
-            codes.purge_periodically(Duration::from_secs(600), self.background.stop_token()),
-        );
+        // Expired codes and refresh tokens (an hour after expiry: a replay within the hour
+        // still finds its code and revokes the grant), and ended sessions.
+        let (codes, sessions) = (self.codes.clone(), self.sessions.clone());
+        self.background
+            .every("oidc-purge", Duration::from_secs(600), move || {
+                let (codes, sessions) = (codes.clone(), sessions.clone());
+                async move {
+                    match codes.purge().await {
+                        Ok(0) => {}
+                        Ok(n) => {
+                            tracing::debug!(rows = n, "purged expired codes and refresh tokens")
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e.0.detail, "purging expired codes failed")
+                        }
+                    }
+                    if let Err(e) = sessions.purge().await {
+                        tracing::warn!(error = %e.0.detail, "purging ended sessions failed");
+                    }
+                }
+            });
     }
 }

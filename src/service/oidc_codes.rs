@@ -204,30 +204,6 @@ impl AuthorizationCodes {
         Ok(oidc_grants::purge_expired(self.store.db(), before).await?)
     }
 
-    /// Deletes expired codes and refresh tokens every `interval` until `stop`.
-    pub async fn purge_periodically(
-        self: Arc<Self>,
-        interval: std::time::Duration,
-        stop: tokio_util::sync::CancellationToken,
-    ) {
-        let mut ticker = tokio::time::interval(interval);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                _ = ticker.tick() => {}
-            }
-            match self.purge().await {
-                Ok(0) => {}
-                Ok(n) => tracing::debug!(
-                    rows = n,
-                    "purged expired authorization codes and refresh tokens"
-                ),
-                Err(e) => tracing::warn!(error = %e.0.detail, "purging expired codes failed"),
-            }
-        }
-    }
-
     /// Revokes a grant: every token issued from it stops working.
     pub async fn revoke(&self, grant_id: &str) -> Result<bool, ApiError> {
         Ok(oidc_grants::revoke_grant(self.store.db(), grant_id, self.clock.now_millis()).await?)

@@ -102,18 +102,7 @@ async fn the_client_administers_a_server_with_the_shared_types() {
 #[tokio::test]
 async fn the_issue_and_verify_example_runs_against_a_server() {
     let server = crate::common::TestServer::spawn().await;
-    let example = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples/issue_and_verify");
-    assert!(
-        example.exists(),
-        "{} is missing: `cargo test --workspace` builds the examples (or `cargo build --examples`)",
-        example.display()
-    );
+    let example = crate::common::example_path("issue_and_verify");
     let out = tokio::process::Command::new(example)
         .env("SICHAT_URL", &server.base)
         .env("SICHAT_TOKEN", crate::common::ADMIN_TOKEN)

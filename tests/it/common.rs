@@ -333,6 +333,24 @@ pub fn sichat_cmd(data_dir: &Path, database_url: &str) -> Command {
 }
 
 /// A free loopback port.
+/// A built example (`cargo test --workspace` builds them next to the test binary's dir).
+pub fn example_path(name: &str) -> PathBuf {
+    let path = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: `cargo test --workspace` builds the examples (or `cargo build --examples`)",
+        path.display()
+    );
+    path
+}
+
 pub fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap().port()

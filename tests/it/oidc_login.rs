@@ -433,18 +433,7 @@ async fn the_oidc_login_example_logs_a_user_in() {
         )
         .await;
     assert_eq!(status, 201, "{body}");
-    let example = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples/oidc_login");
-    assert!(
-        example.exists(),
-        "{} is missing: `cargo test --workspace` builds the examples",
-        example.display()
-    );
+    let example = crate::common::example_path("oidc_login");
     let mut child = tokio::process::Command::new(example)
         .env("SICHAT_URL", &server.base)
         .env("OIDC_CLIENT_ID", "demo")

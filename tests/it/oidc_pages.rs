@@ -447,3 +447,135 @@ async fn rp_initiated_logout_matches_post_logout_uris_exactly() {
     let page = browser.get(&format!("{}/account", server.base)).await;
     assert!(page.body.contains("action=\"/login\""));
 }
+
+/// `id_token_hint` is a token the server accepts: every forgery is refused with a page
+/// (no sign-out, no redirect), and nothing named in a header is ever fetched.
+#[tokio::test]
+async fn hostile_id_token_hints_are_refused_without_any_fetch() {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+    use sichat::service::id_tokens::IdTokenContent;
+    use sichat_core::keys::jws::JwsAlg;
+
+    let (server, user_id) = setup().await;
+    let trap = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let trap_url = format!("http://{}/keys", trap.local_addr().unwrap());
+    let content = |issuer: &str, alg| IdTokenContent {
+        issuer: issuer.to_owned(),
+        client_id: "rp-rs256".into(),
+        subject: user_id.clone(),
+        alg,
+        issued_at: chrono::Utc::now(),
+        lifetime: std::time::Duration::from_secs(300),
+        auth_time: None,
+        nonce: None,
+        access_token: None,
+        email: None,
+        email_verified: false,
+        name: None,
+        extra: Default::default(),
+    };
+    let signer = &server.services.id_tokens;
+    let good = signer
+        .sign(&content(&server.base, JwsAlg::EdDSA))
+        .await
+        .unwrap();
+    let (header, payload, _) = {
+        let mut parts = good.split('.');
+        (
+            parts.next().unwrap().to_owned(),
+            parts.next().unwrap().to_owned(),
+            parts.next().unwrap().to_owned(),
+        )
+    };
+    let header_json: Value = serde_json::from_slice(&B64.decode(&header).unwrap()).unwrap();
+    let with_header = |edit: &dyn Fn(&mut Value)| {
+        let mut h = header_json.clone();
+        edit(&mut h);
+        format!(
+            "{}.{payload}.{}",
+            B64.encode(h.to_string()),
+            good.rsplit('.').next().unwrap()
+        )
+    };
+    let jwks: Value = server.get("/jwks").await.json().await.unwrap();
+    let hs256 = {
+        use hmac::Mac;
+        let input = format!(
+            "{}.{payload}",
+            B64.encode(json!({"alg": "HS256", "kid": header_json["kid"]}).to_string())
+        );
+        let mut mac =
+            hmac::Hmac::<sha2::Sha256>::new_from_slice(jwks["keys"][0].to_string().as_bytes())
+                .unwrap();
+        mac.update(input.as_bytes());
+        format!("{input}.{}", B64.encode(mac.finalize().into_bytes()))
+    };
+    let mut tampered_payload: Value =
+        serde_json::from_slice(&B64.decode(&payload).unwrap()).unwrap();
+    tampered_payload["sub"] = json!("someone-else");
+    let tampered = format!(
+        "{header}.{}.{}",
+        B64.encode(tampered_payload.to_string()),
+        good.rsplit('.').next().unwrap()
+    );
+    let cases: Vec<(&str, String)> = vec![
+        (
+            "alg none",
+            format!("{}.{payload}.", B64.encode(r#"{"alg":"none"}"#)),
+        ),
+        ("HS256 keyed with a published key", hs256),
+        ("unknown kid", with_header(&|h| h["kid"] = json!("nope"))),
+        (
+            "no kid",
+            with_header(&|h| {
+                h.as_object_mut().unwrap().remove("kid");
+            }),
+        ),
+        (
+            "embedded jwk",
+            with_header(&|h| h["jwk"] = jwks["keys"][0].clone()),
+        ),
+        ("jku", with_header(&|h| h["jku"] = json!(trap_url))),
+        ("x5u", with_header(&|h| h["x5u"] = json!(trap_url))),
+        ("crit", with_header(&|h| h["crit"] = json!(["exp"]))),
+        ("tampered payload", tampered),
+        (
+            "another issuer",
+            signer
+                .sign(&content("https://evil.example", JwsAlg::ES256))
+                .await
+                .unwrap(),
+        ),
+        ("not a JWT", "abc".into()),
+    ];
+    let mut browser = Browser::new();
+    allow(&server, &mut browser, "openid").await;
+    for (why, hint) in cases {
+        let url = format!(
+            "{}/logout?{}",
+            server.base,
+            url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("id_token_hint", &hint)
+                .append_pair("post_logout_redirect_uri", "https://rp.example/bye")
+                .finish()
+        );
+        let page = browser.get(&url).await;
+        assert_eq!(page.status, 400, "{why}: {}", page.body);
+        assert!(page.location().is_none(), "{why}");
+    }
+    // Still signed in, and nothing connected to the trap.
+    let page = browser.get(&format!("{}/account", server.base)).await;
+    assert!(page.body.contains("Your account"), "still signed in");
+    let accepted = tokio::time::timeout(std::time::Duration::from_millis(200), trap.accept()).await;
+    assert!(accepted.is_err(), "no key URL was fetched");
+    // The genuine hint, even expired, is accepted (it only names who signs out).
+    let mut expired = content(&server.base, JwsAlg::RS256);
+    expired.issued_at = chrono::Utc::now() - chrono::Duration::hours(2);
+    let hint = signer.sign(&expired).await.unwrap();
+    let page = browser
+        .get(&format!("{}/logout?id_token_hint={hint}", server.base))
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Signed out"));
+}
