@@ -33,7 +33,7 @@ BASIC=$(printf %s "bot:$SECRET" | base64 -w0)
 # Sign in once through the pages and allow both clients: the session cookie is kept.
 JAR=$WORK/cookies
 field() { sed -n "s/.*name=\"$1\" value=\"\([^\"]*\)\".*/\1/p" | head -n1 | sed 's/&amp;/\&/g'; }
-authorize_query() { echo "client_id=$1&redirect_uri=$REDIRECT&response_type=code&scope=openid%20email&code_challenge=$CHALLENGE&code_challenge_method=S256&state=s&nonce=n$2"; }
+authorize_query() { echo "client_id=$1&redirect_uri=$REDIRECT&response_type=code&scope=openid%20email&code_challenge=$CHALLENGE&code_challenge_method=S256&state=s&nonce=n"; }
 page=$(curl -fsS -c "$JAR" -b "$JAR" "$BASE/authorize?$(authorize_query rp-EdDSA)")
 csrf=$(echo "$page" | field csrf); tx=$(echo "$page" | field tx)
 next=$(curl -sS -o /dev/null -w '%{redirect_url}' -c "$JAR" -b "$JAR" --data-urlencode "csrf=$csrf" \

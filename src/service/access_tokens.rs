@@ -153,7 +153,7 @@ impl AccessTokens {
                 }))
             }
             (None, Some(client)) => {
-                let Some(row) = oidc_clients::get(db, &client).await? else {
+                let Some(row) = self.store.client(&client).await?.map(|c| (*c).clone()) else {
                     return Ok(None);
                 };
                 Ok(Some(Validated {

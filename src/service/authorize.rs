@@ -26,7 +26,7 @@ use super::oidc_clients::parse_list;
 use super::oidc_codes::{AuthorizationCodes, NewGrant};
 use super::sessions::{Session, Sessions};
 use crate::error::ApiError;
-use crate::store::oidc_clients::{self, ClientRow};
+use crate::store::oidc_clients::ClientRow;
 use crate::store::oidc_sessions::{self, ConsentRow};
 use crate::store::{SeaStore, begin_write, map_err};
 
@@ -236,7 +236,7 @@ impl Authorizer {
             .get("client_id")
             .ok_or_else(|| page("Invalid request", "The request has no client_id."))?;
         let client = match oauth::check_client_id(client_id) {
-            Ok(()) => oidc_clients::get(self.store.db(), client_id).await?,
+            Ok(()) => self.store.client(client_id).await?,
             Err(_) => None,
         }
         .ok_or_else(|| {
@@ -456,8 +456,10 @@ impl Authorizer {
     }
 
     async fn client(&self, id: &str) -> Result<ClientRow, AuthorizeError> {
-        oidc_clients::get(self.store.db(), id)
+        self.store
+            .client(id)
             .await?
+            .map(|c| (*c).clone())
             .ok_or_else(|| {
                 page(
                     "Unknown application",

@@ -21,7 +21,8 @@ use super::credentials::CredentialService;
 use super::identity::IdentityService;
 use crate::error::ApiError;
 use crate::store::oidc_claim_rules::{self, ClaimRuleRow};
-use crate::store::{SeaStore, begin_write, map_err, stamp_identity_change, users};
+use crate::store::epoch_cache::EpochCache;
+use crate::store::{SeaStore, begin_write, map_err, stamp_identity_change};
 
 /// Claims a rule may not name: they are the ID token's own (OIDC Core §2, RFC 7519 §4.1).
 const RESERVED: [&str; 16] = [
@@ -183,6 +184,7 @@ fn subject_ids(body: &Map<String, Value>) -> Vec<&str> {
 
 pub struct ClaimRules {
     store: Arc<SeaStore>,
+    cache: EpochCache<(), Arc<Vec<ClaimRuleRow>>>,
     credentials: Arc<CredentialService>,
     identity: Arc<IdentityService>,
     clock: Arc<dyn Clock>,
@@ -203,6 +205,7 @@ impl ClaimRules {
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
+            cache: EpochCache::new(store.epoch().clone(), 1),
             store,
             credentials,
             identity,
@@ -239,8 +242,16 @@ impl ClaimRules {
         Ok(self.rows().await?.iter().map(view).collect())
     }
 
-    pub async fn rows(&self) -> Result<Vec<ClaimRuleRow>, ApiError> {
-        Ok(oidc_claim_rules::list(self.store.db()).await?)
+    /// The rules, from memory while the identity epoch holds (rule changes move it).
+    pub async fn rows(&self) -> Result<Arc<Vec<ClaimRuleRow>>, ApiError> {
+        Ok(self
+            .cache
+            .get_or_load(&(), || async {
+                Ok::<_, sichat_core::store::StoreError>(Arc::new(
+                    oidc_claim_rules::list(self.store.db()).await?,
+                ))
+            })
+            .await?)
     }
 
     pub async fn remove(&self, id: &str) -> Result<(), ApiError> {
@@ -264,6 +275,9 @@ impl ClaimRules {
         claims: &[String],
     ) -> Result<Map<String, Value>, ApiError> {
         let rules = self.applicable(scopes, claims).await?;
+        if rules.is_empty() {
+            return Ok(Map::new());
+        }
         let held = self.held(user_id).await?;
         let mut out = Map::new();
         for r in self.evaluate(user_id, &rules, &held).await? {
@@ -304,16 +318,17 @@ impl ClaimRules {
         let scopes: BTreeSet<&str> = scopes.collect();
         let rows = self.rows().await?;
         Ok(rows
-            .into_iter()
+            .iter()
             .filter(|r| scopes.contains(r.scope.as_str()) || claims.contains(&r.claim))
+            .cloned()
             .collect())
     }
 
     async fn held(&self, user_id: &str) -> Result<Vec<HeldCredentialRecord>, ApiError> {
-        let Some(name) = users::name_of(self.store.db(), user_id).await? else {
+        let Some(user) = self.store.user_by_id(user_id).await? else {
             return Ok(Vec::new());
         };
-        let mut held = self.store.list_held(&name).await?;
+        let mut held = self.store.list_held(&user.name).await?;
         held.sort_by_key(|h| std::cmp::Reverse(h.received_at));
         Ok(held)
     }
@@ -327,12 +342,12 @@ impl ClaimRules {
         if rules.is_empty() || held.is_empty() {
             return Ok(Vec::new());
         }
-        let Some(name) = users::name_of(self.store.db(), user_id).await? else {
+        let Some(user) = self.store.user_by_id(user_id).await? else {
             return Ok(Vec::new());
         };
         let user_dids: BTreeSet<String> = self
             .identity
-            .user_dids(&name)
+            .user_dids(&user.name)
             .await?
             .into_iter()
             .map(|d| d.as_str().to_owned())

@@ -125,8 +125,10 @@ impl ClientAuth {
         if sichat_core::oauth::check_client_id(id).is_err() {
             return Err(unknown());
         }
-        oidc_clients::get(self.store.db(), id)
+        self.store
+            .client(id)
             .await?
+            .map(|c| (*c).clone())
             .ok_or_else(unknown)
     }
 

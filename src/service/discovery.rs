@@ -118,7 +118,7 @@ impl Discovery {
         let mut scopes: Vec<String> = SCOPES.iter().map(|s| s.to_string()).collect();
         let mut claims: Vec<String> = CLAIMS.iter().map(|s| s.to_string()).collect();
         claims.push("email_verified".into());
-        for rule in &rules {
+        for rule in rules.iter() {
             if !scopes.contains(&rule.scope) {
                 scopes.push(rule.scope.clone());
             }

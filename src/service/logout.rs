@@ -13,7 +13,6 @@ use super::id_token_keys::IdTokenKeys;
 use super::identity::IdentityService;
 use super::oidc_clients::parse_list;
 use crate::store::SeaStore;
-use crate::store::oidc_clients;
 
 /// The parameters of a logout request.
 #[derive(Debug, Clone, Default)]
@@ -124,7 +123,9 @@ impl Logout {
                 "A post_logout_redirect_uri needs a client_id or an id_token_hint.",
             ));
         };
-        let client = oidc_clients::get(self.store.db(), client_id)
+        let client = self
+            .store
+            .client(client_id)
             .await?
             .ok_or_else(|| page("No application is registered with this client_id."))?;
         // Exact string comparison: no normalization, no loopback-port exception.

@@ -15,7 +15,7 @@ use sichat_core::oauth;
 use sichat_core::{Clock, Secret};
 
 use crate::error::ApiError;
-use crate::store::SeaStore;
+use crate::store::{SeaStore, begin_write, map_err, stamp_identity_change};
 use crate::store::oidc_clients::{self, ClientRow};
 
 /// Client authentication methods at the token endpoint (OIDC Core §9).
@@ -103,7 +103,8 @@ impl ClientService {
     ) -> Result<CreatedClient, ApiError> {
         let (mut row, secret) = checked(request, self.clock.now_millis())?;
         row.origin = origin.to_owned();
-        oidc_clients::insert(self.store.db(), row.clone())
+        let txn = begin_write(self.store.db()).await.map_err(map_err)?;
+        oidc_clients::insert(&txn, row.clone())
             .await
             .map_err(|e| match e {
                 sichat_core::store::StoreError::Duplicate(_) => {
@@ -111,6 +112,10 @@ impl ClientService {
                 }
                 other => other.into(),
             })?;
+        // Servers keep clients in memory per identity epoch: this moves it.
+        stamp_identity_change(&txn).await?;
+        txn.commit().await.map_err(map_err)?;
+        self.store.epoch().bump();
         Ok(CreatedClient {
             client: view(&row),
             client_secret: secret.map(|s| s.expose().clone()),
@@ -134,11 +139,14 @@ impl ClientService {
 
     /// Removes a client: it can no longer log anyone in or get a token.
     pub async fn remove(&self, id: &str) -> Result<(), ApiError> {
-        if oidc_clients::remove(self.store.db(), id).await? {
-            Ok(())
-        } else {
-            Err(ApiError::not_found(format!("no client `{id}`")))
+        let txn = begin_write(self.store.db()).await.map_err(map_err)?;
+        if !oidc_clients::remove(&txn, id).await? {
+            return Err(ApiError::not_found(format!("no client `{id}`")));
         }
+        stamp_identity_change(&txn).await?;
+        txn.commit().await.map_err(map_err)?;
+        self.store.epoch().bump();
+        Ok(())
     }
 }
 

@@ -171,9 +171,14 @@ impl Sessions {
         let Some(row) = oidc_sessions::live_session(db, &secret_digest(secret), now).await? else {
             return Ok(None);
         };
-        Ok(users::name_of(db, &row.user_id)
+        Ok(self
+            .store
+            .user_by_id(&row.user_id)
             .await?
-            .map(|user| Session { row, user }))
+            .map(|user| Session {
+                user: user.name.clone(),
+                row,
+            }))
     }
 
     /// Records that the session was used (a code issued through it).

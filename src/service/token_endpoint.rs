@@ -11,7 +11,6 @@ use serde::Serialize;
 use serde_json::Value;
 use sichat_core::Clock;
 use sichat_core::keys::jws::JwsAlg;
-use sichat_core::store::UserStore;
 
 use super::access_tokens::{AccessTokens, LIFETIME_SECS, Subject};
 use super::claim_rules::ClaimRules;
@@ -23,7 +22,7 @@ use super::oidc_clients::parse_list;
 use super::oidc_codes::{AuthorizationCodes, Rotation};
 use crate::store::oidc_clients::ClientRow;
 use crate::store::oidc_grants::{GrantRow, Redemption};
-use crate::store::{SeaStore, users};
+use crate::store::SeaStore;
 
 /// How long an ID token is valid.
 pub const ID_TOKEN_LIFETIME: std::time::Duration = std::time::Duration::from_secs(600);
@@ -276,12 +275,11 @@ impl TokenService {
             .user_id
             .clone()
             .ok_or_else(|| OAuthError::server_error("an openid grant without a user"))?;
-        let db = self.store.db();
-        let user = match users::name_of(db, &user_id).await? {
-            Some(name) => self.store.get_user(&name).await?,
-            None => None,
-        }
-        .ok_or_else(|| OAuthError::invalid_grant("the user no longer exists"))?;
+        let user = self
+            .store
+            .user_by_id(&user_id)
+            .await?
+            .ok_or_else(|| OAuthError::invalid_grant("the user no longer exists"))?;
         let scoped = |s: &str| scope.split(' ').any(|x| x == s);
         let named: Vec<String> = grant
             .claims
@@ -294,12 +292,12 @@ impl TokenService {
             .claim_rules
             .release(&user_id, scope.split(' '), &named)
             .await?;
-        let mut email = user.profile.email.filter(|_| scoped("email"));
+        let mut email = user.profile.email.clone().filter(|_| scoped("email"));
         if let Some(Value::String(proven)) = extra.remove("email") {
             email = Some(proven);
         }
         let email_verified = extra.remove("email_verified") == Some(Value::Bool(true));
-        let mut name = user.profile.display_name.filter(|_| scoped("profile"));
+        let mut name = user.profile.display_name.clone().filter(|_| scoped("profile"));
         if let Some(Value::String(proven)) = extra.remove("name") {
             name = Some(proven);
         }

@@ -6,11 +6,10 @@
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
-use sichat_core::store::UserStore;
 
 use super::access_tokens::{AccessTokens, Subject, Validated};
 use super::claim_rules::ClaimRules;
-use crate::store::{SeaStore, users};
+use crate::store::SeaStore;
 
 /// Why a request gets no claims (RFC 6750 §3.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,12 +55,11 @@ impl UserInfo {
         if !valid.has_scope("openid") {
             return Err(UserInfoError::InsufficientScope.into());
         }
-        let db = self.store.db();
-        let user = match users::name_of(db, user_id).await? {
-            Some(name) => self.store.get_user(&name).await?,
-            None => None,
-        }
-        .ok_or(UserInfoError::InvalidToken)?;
+        let user = self
+            .store
+            .user_by_id(user_id)
+            .await?
+            .ok_or(UserInfoError::InvalidToken)?;
         let mut claims = Map::new();
         claims.insert("sub".into(), Value::String(user_id.clone()));
         if valid.has_scope("profile") {
@@ -69,12 +67,12 @@ impl UserInfo {
                 "preferred_username".into(),
                 Value::String(user.name.to_string()),
             );
-            if let Some(name) = user.profile.display_name {
+            if let Some(name) = user.profile.display_name.clone() {
                 claims.insert("name".into(), Value::String(name));
             }
         }
         if valid.has_scope("email")
-            && let Some(email) = user.profile.email
+            && let Some(email) = user.profile.email.clone()
         {
             claims.insert("email".into(), Value::String(email));
             // Set by the operator, not proven: a verified address comes from a credential.

@@ -20,6 +20,8 @@ use sichat_core::store::{
 };
 use tokio::sync::{mpsc, oneshot};
 
+use super::epoch_cache::EpochCache;
+use super::oidc_clients::ClientRow;
 use super::{begin_write, held, issued, keys, map_err, settings, status, users};
 
 /// A counter that moves whenever identity data (users, keys, the public URL) may have
@@ -63,6 +65,10 @@ pub struct SeaStore {
     db: DatabaseConnection,
     epoch: Arc<IdentityEpoch>,
     writer: mpsc::Sender<Job>,
+    /// OpenID Connect clients by id (client writes stamp an identity change).
+    clients: Arc<EpochCache<String, Option<Arc<ClientRow>>>>,
+    /// Users by row id.
+    users_by_id: Arc<EpochCache<String, Option<Arc<UserRecord>>>>,
 }
 
 impl SeaStore {
@@ -72,7 +78,31 @@ impl SeaStore {
         let epoch = Arc::new(IdentityEpoch::default());
         let (writer, jobs) = mpsc::channel(QUEUE);
         tokio::spawn(write_groups(db.clone(), epoch.clone(), jobs));
-        Self { db, epoch, writer }
+        Self {
+            clients: Arc::new(EpochCache::new(epoch.clone(), 10_000)),
+            users_by_id: Arc::new(EpochCache::new(epoch.clone(), 10_000)),
+            db,
+            epoch,
+            writer,
+        }
+    }
+
+    /// An OpenID Connect client, from memory while the identity epoch holds.
+    pub async fn client(&self, id: &str) -> Result<Option<Arc<ClientRow>>, StoreError> {
+        self.clients
+            .get_or_load(&id.to_owned(), || async {
+                Ok(super::oidc_clients::get(&self.db, id).await?.map(Arc::new))
+            })
+            .await
+    }
+
+    /// A user by row id, from memory while the identity epoch holds.
+    pub async fn user_by_id(&self, id: &str) -> Result<Option<Arc<UserRecord>>, StoreError> {
+        self.users_by_id
+            .get_or_load(&id.to_owned(), || async {
+                Ok(users::find_by_id(&self.db, id).await?.map(Arc::new))
+            })
+            .await
     }
 
     /// The connection, for the server's own repository functions (settings, readiness).

@@ -87,6 +87,18 @@ pub async fn find_by_name(
         .transpose()
 }
 
+pub async fn find_by_id(
+    db: &impl ConnectionTrait,
+    id: &str,
+) -> Result<Option<UserRecord>, StoreError> {
+    Entity::find_by_id(id.to_owned())
+        .one(db)
+        .await
+        .map_err(map_err)?
+        .map(to_record)
+        .transpose()
+}
+
 /// The row id of the user called `name`.
 pub async fn id_of(
     db: &impl ConnectionTrait,
