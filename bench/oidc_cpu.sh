@@ -5,10 +5,10 @@
 # on loopback; the server's CPU time (user + system, from /proc) divided by the requests
 # it answered; the median of ROUNDS runs.
 #
-# The exchange needs a fresh code per request: a wrk script alternates
+# The exchange needs a fresh code per request: a first wrk run collects codes with
 # `GET /authorize?prompt=none` (a signed-in session with remembered consent answers 303
-# with a code at once) and `POST /token` redeeming that code with its PKCE verifier. The
-# authorize step alone is measured too and subtracted. A password sign-in (Argon2id,
+# with a code at once; its CPU is reported too), a second redeems each once with its PKCE
+# verifier (`POST /token`), and only that run is counted for the exchange. A password sign-in (Argon2id,
 # m=19456 KiB, t=2, p=1: the argon2 crate's defaults) is measured apart, sequentially
 # (the sign-in rate limit allows 10 a minute per account).
 # Needs `wrk` (Debian package), curl, python3 and a release build.
@@ -62,33 +62,40 @@ wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
 wrk.headers["Authorization"] = "Basic $BASIC"
 LUA
 }
-# Alternates an authorization (prompt=none: a code at once) and the exchange of that code.
-exchange_script() { # client
-  local basic; basic=$(printf %s "$1:$SECRET" | base64 -w0)
-  cat > "$WORK/exchange-$1.lua" <<LUA
-local codes = {}
-local authorize = "/authorize?$(authorize_query "$1")&prompt=none"
-local headers_get = { ["Cookie"] = "sichat_session=$SESSION" }
-local headers_post = { ["Content-Type"] = "application/x-www-form-urlencoded", ["Authorization"] = "Basic $basic" }
-tokens = 0
-request = function()
-  local code = table.remove(codes)
-  if code then
-    return wrk.format("POST", "/token", headers_post,
-      "grant_type=authorization_code&code=" .. code .. "&redirect_uri=$REDIRECT&code_verifier=$VERIFIER")
-  end
-  return wrk.format("GET", authorize, headers_get)
-end
+# Authorizations only (prompt=none: a 303 with a code at once), each code written to $2.
+collect_script() { # client codes-file
+  cat > "$WORK/collect-$1.lua" <<LUA
+wrk.path = "/authorize?$(authorize_query "$1")&prompt=none"
+wrk.headers["Cookie"] = "sichat_session=$SESSION"
+local out
+init = function(args) out = io.open("$2", "w") end
 response = function(status, headers, body)
   local location = headers["Location"] or headers["location"]
-  if status == 303 and location then
-    local code = location:match("[?&]code=([^&]+)")
-    if code then table.insert(codes, code) end
-  elseif status == 200 then
-    tokens = tokens + 1
-  else
-    error("unexpected status " .. status)
-  end
+  local code = status == 303 and location and location:match("[?&]code=([^&]+)")
+  if not code then error("authorize answered " .. status) end
+  out:write(code, "\n")
+  out:flush()
+end
+LUA
+}
+# Exchanges of the collected codes, each once; stops before they run out.
+exchange_script() { # client codes-file
+  local basic; basic=$(printf %s "$1:$SECRET" | base64 -w0)
+  cat > "$WORK/exchange-$1.lua" <<LUA
+local codes, next_code = {}, 0
+local headers = { ["Content-Type"] = "application/x-www-form-urlencoded", ["Authorization"] = "Basic $basic" }
+init = function(args)
+  for line in io.lines("$2") do codes[#codes + 1] = line end
+end
+request = function()
+  next_code = next_code + 1
+  local code = codes[next_code] or "spent"
+  return wrk.format("POST", "/token", headers,
+    "grant_type=authorization_code&code=" .. code .. "&redirect_uri=$REDIRECT&code_verifier=$VERIFIER")
+end
+response = function(status, headers, body)
+  if status ~= 200 then error("token answered " .. status .. " " .. body) end
+  if next_code + ${CONNECTIONS:-16} >= #codes then wrk.thread:stop() end
 end
 LUA
 }
@@ -96,7 +103,7 @@ LUA
 # wrk prints "N requests in"; a script that counts its token responses prints them too.
 run_wrk() { wrk -t1 -c"${CONNECTIONS:-16}" -d"${SECONDS_PER_RUN}s" -s "$1" "$BASE"; }
 
-measure() { # name lua [exchange]: "exchange" reports the exchange net of the authorize step
+measure() { # name lua
   if [ -n "${ONLY:-}" ] && ! [[ $1 =~ $ONLY ]]; then return; fi
   wrk -t1 -c4 -d2s -s "$2" "$BASE" >/dev/null   # warm-up
   runs=()
@@ -104,18 +111,43 @@ measure() { # name lua [exchange]: "exchange" reports the exchange net of the au
     before=$(cpu_seconds)
     out=$(run_wrk "$2")
     after=$(cpu_seconds)
+    [ -n "${VERBOSE:-}" ] && echo "$out" >&2
+    if echo "$out" | grep -q "Non-2xx"; then echo "$1: non-2xx answers:"; echo "$out"; exit 1; fi
     requests=$(echo "$out" | awk '/requests in/ { print $1 }')
-    if [ "${3:-}" = exchange ]; then
-      # Half the requests were authorizations (each measured alone below), half exchanges.
-      runs+=("$(python3 -c "import sys; b,a,n,auth=map(float,sys.argv[1:]); ex=n/2; print(f'{((a-b)*1e6 - (n-ex)*auth)/ex:.0f}')" "$before" "$after" "$requests" "$AUTHORIZE_US")")
-    else
-      if echo "$out" | grep -q "Non-2xx"; then echo "$1: non-2xx answers:"; echo "$out"; exit 1; fi
-      runs+=("$(python3 -c "import sys; b,a,n=map(float,sys.argv[1:]); print(f'{(a-b)*1e6/n:.0f}')" "$before" "$after" "$requests")")
-    fi
+    runs+=("$(python3 -c "import sys; b,a,n=map(float,sys.argv[1:]); print(f'{(a-b)*1e6/n:.0f}')" "$before" "$after" "$requests")")
   done
+  report "$1"
+}
+report() {
   median=$(python3 -c "import sys,statistics; print(f'{statistics.median(map(float,sys.argv[1:])):.0f}')" "${runs[@]}")
   printf '%-58s median %6s µs CPU/request  (runs %s)\n' "$1" "$median" "${runs[*]}"
-  LAST=$median
+}
+# The exchange: each round collects fresh codes (measuring the authorize step), then
+# redeems them (measuring the token endpoint alone).
+measure_exchange() { # client alg
+  local name="POST /token authorization_code + PKCE, $2 ID token"
+  if [ -n "${ONLY:-}" ] && ! [[ $name =~ $ONLY ]]; then return; fi
+  local codes=$WORK/codes-$1
+  collect_script "$1" "$codes"; exchange_script "$1" "$codes"
+  authorize_runs=(); runs=()
+  for _ in $(seq 1 "${ROUNDS:-3}"); do
+    before=$(cpu_seconds)
+    out=$(wrk -t1 -c"${CONNECTIONS:-16}" -d"${SECONDS_PER_RUN}s" -s "$WORK/collect-$1.lua" "$BASE")
+    after=$(cpu_seconds)
+    n=$(wc -l < "$codes")
+    authorize_runs+=("$(python3 -c "import sys; b,a,n=map(float,sys.argv[1:]); print(f'{(a-b)*1e6/n:.0f}')" "$before" "$after" "$n")")
+    before=$(cpu_seconds)
+    # (wrk's thread:stop() ends the requests, not the run: size the run to the codes.)
+    out=$(wrk -t1 -c"${CONNECTIONS:-16}" -d"$(( n / 1000 + 2 ))s" -s "$WORK/exchange-$1.lua" "$BASE")
+    after=$(cpu_seconds)
+    [ -n "${VERBOSE:-}" ] && echo "$out" >&2
+    requests=$(echo "$out" | awk '/requests in/ { print $1 }')
+    runs+=("$(python3 -c "import sys; b,a,n=map(float,sys.argv[1:]); print(f'{(a-b)*1e6/n:.0f}')" "$before" "$after" "$requests")")
+  done
+  report "$name"
+  local saved=("${runs[@]}"); runs=("${authorize_runs[@]}")
+  report "  (GET /authorize prompt=none, 303 with a code, $1)"
+  runs=("${saved[@]}")
 }
 
 get_script discovery /.well-known/openid-configuration
@@ -124,19 +156,8 @@ get_script jwks /jwks
 measure "GET /jwks" "$WORK/jwks.lua"
 cc_script
 measure "POST /token client_credentials" "$WORK/cc.lua"
-# The authorize step alone (303 with a code, session and consent remembered).
-cat > "$WORK/authorize.lua" <<LUA
-wrk.path = "/authorize?$(authorize_query rp-EdDSA)&prompt=none"
-wrk.headers["Cookie"] = "sichat_session=$SESSION"
-LUA
-# (Measured whenever an exchange is: the exchange figure is net of it.)
-if [ -z "${ONLY:-}" ] || [[ "authorization_code" =~ $ONLY ]] || [[ "GET /authorize" =~ $ONLY ]]; then
-  ONLY= measure "GET /authorize prompt=none (303 with a code)" "$WORK/authorize.lua"
-fi
-AUTHORIZE_US=${LAST:-0}
 for alg in EdDSA RS256; do
-  exchange_script "rp-$alg"
-  measure "POST /token authorization_code + PKCE, $alg ID token" "$WORK/exchange-rp-$alg.lua" exchange
+  measure_exchange "rp-$alg" "$alg"
 done
 
 # Password sign-in, measured apart: 8 sequential sign-ins (Argon2id verification).

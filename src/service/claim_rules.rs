@@ -20,8 +20,8 @@ use sichat_core::{Clock, oauth};
 use super::credentials::CredentialService;
 use super::identity::IdentityService;
 use crate::error::ApiError;
-use crate::store::oidc_claim_rules::{self, ClaimRuleRow};
 use crate::store::epoch_cache::EpochCache;
+use crate::store::oidc_claim_rules::{self, ClaimRuleRow};
 use crate::store::{SeaStore, begin_write, map_err, stamp_identity_change};
 
 /// Claims a rule may not name: they are the ID token's own (OIDC Core §2, RFC 7519 §4.1).

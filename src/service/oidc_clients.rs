@@ -15,8 +15,8 @@ use sichat_core::oauth;
 use sichat_core::{Clock, Secret};
 
 use crate::error::ApiError;
-use crate::store::{SeaStore, begin_write, map_err, stamp_identity_change};
 use crate::store::oidc_clients::{self, ClientRow};
+use crate::store::{SeaStore, begin_write, map_err, stamp_identity_change};
 
 /// Client authentication methods at the token endpoint (OIDC Core §9).
 pub const AUTH_METHODS: [&str; 4] = [

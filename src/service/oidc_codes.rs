@@ -13,6 +13,7 @@ use sichat_core::{Clock, Secret, oauth};
 
 use crate::error::ApiError;
 use crate::store::oidc_grants::{self, Bindings, CodeRow, GrantRow, Redemption, RefreshUse};
+use crate::store::redemptions::Redemptions;
 use crate::store::{SeaStore, begin_write, map_err};
 
 /// How long a code may wait to be redeemed (RFC 6749 §4.1.2 recommends at most 10 min;
@@ -61,11 +62,16 @@ fn new_refresh_token() -> Secret<String> {
 pub struct AuthorizationCodes {
     store: Arc<SeaStore>,
     clock: Arc<dyn Clock>,
+    redemptions: Redemptions,
 }
 
 impl AuthorizationCodes {
     pub fn new(store: Arc<SeaStore>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
+        Self {
+            redemptions: Redemptions::start(store.db().clone()),
+            store,
+            clock,
+        }
     }
 
     /// Records the grant and issues its code, bound to `redirect_uri` and the `S256`
@@ -103,6 +109,11 @@ impl AuthorizationCodes {
             code_challenge: challenge.to_owned(),
             expires_at: now + CODE_LIFETIME_MS,
             redeemed_at: None,
+            user_id: grant_row.user_id.clone(),
+            scope: Some(grant_row.scope.clone()),
+            nonce: grant_row.nonce.clone(),
+            auth_time: grant_row.auth_time,
+            claims: grant_row.claims.clone(),
         };
         let txn = begin_write(self.store.db()).await.map_err(map_err)?;
         oidc_grants::insert_grant_with_code(&txn, grant_row, code_row).await?;
@@ -110,9 +121,10 @@ impl AuthorizationCodes {
         Ok((code, grant_id))
     }
 
-    /// Redeems `code` for `client_id` with `redirect_uri` and the PKCE `verifier`. The
-    /// conditional update and the grant read share one write transaction, so that a
-    /// concurrent replay revokes the grant only after this redemption has read it.
+    /// Redeems `code` for `client_id` with `redirect_uri` and the PKCE `verifier` (empty
+    /// for a code issued without a challenge): one atomic conditional update that also
+    /// returns the grant, so a concurrent replay can only revoke it afterwards; committed
+    /// with the other redemptions waiting at that moment (group commit).
     pub async fn redeem(
         &self,
         code: &str,
@@ -138,10 +150,10 @@ impl AuthorizationCodes {
             redirect_uri,
             challenge: &challenge,
         };
-        let txn = begin_write(self.store.db()).await.map_err(map_err)?;
-        let outcome = oidc_grants::redeem(&txn, bindings, self.clock.now_millis()).await?;
-        txn.commit().await.map_err(map_err)?;
-        Ok(outcome)
+        Ok(self
+            .redemptions
+            .redeem(bindings, self.clock.now_millis())
+            .await?)
     }
 
     /// A new refresh token for `grant_id` (stored as SHA-256).

@@ -20,9 +20,9 @@ use super::identity::IdentityService;
 use super::oauth_error::OAuthError;
 use super::oidc_clients::parse_list;
 use super::oidc_codes::{AuthorizationCodes, Rotation};
+use crate::store::SeaStore;
 use crate::store::oidc_clients::ClientRow;
 use crate::store::oidc_grants::{GrantRow, Redemption};
-use crate::store::SeaStore;
 
 /// How long an ID token is valid.
 pub const ID_TOKEN_LIFETIME: std::time::Duration = std::time::Duration::from_secs(600);
@@ -297,7 +297,11 @@ impl TokenService {
             email = Some(proven);
         }
         let email_verified = extra.remove("email_verified") == Some(Value::Bool(true));
-        let mut name = user.profile.display_name.clone().filter(|_| scoped("profile"));
+        let mut name = user
+            .profile
+            .display_name
+            .clone()
+            .filter(|_| scoped("profile"));
         if let Some(Value::String(proven)) = extra.remove("name") {
             name = Some(proven);
         }

@@ -10,6 +10,7 @@ pub mod oidc_claim_rules;
 pub mod oidc_clients;
 pub mod oidc_grants;
 pub mod oidc_sessions;
+pub mod redemptions;
 mod sea_store;
 pub mod settings;
 pub mod status;

@@ -50,10 +50,16 @@ pub mod codes {
         pub grant_id: String,
         pub client_id: String,
         pub redirect_uri: String,
-        /// The PKCE `S256` challenge.
+        /// The PKCE `S256` challenge (empty: a client allowed to skip PKCE sent none).
         pub code_challenge: String,
         pub expires_at: i64,
         pub redeemed_at: Option<i64>,
+        /// The grant's fields, copied at issue (NULL in codes issued before they were).
+        pub user_id: Option<String>,
+        pub scope: Option<String>,
+        pub nonce: Option<String>,
+        pub auth_time: Option<i64>,
+        pub claims: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -112,13 +118,28 @@ pub struct Bindings<'a> {
     pub challenge: &'a str,
 }
 
-/// Redeems a code at `now` (ms), atomically.
+/// Redeems a code at `now` (ms): one conditional `UPDATE … RETURNING` checks every binding
+/// and that the grant stands, so of concurrent redemptions exactly one wins (on its own or
+/// in the caller's transaction: [`super::redemptions`] batches them). A code redeemed
+/// before revokes its grant.
 pub async fn redeem(
     db: &impl ConnectionTrait,
     b: Bindings<'_>,
     now: i64,
 ) -> Result<Redemption, StoreError> {
     use codes::Column as C;
+    use sea_orm::sea_query::{ExprTrait, Query};
+    // Correlated: one primary-key lookup of this code's grant (an `IN (SELECT …)` would
+    // collect every standing grant).
+    let standing = Query::select()
+        .expr(Expr::value(1))
+        .from(grants::Entity)
+        .and_where(
+            Expr::col((grants::Entity, grants::Column::Id))
+                .equals((codes::Entity, codes::Column::GrantId)),
+        )
+        .and_where(Expr::col((grants::Entity, grants::Column::RevokedAt)).is_null())
+        .to_owned();
     let won = codes::Entity::update_many()
         .col_expr(C::RedeemedAt, Expr::value(now))
         .filter(C::CodeSha256.eq(b.code_sha256.to_owned()))
@@ -127,14 +148,29 @@ pub async fn redeem(
         .filter(C::ClientId.eq(b.client_id.to_owned()))
         .filter(C::RedirectUri.eq(b.redirect_uri.to_owned()))
         .filter(C::CodeChallenge.eq(b.challenge.to_owned()))
+        .filter(Expr::exists(standing))
         .exec_with_returning(db)
         .await
         .map_err(map_err)?;
     if let Some(code) = won.into_iter().next() {
-        return Ok(match grant(db, &code.grant_id).await? {
-            Some(g) if g.revoked_at.is_none() => Redemption::Redeemed(g),
-            _ => Redemption::Invalid,
-        });
+        let Some(scope) = code.scope else {
+            // Issued before codes carried their grant.
+            return Ok(match grant(db, &code.grant_id).await? {
+                Some(g) if g.revoked_at.is_none() => Redemption::Redeemed(g),
+                _ => Redemption::Invalid,
+            });
+        };
+        return Ok(Redemption::Redeemed(GrantRow {
+            id: code.grant_id,
+            client_id: code.client_id,
+            user_id: code.user_id,
+            scope,
+            nonce: code.nonce,
+            auth_time: code.auth_time,
+            created_at: now,
+            revoked_at: None,
+            claims: code.claims,
+        }));
     }
     let Some(code) = codes::Entity::find_by_id(b.code_sha256.to_owned())
         .one(db)

@@ -69,6 +69,8 @@ pub struct SeaStore {
     clients: Arc<EpochCache<String, Option<Arc<ClientRow>>>>,
     /// Users by row id.
     users_by_id: Arc<EpochCache<String, Option<Arc<UserRecord>>>>,
+    /// Key records (sealed) by id: every key write stamps an identity change.
+    keys_by_id: Arc<EpochCache<KeyId, Option<KeyRecord>>>,
 }
 
 impl SeaStore {
@@ -81,6 +83,7 @@ impl SeaStore {
         Self {
             clients: Arc::new(EpochCache::new(epoch.clone(), 10_000)),
             users_by_id: Arc::new(EpochCache::new(epoch.clone(), 10_000)),
+            keys_by_id: Arc::new(EpochCache::new(epoch.clone(), 10_000)),
             db,
             epoch,
             writer,
@@ -341,7 +344,9 @@ impl UnitOfWork for SeaStore {
 #[async_trait::async_trait]
 impl KeyStore for SeaStore {
     async fn get_key(&self, id: &KeyId) -> Result<Option<KeyRecord>, StoreError> {
-        keys::find(&self.db, id).await
+        self.keys_by_id
+            .get_or_load(id, || keys::find(&self.db, id))
+            .await
     }
 
     async fn list_keys(&self, owner: &Owner) -> Result<Vec<KeyRecord>, StoreError> {

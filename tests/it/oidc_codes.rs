@@ -180,6 +180,11 @@ async fn an_expired_code_or_a_revoked_grant_redeems_nothing() {
             code_challenge: s256_challenge(VERIFIER),
             expires_at: now - 60_000,
             redeemed_at: None,
+            user_id: None,
+            scope: Some("openid".into()),
+            nonce: None,
+            auth_time: None,
+            claims: None,
         },
     )
     .await
@@ -211,4 +216,53 @@ async fn an_expired_code_or_a_revoked_grant_redeems_nothing() {
             .unwrap(),
         Redemption::Invalid
     );
+
+    // A code issued before codes carried their grant's fields still redeems, through its
+    // grant.
+    let old_grant = uuid::Uuid::new_v4().to_string();
+    let old_code = "pre-migration-code-0123456789";
+    insert_grant_with_code(
+        db,
+        GrantRow {
+            id: old_grant.clone(),
+            client_id: "app".into(),
+            user_id: None,
+            scope: "openid email".into(),
+            nonce: Some("n-old".into()),
+            auth_time: None,
+            created_at: now,
+            revoked_at: None,
+            claims: None,
+        },
+        CodeRow {
+            code_sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(old_code.as_bytes())),
+            grant_id: old_grant.clone(),
+            client_id: "app".into(),
+            redirect_uri: REDIRECT.into(),
+            code_challenge: s256_challenge(VERIFIER),
+            expires_at: now + 60_000,
+            redeemed_at: None,
+            user_id: None,
+            scope: None,
+            nonce: None,
+            auth_time: None,
+            claims: None,
+        },
+    )
+    .await
+    .unwrap();
+    match codes
+        .redeem(old_code, "app", REDIRECT, VERIFIER)
+        .await
+        .unwrap()
+    {
+        Redemption::Redeemed(g) => {
+            assert_eq!(
+                (g.id.as_str(), g.scope.as_str()),
+                (old_grant.as_str(), "openid email")
+            );
+            assert_eq!(g.nonce.as_deref(), Some("n-old"));
+        }
+        other => panic!("{other:?}"),
+    }
 }
