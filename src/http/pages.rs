@@ -338,14 +338,16 @@ struct LoginView<'a> {
 }
 
 /// An `application/x-www-form-urlencoded` body; a repeated field is refused.
-fn page_form(headers: &HeaderMap, body: &[u8]) -> Result<BTreeMap<String, String>, Response> {
-    super::oidc::form(headers, body).map_err(|_| {
-        error_page(
-            StatusCode::BAD_REQUEST,
-            "Invalid form",
-            "The form was not sent as expected. Go back and try again.",
-        )
-    })
+fn page_form(headers: &HeaderMap, body: &[u8]) -> Option<BTreeMap<String, String>> {
+    super::oidc::form(headers, body).ok()
+}
+
+fn invalid_form() -> Response {
+    error_page(
+        StatusCode::BAD_REQUEST,
+        "Invalid form",
+        "The form was not sent as expected. Go back and try again.",
+    )
 }
 
 fn csrf_refused() -> Response {
@@ -430,9 +432,8 @@ pub async fn consent(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let form = match page_form(&headers, &body) {
-        Ok(f) => f,
-        Err(resp) => return resp,
+    let Some(form) = page_form(&headers, &body) else {
+        return invalid_form();
     };
     if !flow.pages.csrf_ok(
         cookie(&headers, flow.pages.csrf_cookie()),
@@ -500,9 +501,8 @@ pub async fn login(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let form = match page_form(&headers, &body) {
-        Ok(f) => f,
-        Err(resp) => return resp,
+    let Some(form) = page_form(&headers, &body) else {
+        return invalid_form();
     };
     if !flow.pages.csrf_ok(
         cookie(&headers, flow.pages.csrf_cookie()),
@@ -640,9 +640,8 @@ where
     F: FnOnce(String, String) -> Fut,
     Fut: std::future::Future<Output = Result<bool, ApiError>>,
 {
-    let form = match page_form(headers, body) {
-        Ok(f) => f,
-        Err(resp) => return resp,
+    let Some(form) = page_form(headers, body) else {
+        return invalid_form();
     };
     if !flow.pages.csrf_ok(
         cookie(headers, flow.pages.csrf_cookie()),
@@ -820,9 +819,8 @@ pub async fn logout_post(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let form = match page_form(&headers, &body) {
-        Ok(f) => f,
-        Err(resp) => return resp,
+    let Some(form) = page_form(&headers, &body) else {
+        return invalid_form();
     };
     let confirmed = form.get("confirm").is_some_and(|c| c == "yes");
     if confirmed

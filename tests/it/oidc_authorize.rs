@@ -186,7 +186,8 @@ async fn request_errors_go_back_to_the_client_with_state_and_iss() {
     let (server, _) = setup().await;
     let mut browser = Browser::new();
     let long = "n".repeat(1025);
-    let table: Vec<(&str, Vec<(&str, Option<&str>)>, &str)> = vec![
+    type Case<'a> = (&'a str, Vec<(&'a str, Option<&'a str>)>, &'a str);
+    let table: Vec<Case> = vec![
         (
             "no PKCE",
             vec![("code_challenge", None), ("code_challenge_method", None)],

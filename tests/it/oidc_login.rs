@@ -242,7 +242,7 @@ async fn standard_relying_parties_log_a_user_in_with_every_algorithm_and_auth_me
     .await;
     assert_eq!(second.claims["sub"], user_id);
     assert!(
-        second.claims.get("email").is_none(),
+        !second.claims.contains_key("email"),
         "no email scope, no email"
     );
 
@@ -368,7 +368,7 @@ async fn a_credential_backs_claims_while_it_verifies() {
         consent.body
     );
     assert!(consent.body.contains("EmailCredential"));
-    assert!(consent.body.contains(&server.host_did().replace('%', "%")));
+    assert!(consent.body.contains(&server.host_did()), "the issuer is shown");
 
     let released = login(
         &server,
