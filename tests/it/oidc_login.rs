@@ -368,7 +368,10 @@ async fn a_credential_backs_claims_while_it_verifies() {
         consent.body
     );
     assert!(consent.body.contains("EmailCredential"));
-    assert!(consent.body.contains(&server.host_did()), "the issuer is shown");
+    assert!(
+        consent.body.contains(&server.host_did()),
+        "the issuer is shown"
+    );
 
     let released = login(
         &server,
