@@ -10,6 +10,7 @@ pub mod api;
 pub mod clock;
 pub mod contexts;
 pub mod did;
+pub mod didcomm;
 pub mod id;
 pub mod keys;
 pub mod oauth;
