@@ -86,10 +86,12 @@ fn the_spec_encrypted_examples_decrypt_for_every_recipient() {
                     serde_json::from_slice::<Value>(&payload).unwrap(),
                     expected_plaintext()
                 );
-                assert_eq!(
-                    message["signatures"][0]["header"]["kid"],
-                    "did:example:alice#key-1"
-                );
+                let inner = sichat_core::didcomm::jws::SignedEnvelope::parse(
+                    std::str::from_utf8(&plaintext).unwrap(),
+                )
+                .unwrap();
+                let signer = "did:example:alice#key-1";
+                inner.verify(signer, &alice_signing(signer)).unwrap();
             } else {
                 assert_eq!(message, expected_plaintext(), "{file} for {kid}");
             }
@@ -117,5 +119,90 @@ fn the_spec_examples_on_other_curves_are_refused_as_unsupported() {
             Err(JweError::Unsupported(why)) => assert!(why.contains("EC/P-"), "{file}: {why}"),
             other => panic!("{file}: {other:?}"),
         }
+    }
+}
+
+/// An authentication key of Alice's DID document (B.1), by key id.
+fn alice_signing(kid: &str) -> sichat_core::keys::PublicKey {
+    let doc: Value = serde_json::from_str(&vector("diddoc_alice.json")).unwrap();
+    let vm = doc["authentication"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == kid)
+        .unwrap_or_else(|| panic!("no method {kid}"));
+    sichat_core::keys::PublicKey::from_jwk_value(&vm["publicKeyJwk"]).unwrap()
+}
+
+#[test]
+fn the_spec_signed_examples_verify_and_es256k_is_unsupported() {
+    use sichat_core::didcomm::jws::{JwsError, SignedEnvelope};
+    for (file, kid) in [
+        ("signed_eddsa.json", "did:example:alice#key-1"),
+        ("signed_es256.json", "did:example:alice#key-2"),
+    ] {
+        let signed = SignedEnvelope::parse(&vector(file)).unwrap();
+        assert_eq!(signed.signers().collect::<Vec<_>>(), [kid], "{file}");
+        signed.verify(kid, &alice_signing(kid)).unwrap();
+        assert_eq!(
+            serde_json::from_slice::<Value>(signed.payload()).unwrap(),
+            expected_plaintext()
+        );
+        // Another key, or another signer named, fails.
+        let other = if kid.ends_with("-1") {
+            "did:example:alice#key-2"
+        } else {
+            "did:example:alice#key-1"
+        };
+        assert!(matches!(
+            signed.verify(kid, &alice_signing(other)),
+            Err(JwsError::BadSignature(_))
+        ));
+        assert!(matches!(
+            signed.verify(other, &alice_signing(other)),
+            Err(JwsError::NoSuchSigner(_))
+        ));
+        // A payload changed after signing.
+        let mut v: Value = serde_json::from_str(&vector(file)).unwrap();
+        v["payload"] = serde_json::json!(B64.encode(b"{\"id\":\"forged\"}"));
+        let forged = SignedEnvelope::parse(&v.to_string()).unwrap();
+        assert!(forged.verify(kid, &alice_signing(kid)).is_err());
+    }
+    assert!(matches!(
+        SignedEnvelope::parse(&vector("signed_es256k.json")),
+        Err(JwsError::Unsupported(_))
+    ));
+}
+
+/// Signed through the key service (the server's Ed25519 and P-256 keys), verified with the
+/// published public keys.
+#[tokio::test]
+async fn messages_signed_through_the_key_service_verify() {
+    use sichat_core::didcomm::jws::{SignedEnvelope, sign};
+    use sichat_core::id::Owner;
+    use sichat_core::keys::jws::JwsAlg;
+    use sichat_core::keys::{KeyType, Signer};
+    let server = crate::common::TestServer::spawn().await;
+    let keys = server.services.keys.clone();
+    for (key_type, alg) in [
+        (KeyType::Ed25519, JwsAlg::EdDSA),
+        (KeyType::P256, JwsAlg::ES256),
+    ] {
+        let info = keys
+            .list(&Owner::Server)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|k| k.key_type == key_type)
+            .unwrap();
+        let kid = format!("{}#{}", server.host_did(), info.id);
+        let jws = sign(&*keys, &info.id, alg, &kid, b"{\"id\":\"1\"}")
+            .await
+            .unwrap();
+        let signed = SignedEnvelope::parse(&jws).unwrap();
+        signed
+            .verify(&kid, &keys.public_key(&info.id).await.unwrap())
+            .unwrap();
+        assert_eq!(signed.payload(), b"{\"id\":\"1\"}");
     }
 }
