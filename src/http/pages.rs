@@ -455,8 +455,11 @@ pub async fn consent(
     };
     let outcome = async {
         let request = flow.authorizer.open(tx)?;
-        let Some(session) = session(flow.sessions(), &flow.pages, &headers).await? else {
-            // Signed out meanwhile: sign in again, then consent.
+        let session = session(flow.sessions(), &flow.pages, &headers).await?;
+        // Signed out meanwhile, or the request wants a fresher sign-in (`prompt=login`,
+        // `max_age`) than the browser's: sign in again, then consent.
+        let Some(session) = session.filter(|s| flow.authorizer.session_satisfies(&request, s))
+        else {
             return flow.authorizer.next(request, None).await;
         };
         flow.authorizer

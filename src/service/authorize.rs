@@ -265,12 +265,21 @@ impl Authorizer {
             state: state.map(String::as_str),
             issuer,
         };
-        self.check(&params, &client, repeated, &to)
-            .map(|mut request| {
-                request.redirect_uri = redirect_uri.clone();
-                request.state = state.cloned();
-                request
-            })
+        let mut request = self.check(&params, &client, repeated, &to)?;
+        request.redirect_uri = redirect_uri.clone();
+        request.state = state.cloned();
+        // A claim a credential backs is asked for by name only within the scopes the
+        // client is registered for; others are ignored (OIDC Core §5.5).
+        let rules = self.claims.rows().await?;
+        let registered: BTreeSet<&str> = client.scope.split(' ').collect();
+        request.claims.retain(|name| {
+            let backing: Vec<_> = rules.iter().filter(|r| &r.claim == name).collect();
+            !backing.is_empty()
+                && backing
+                    .iter()
+                    .any(|r| registered.contains(r.scope.as_str()))
+        });
+        Ok(request)
     }
 
     /// Everything after the client and redirect URI, in the order RFC 6749 and OIDC Core
@@ -477,16 +486,7 @@ impl Authorizer {
         let client = self.client(&request.client_id).await?;
         let client_name = client.name.clone().unwrap_or_else(|| client.id.clone());
         let to = self.error_to(&request);
-        let now = self.clock.now_millis();
-        let fresh = |s: &Session| {
-            let logged_in_since_request = s.row.auth_time >= request.issued_at;
-            let prompt_ok = !request.prompts("login") || logged_in_since_request;
-            let age_ok = request
-                .max_age
-                .is_none_or(|max| logged_in_since_request || now - s.row.auth_time <= max * 1000);
-            prompt_ok && age_ok
-        };
-        let Some(session) = session.filter(fresh) else {
+        let Some(session) = session.filter(|s| self.session_satisfies(&request, s)) else {
             if request.prompts("none") {
                 return Err(to.error("login_required", "the user is not signed in"));
             }
@@ -523,6 +523,18 @@ impl Authorizer {
             session,
             backed,
         })
+    }
+
+    /// Whether `session` satisfies the request's `prompt=login` and `max_age` (a sign-in
+    /// after the request satisfies both).
+    pub fn session_satisfies(&self, request: &AuthRequest, session: &Session) -> bool {
+        let now = self.clock.now_millis();
+        let since_request = session.row.auth_time >= request.issued_at;
+        let prompt_ok = !request.prompts("login") || since_request;
+        let age_ok = request
+            .max_age
+            .is_none_or(|max| since_request || now - session.row.auth_time <= max * 1000);
+        prompt_ok && age_ok
     }
 
     /// The user's answer on the consent page: allowed, the consent is remembered and a
@@ -632,8 +644,17 @@ fn requested_claims(raw: &str) -> Result<Vec<String>, String> {
             if !(request.is_null() || request.is_object()) {
                 return Err(format!("claims.{member}.{name} must be null or an object"));
             }
-            if name.is_empty() || name.len() > 128 {
-                return Err("claim names are 1 to 128 characters".into());
+            // The names are kept in the consent with the scopes, space-separated: only
+            // name characters, so that no claim name can read back as a scope.
+            let ok = !name.is_empty()
+                && name.len() <= 128
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':'));
+            if !ok {
+                return Err(format!(
+                    "claim name `{name}` is not 1 to 128 letters, digits, `_`, `-`, `.` or `:`"
+                ));
             }
             names.insert(name.clone());
         }

@@ -132,7 +132,12 @@ impl AuthorizationCodes {
         redirect_uri: &str,
         verifier: &str,
     ) -> Result<Redemption, ApiError> {
+        // Inputs a database could refuse (NUL, over-long) never reach a batch.
+        let storable = |v: &str| v.len() <= 2048 && !v.chars().any(char::is_control);
         if code.len() > 256
+            || !storable(code)
+            || !storable(redirect_uri)
+            || oauth::check_client_id(client_id).is_err()
             || (!verifier.is_empty() && oauth::check_code_verifier(verifier).is_err())
         {
             return Ok(Redemption::Invalid);

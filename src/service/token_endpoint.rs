@@ -293,10 +293,17 @@ impl TokenService {
             .release(&user_id, scope.split(' '), &named)
             .await?;
         let mut email = user.profile.email.clone().filter(|_| scoped("email"));
-        if let Some(Value::String(proven)) = extra.remove("email") {
-            email = Some(proven);
+        // `email_verified: true` only beside an address a credential proved (never beside
+        // the profile's, which nothing proved).
+        let proven = match extra.remove("email") {
+            Some(Value::String(address)) => Some(address),
+            _ => None,
+        };
+        let email_verified =
+            extra.remove("email_verified") == Some(Value::Bool(true)) && proven.is_some();
+        if proven.is_some() {
+            email = proven;
         }
-        let email_verified = extra.remove("email_verified") == Some(Value::Bool(true));
         let mut name = user
             .profile
             .display_name

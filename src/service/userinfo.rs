@@ -79,11 +79,15 @@ impl UserInfo {
             claims.insert("email_verified".into(), Value::Bool(false));
         }
         let scopes = valid.scope.split(' ');
-        let backed = self
+        let mut backed = self
             .claim_rules
             .release(user_id, scopes, &valid.claims)
             .await
             .map_err(UserInfoErrorOr::Internal)?;
+        // `email_verified: true` only beside an address a credential proved.
+        if !backed.get("email").is_some_and(Value::is_string) {
+            backed.remove("email_verified");
+        }
         claims.extend(backed);
         Ok(claims)
     }

@@ -3,9 +3,9 @@
 //! and on SQLite with `synchronous=FULL` the commit's fsync costs more CPU than all the
 //! rest of a token request. So one writer task takes the redemptions waiting at that
 //! moment (up to [`MAX_BATCH`]), runs each one's conditional `UPDATE … RETURNING` in one
-//! write transaction and commits once: one fsync for the batch. Each caller gets its own
-//! outcome, or an error for all when the commit fails (then nothing was redeemed and the
-//! codes stay usable).
+//! write transaction and commits once: one fsync for the batch. If any statement fails,
+//! nothing of the batch stands and each redemption runs again alone, so one bad request
+//! cannot make others' redemptions vanish.
 
 use sea_orm::DatabaseConnection;
 use sichat_core::store::StoreError;
@@ -91,17 +91,39 @@ async fn redeem_batch(
     db: &DatabaseConnection,
     batch: &[Job],
 ) -> Vec<Result<Redemption, StoreError>> {
-    let all_failed = |e: StoreError| batch.iter().map(|_| Err(e.clone())).collect();
-    let txn = match begin_write(db).await {
-        Ok(txn) => txn,
-        Err(e) => return all_failed(map_err(e)),
-    };
-    let mut results = Vec::with_capacity(batch.len());
+    match redeem_together(db, batch).await {
+        Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
+        // One statement failed (on PostgreSQL that aborts the whole transaction, and its
+        // COMMIT would silently roll back): nothing of the batch stands, so each
+        // redemption runs again in a transaction of its own, and only the failing one fails.
+        Err(_) => {
+            let mut results = Vec::with_capacity(batch.len());
+            for job in batch {
+                let one = redeem_together(db, std::slice::from_ref(job))
+                    .await
+                    .and_then(|mut outcome| {
+                        outcome
+                            .pop()
+                            .ok_or_else(|| StoreError::Backend("no outcome".into()))
+                    });
+                results.push(one);
+            }
+            results
+        }
+    }
+}
+
+/// Runs `batch` in one write transaction: every outcome when every statement and the
+/// commit succeeded, else the first error (the transaction is then rolled back).
+async fn redeem_together(
+    db: &DatabaseConnection,
+    batch: &[Job],
+) -> Result<Vec<Redemption>, StoreError> {
+    let txn = begin_write(db).await.map_err(map_err)?;
+    let mut outcomes = Vec::with_capacity(batch.len());
     for job in batch {
-        results.push(oidc_grants::redeem(&txn, job.bindings(), job.now).await);
+        outcomes.push(oidc_grants::redeem(&txn, job.bindings(), job.now).await?);
     }
-    match txn.commit().await {
-        Ok(()) => results,
-        Err(e) => all_failed(map_err(e)),
-    }
+    txn.commit().await.map_err(map_err)?;
+    Ok(outcomes)
 }

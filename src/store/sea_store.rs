@@ -92,6 +92,10 @@ impl SeaStore {
 
     /// An OpenID Connect client, from memory while the identity epoch holds.
     pub async fn client(&self, id: &str) -> Result<Option<Arc<ClientRow>>, StoreError> {
+        // Only well-formed ids are looked up (and remembered): junk cannot fill the cache.
+        if sichat_core::oauth::check_client_id(id).is_err() {
+            return Ok(None);
+        }
         self.clients
             .get_or_load(&id.to_owned(), || async {
                 Ok(super::oidc_clients::get(&self.db, id).await?.map(Arc::new))

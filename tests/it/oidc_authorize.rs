@@ -280,6 +280,14 @@ async fn request_errors_go_back_to_the_client_with_state_and_iss() {
             "invalid_request",
         ),
         (
+            "a claim name that would read as scopes",
+            vec![(
+                "claims",
+                Some(r#"{"userinfo":{"x holder offline_access":null}}"#),
+            )],
+            "invalid_request",
+        ),
+        (
             "long nonce",
             vec![("nonce", Some(long.as_str()))],
             "invalid_request",
@@ -394,6 +402,32 @@ async fn prompt_max_age_login_hint_and_consent() {
         .get(&authorize_url(&server, &[("max_age", Some("3600"))]))
         .await;
     assert!(page.redirect_params().contains_key("code"));
+
+    // The consent form cannot skip a sign-in the request asked for: a `prompt=login`
+    // request's sealed form posted straight to the consent endpoint shows the sign-in page.
+    let page = browser
+        .get(&authorize_url(
+            &server,
+            &[("prompt", Some("login consent"))],
+        ))
+        .await;
+    assert!(page.body.contains("action=\"/login\""));
+    let (tx, csrf) = (page.field("tx").unwrap(), page.field("csrf").unwrap());
+    let skipped = browser
+        .post(
+            &format!("{}/authorize/consent", server.base),
+            &[
+                ("csrf", csrf.as_str()),
+                ("tx", tx.as_str()),
+                ("decision", "allow"),
+            ],
+        )
+        .await;
+    assert_eq!(skipped.status, 200, "{}", skipped.body);
+    assert!(
+        skipped.body.contains("action=\"/login\""),
+        "no code without the sign-in"
+    );
 
     // A sealed request altered on the way is refused with a page.
     let page = browser

@@ -120,6 +120,14 @@ async fn a_wrong_binding_fails_without_burning_the_code() {
         (code.as_str(), "app", REDIRECT, ""),
         ("not-a-code", "app", REDIRECT, VERIFIER),
         ("", "app", REDIRECT, VERIFIER),
+        // What a database could refuse never reaches the group-committed batch.
+        (
+            code.as_str(),
+            "app",
+            "https://app.example/cb\u{0}",
+            VERIFIER,
+        ),
+        (code.as_str(), "app\u{0}", REDIRECT, VERIFIER),
     ] {
         assert_eq!(
             codes
