@@ -170,9 +170,19 @@ struct ErrorTo<'a> {
 
 impl ErrorTo<'_> {
     fn error(&self, error: &str, description: impl AsRef<str>) -> AuthorizeError {
+        // RFC 6749 §4.1.2.1: `error_description` is printable ASCII without `"` and `\`;
+        // anything else a request put in it is replaced.
+        let description: String = description
+            .as_ref()
+            .chars()
+            .map(|c| match c {
+                ' '..='~' if c != '"' && c != '\\' => c,
+                _ => '?',
+            })
+            .collect();
         let mut params = vec![
             ("error", error),
-            ("error_description", description.as_ref()),
+            ("error_description", description.as_str()),
         ];
         if let Some(state) = self.state {
             params.push(("state", state));
@@ -222,7 +232,10 @@ impl Authorizer {
                 .insert(name.to_string(), value.into_owned())
                 .is_some()
             {
-                repeated.get_or_insert_with(|| name.to_string());
+                // The client and its redirect URI first: their repetition is a page.
+                if matches!(name.as_ref(), "client_id" | "redirect_uri") || repeated.is_none() {
+                    repeated = Some(name.to_string());
+                }
             }
         }
         // The client and its redirect URI first: until both hold, nothing may redirect.
@@ -531,9 +544,9 @@ impl Authorizer {
         let now = self.clock.now_millis();
         let since_request = session.row.auth_time >= request.issued_at;
         let prompt_ok = !request.prompts("login") || since_request;
-        let age_ok = request
-            .max_age
-            .is_none_or(|max| since_request || now - session.row.auth_time <= max * 1000);
+        let age_ok = request.max_age.is_none_or(|max| {
+            since_request || now - session.row.auth_time <= max.saturating_mul(1000)
+        });
         prompt_ok && age_ok
     }
 

@@ -82,6 +82,16 @@ async fn untrusted_clients_and_redirect_uris_get_a_page_and_no_redirect() {
         url::form_urlencoded::byte_serialize(b"https://evil.example/cb").collect::<String>()
     );
     assert_error_page(&browser.get(&doubled).await, "repeated redirect_uri");
+    // Also when another parameter was repeated before it.
+    let doubled = format!(
+        "{}&scope=openid&redirect_uri={}",
+        authorize_url(&server, &[]),
+        url::form_urlencoded::byte_serialize(REDIRECT.as_bytes()).collect::<String>()
+    );
+    assert_error_page(
+        &browser.get(&doubled).await,
+        "repeated scope, then redirect_uri",
+    );
 
     let https_mutants = [
         "https://rp.example/callback/",
@@ -297,6 +307,26 @@ async fn request_errors_go_back_to_the_client_with_state_and_iss() {
         let page = browser.get(&authorize_url(&server, &extra)).await;
         assert_error_redirect(&server, &page, error, why);
     }
+    // What the request said is never echoed outside RFC 6749's error_description charset.
+    let page = browser
+        .get(&authorize_url(
+            &server,
+            &[("response_type", Some("to\"k<é>\\en"))],
+        ))
+        .await;
+    assert_error_redirect(
+        &server,
+        &page,
+        "unsupported_response_type",
+        "odd response_type",
+    );
+    let description = page.redirect_params()["error_description"].clone();
+    assert!(
+        description
+            .chars()
+            .all(|c| (' '..='~').contains(&c) && c != '"' && c != '\\'),
+        "{description}"
+    );
     // A parameter given twice (other than client_id and redirect_uri).
     let doubled = format!("{}&scope=openid", authorize_url(&server, &[]));
     assert_error_redirect(
@@ -397,6 +427,14 @@ async fn prompt_max_age_login_hint_and_consent() {
         assert_eq!(next.status, 303, "{extra:?}: {}", next.body);
         assert!(next.redirect_params().contains_key("code"));
     }
+    // A huge max_age neither overflows nor fails: the session is recent enough.
+    let page = browser
+        .get(&authorize_url(
+            &server,
+            &[("max_age", Some("9223372036854775807"))],
+        ))
+        .await;
+    assert!(page.redirect_params().contains_key("code"), "{}", page.body);
     // A generous max_age keeps the session.
     let page = browser
         .get(&authorize_url(&server, &[("max_age", Some("3600"))]))
