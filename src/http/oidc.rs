@@ -64,7 +64,9 @@ pub async fn register(
 
 /// Cached JSON bytes, cacheable for five minutes.
 fn json_bytes(body: Arc<Vec<u8>>) -> Result<Response, ApiError> {
-    let mut resp = Response::new(axum::body::Body::from(body.as_ref().clone()));
+    // The cached bytes themselves, shared, not a copy per request.
+    let body = axum::body::Bytes::from_owner(ArcBytes(body));
+    let mut resp = Response::new(axum::body::Body::from(body));
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
@@ -75,6 +77,15 @@ fn json_bytes(body: Arc<Vec<u8>>) -> Result<Response, ApiError> {
         HeaderValue::from_static("public, max-age=300"),
     );
     Ok(resp)
+}
+
+/// Cached bytes lent to a response body.
+struct ArcBytes(Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for ArcBytes {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_slice()
+    }
 }
 
 /// `GET /jwks`: the keys that sign ID tokens (`RS256`, `ES256`, `EdDSA`), and keys retired

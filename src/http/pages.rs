@@ -342,20 +342,50 @@ fn page_form(headers: &HeaderMap, body: &[u8]) -> Option<BTreeMap<String, String
     super::oidc::form(headers, body).ok()
 }
 
-fn invalid_form() -> Response {
-    error_page(
-        StatusCode::BAD_REQUEST,
-        "Invalid form",
-        "The form was not sent as expected. Go back and try again.",
+/// Whether the form's `csrf` token matches this browser's CSRF cookie.
+fn csrf_matches(pages: &Pages, headers: &HeaderMap, form: &BTreeMap<String, String>) -> bool {
+    pages.csrf_ok(
+        cookie(headers, pages.csrf_cookie()),
+        form.get("csrf").map(String::as_str),
     )
 }
 
-fn csrf_refused() -> Response {
-    error_page(
-        StatusCode::FORBIDDEN,
-        "Form expired",
-        "This form could not be accepted (its security token does not match this browser). Go back, reload the page and try again.",
-    )
+/// Why a page's form was refused (each renders its page).
+enum FormRefused {
+    /// Not a form, or a field given twice: 400.
+    Invalid,
+    /// The CSRF token does not match the browser's cookie: 403.
+    Csrf,
+}
+
+impl IntoResponse for FormRefused {
+    fn into_response(self) -> Response {
+        match self {
+            FormRefused::Invalid => error_page(
+                StatusCode::BAD_REQUEST,
+                "Invalid form",
+                "The form was not sent as expected. Go back and try again.",
+            ),
+            FormRefused::Csrf => error_page(
+                StatusCode::FORBIDDEN,
+                "Form expired",
+                "This form could not be accepted (its security token does not match this browser). Go back, reload the page and try again.",
+            ),
+        }
+    }
+}
+
+/// A page's form whose CSRF token matches the browser's cookie.
+fn checked_form(
+    pages: &Pages,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<BTreeMap<String, String>, FormRefused> {
+    let form = page_form(headers, body).ok_or(FormRefused::Invalid)?;
+    if !csrf_matches(pages, headers, &form) {
+        return Err(FormRefused::Csrf);
+    }
+    Ok(form)
 }
 
 /// `GET /authorize` (RFC 6749 §4.1.1, OIDC Core §3.1.2.1): validates the request, then
@@ -432,15 +462,10 @@ pub async fn consent(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let Some(form) = page_form(&headers, &body) else {
-        return invalid_form();
+    let form = match checked_form(&flow.pages, &headers, &body) {
+        Ok(form) => form,
+        Err(refused) => return refused.into_response(),
     };
-    if !flow.pages.csrf_ok(
-        cookie(&headers, flow.pages.csrf_cookie()),
-        form.get("csrf").map(String::as_str),
-    ) {
-        return csrf_refused();
-    }
     let tx = form.get("tx").map(String::as_str).unwrap_or_default();
     let allow = match form.get("decision").map(String::as_str) {
         Some("allow") => true,
@@ -504,15 +529,10 @@ pub async fn login(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let Some(form) = page_form(&headers, &body) else {
-        return invalid_form();
+    let form = match checked_form(&flow.pages, &headers, &body) {
+        Ok(form) => form,
+        Err(refused) => return refused.into_response(),
     };
-    if !flow.pages.csrf_ok(
-        cookie(&headers, flow.pages.csrf_cookie()),
-        form.get("csrf").map(String::as_str),
-    ) {
-        return csrf_refused();
-    }
     let request = match form.get("tx").filter(|t| !t.is_empty()) {
         Some(tx) => match flow.authorizer.open(tx) {
             Ok(r) => Some(r),
@@ -643,15 +663,10 @@ where
     F: FnOnce(String, String) -> Fut,
     Fut: std::future::Future<Output = Result<bool, ApiError>>,
 {
-    let Some(form) = page_form(headers, body) else {
-        return invalid_form();
+    let form = match checked_form(&flow.pages, headers, body) {
+        Ok(form) => form,
+        Err(refused) => return refused.into_response(),
     };
-    if !flow.pages.csrf_ok(
-        cookie(headers, flow.pages.csrf_cookie()),
-        form.get("csrf").map(String::as_str),
-    ) {
-        return csrf_refused();
-    }
     let current = match session(flow.sessions(), &flow.pages, headers).await {
         Ok(Some(s)) => s,
         Ok(None) => return see_other(sichat_core::api::paths::ACCOUNT, vec![]),
@@ -822,17 +837,13 @@ pub async fn logout_post(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
+    // The RP's own POST carries no CSRF token; the user's confirmation must.
     let Some(form) = page_form(&headers, &body) else {
-        return invalid_form();
+        return FormRefused::Invalid.into_response();
     };
     let confirmed = form.get("confirm").is_some_and(|c| c == "yes");
-    if confirmed
-        && !flow.flow.pages.csrf_ok(
-            cookie(&headers, flow.flow.pages.csrf_cookie()),
-            form.get("csrf").map(String::as_str),
-        )
-    {
-        return csrf_refused();
+    if confirmed && !csrf_matches(&flow.flow.pages, &headers, &form) {
+        return FormRefused::Csrf.into_response();
     }
     flow.run(&headers, form, confirmed).await
 }
