@@ -196,6 +196,39 @@ impl AgreementKey {
         }
     }
 
+    /// The agreement key of a resolved public key (X25519, or P-256 as SEC1 bytes).
+    pub fn from_public(key: &crate::keys::PublicKey) -> Result<Self, JweError> {
+        use crate::keys::KeyType;
+        match key.key_type() {
+            KeyType::X25519 => Ok(AgreementKey::X25519(
+                X25519KeyPair::from_public_bytes(key.as_bytes()).map_err(key_error)?,
+            )),
+            KeyType::P256 => Ok(AgreementKey::P256(
+                P256KeyPair::from_public_bytes(key.as_bytes()).map_err(key_error)?,
+            )),
+            other => Err(JweError::Unsupported(format!(
+                "key agreement with a {other} key (X25519 and P-256 are supported)"
+            ))),
+        }
+    }
+
+    /// The agreement key of a stored secret (X25519 or P-256).
+    pub fn from_secret(key: &crate::keys::SecretKey) -> Result<Self, JweError> {
+        use crate::keys::KeyType;
+        let bytes = key.to_bytes();
+        match key.key_type() {
+            KeyType::X25519 => Ok(AgreementKey::X25519(
+                X25519KeyPair::from_secret_bytes(&bytes).map_err(key_error)?,
+            )),
+            KeyType::P256 => Ok(AgreementKey::P256(
+                P256KeyPair::from_secret_bytes(&bytes).map_err(key_error)?,
+            )),
+            other => Err(JweError::Unsupported(format!(
+                "key agreement with a {other} key (X25519 and P-256 are supported)"
+            ))),
+        }
+    }
+
     /// The public JWK (`kty`, `crv`, `x`, and `y` for P-256).
     pub fn public_jwk(&self) -> Result<Value, JweError> {
         use askar_crypto::jwk::ToJwk;
@@ -510,6 +543,13 @@ impl Envelope {
             None => None,
             Some(Value::String(s)) => Some(s.clone()),
             Some(_) => return Err(malformed("`skid` is not a string")),
+        };
+        // v2.1 §5.1.1: without `skid`, the sender's key id is read from `apu`.
+        let skid = match skid {
+            None if alg == KeyWrap::Ecdh1PuA256Kw && !apu.is_empty() => {
+                Some(String::from_utf8(apu.clone()).map_err(|_| malformed("`apu` is not UTF-8"))?)
+            }
+            skid => skid,
         };
         let list = outer
             .get("recipients")

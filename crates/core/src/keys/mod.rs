@@ -19,7 +19,7 @@ pub use public::{PublicKey, jwk_thumbprint};
 pub use sealed::Kek;
 pub use secret::SecretKey;
 pub use service::{KeyInfo, KeyService, KeyServiceError};
-pub use signer::{SignError, Signer};
+pub use signer::{KeyAgreement, SignError, Signer};
 pub use ssi_signer::SsiSigner;
 
 use serde::{Deserialize, Serialize};

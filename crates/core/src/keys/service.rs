@@ -116,6 +116,11 @@ impl<S: KeyStore> KeyService<S> {
         Self { store, kek, clock }
     }
 
+    /// The store the keys are kept in.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
     /// Seals a private key into a new record for `owner`, to be stored by the caller's
     /// unit of work (e.g. a new user together with their keys).
     pub fn seal_record(&self, owner: &Owner, secret: &SecretKey) -> KeyRecord {
@@ -219,6 +224,19 @@ impl<S: KeyStore> Signer for KeyService<S> {
             .ok_or_else(|| SignError::NotFound(key.clone()))?;
         PublicKey::from_multibase_cached(&record.public_multibase)
             .map_err(|e| SignError::Store(corrupt(&record, e)))
+    }
+}
+
+#[async_trait::async_trait]
+impl<S: KeyStore> super::KeyAgreement for KeyService<S> {
+    async fn with_secret(
+        &self,
+        key: &KeyId,
+        op: &mut (dyn for<'s> FnMut(&'s SecretKey) + Send),
+    ) -> Result<(), SignError> {
+        let secret = self.open(key).await?;
+        op(&secret);
+        Ok(())
     }
 }
 

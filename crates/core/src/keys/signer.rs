@@ -31,6 +31,30 @@ pub trait Signer: Send + Sync {
     async fn public_key(&self, key: &KeyId) -> Result<PublicKey, SignError>;
 }
 
+/// Key agreement with stored keys (DIDComm envelopes): the secret is opened for one
+/// operation, handed to `op`, and wiped when it returns. The operation decides which key
+/// types it can use.
+#[async_trait::async_trait]
+pub trait KeyAgreement: Send + Sync {
+    /// Runs `op` with the secret of the active key `key`.
+    async fn with_secret(
+        &self,
+        key: &KeyId,
+        op: &mut (dyn for<'s> FnMut(&'s super::SecretKey) + Send),
+    ) -> Result<(), SignError>;
+}
+
+#[async_trait::async_trait]
+impl<T: KeyAgreement + ?Sized> KeyAgreement for std::sync::Arc<T> {
+    async fn with_secret(
+        &self,
+        key: &KeyId,
+        op: &mut (dyn for<'s> FnMut(&'s super::SecretKey) + Send),
+    ) -> Result<(), SignError> {
+        (**self).with_secret(key, op).await
+    }
+}
+
 #[async_trait::async_trait]
 impl<T: Signer + ?Sized> Signer for std::sync::Arc<T> {
     async fn sign(&self, key: &KeyId, message: &[u8]) -> Result<Vec<u8>, SignError> {
