@@ -199,7 +199,9 @@ impl From<StoreError> for ApiError {
             StoreError::Duplicate(what) => {
                 ApiError::new(ProblemKind::CONFLICT, format!("already exists: {what}"))
             }
-            StoreError::Conflict(what) => ApiError::new(ProblemKind::CONFLICT, what),
+            StoreError::Conflict(what) | StoreError::QuotaExceeded(what) => {
+                ApiError::new(ProblemKind::CONFLICT, what)
+            }
             StoreError::NotFound(what) => ApiError::not_found(format!("not found: {what}")),
             StoreError::Backend(_) => ApiError::internal(e),
         }

@@ -2,6 +2,7 @@
 //! database. SQLite (WAL, `synchronous=FULL`, `busy_timeout`, foreign keys) is the default;
 //! PostgreSQL shares the same migrations.
 
+pub mod didcomm;
 pub mod epoch_cache;
 pub mod held;
 pub mod issued;

@@ -15,14 +15,15 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
 use sichat_core::id::{KeyId, Owner, UserName};
 use sichat_core::store::{
     Changes, CredentialStatus, CredentialStore, HeldCredentialRecord, IssuedCredentialRecord,
-    IssuedCredentialStore, KeyRecord, KeyStore, StatusListRecord, StatusListState, StatusListStore,
-    StoreError, UnitOfWork, UserRecord, UserStore,
+    IssuedCredentialStore, KeyRecord, KeyStore, MediationRecord, MessageStore, QueueStatus,
+    QueuedMessage, StatusListRecord, StatusListState, StatusListStore, StoreError, UnitOfWork,
+    UserRecord, UserStore,
 };
 use tokio::sync::{mpsc, oneshot};
 
 use super::epoch_cache::EpochCache;
 use super::oidc_clients::ClientRow;
-use super::{begin_write, held, issued, keys, map_err, settings, status, users};
+use super::{begin_write, didcomm, held, issued, keys, map_err, settings, status, users};
 
 /// A counter that moves whenever identity data (users, keys, the public URL) may have
 /// changed; caches compare it with the value they were filled at.
@@ -179,6 +180,18 @@ async fn apply(txn: &impl ConnectionTrait, changes: &Changes) -> Result<(), Stor
     }
     for (holder, id) in &changes.forgotten {
         held::delete(txn, holder, id).await?;
+    }
+    for m in &changes.mediations {
+        didcomm::grant(txn, m).await?;
+    }
+    for u in &changes.recipient_updates {
+        didcomm::update_recipient(txn, u).await?;
+    }
+    for e in &changes.queued {
+        didcomm::enqueue(txn, e).await?;
+    }
+    for (recipient, id) in &changes.acknowledged {
+        didcomm::acknowledge(txn, recipient, &[id]).await?;
     }
     if touches_identity(changes) {
         stamp_identity_change(txn).await?;
@@ -441,5 +454,37 @@ impl CredentialStore for SeaStore {
 
     async fn count_held(&self, holder: &UserName) -> Result<u64, StoreError> {
         held::count(&self.db, holder).await
+    }
+}
+
+#[async_trait::async_trait]
+impl MessageStore for SeaStore {
+    async fn get_mediation(&self, client: &str) -> Result<Option<MediationRecord>, StoreError> {
+        didcomm::find_mediation(&self.db, client).await
+    }
+
+    async fn recipients_of(&self, client: &str) -> Result<Vec<String>, StoreError> {
+        didcomm::recipients_of(&self.db, client).await
+    }
+
+    async fn client_of(&self, recipient: &str) -> Result<Option<String>, StoreError> {
+        didcomm::client_of(&self.db, recipient).await
+    }
+
+    async fn queued(
+        &self,
+        recipient: &str,
+        limit: u32,
+        now: i64,
+    ) -> Result<Vec<QueuedMessage>, StoreError> {
+        didcomm::queued(&self.db, recipient, limit, now).await
+    }
+
+    async fn queue_status(&self, recipient: &str, now: i64) -> Result<QueueStatus, StoreError> {
+        didcomm::status(&self.db, recipient, now).await
+    }
+
+    async fn purge_expired(&self, now: i64, limit: u32) -> Result<u64, StoreError> {
+        didcomm::purge_expired(&self.db, now, limit).await
     }
 }

@@ -5,8 +5,9 @@ use sichat::store::SeaStore;
 use sichat_core::id::{KeyId, Owner, UserName};
 use sichat_core::store::{
     Changes, CredentialStatus, CredentialStore, HeldCredentialRecord, IssuedCredentialRecord,
-    IssuedCredentialStore, KeyRecord, KeyStore, StatusListRecord, StatusListState, StatusListStore,
-    StoreError, UnitOfWork, UserRecord, UserStore,
+    IssuedCredentialStore, KeyRecord, KeyStore, MediationRecord, MessageStore, QueueStatus,
+    QueuedMessage, StatusListRecord, StatusListState, StatusListStore, StoreError, UnitOfWork,
+    UserRecord, UserStore,
 };
 use tempfile::TempDir;
 
@@ -90,6 +91,33 @@ impl CredentialStore for HeldStore {
     }
     async fn count_held(&self, holder: &UserName) -> Result<u64, StoreError> {
         self.0.count_held(holder).await
+    }
+}
+
+#[async_trait::async_trait]
+impl MessageStore for HeldStore {
+    async fn get_mediation(&self, client: &str) -> Result<Option<MediationRecord>, StoreError> {
+        self.0.get_mediation(client).await
+    }
+    async fn recipients_of(&self, client: &str) -> Result<Vec<String>, StoreError> {
+        self.0.recipients_of(client).await
+    }
+    async fn client_of(&self, recipient: &str) -> Result<Option<String>, StoreError> {
+        self.0.client_of(recipient).await
+    }
+    async fn queued(
+        &self,
+        recipient: &str,
+        limit: u32,
+        now: i64,
+    ) -> Result<Vec<QueuedMessage>, StoreError> {
+        self.0.queued(recipient, limit, now).await
+    }
+    async fn queue_status(&self, recipient: &str, now: i64) -> Result<QueueStatus, StoreError> {
+        self.0.queue_status(recipient, now).await
+    }
+    async fn purge_expired(&self, now: i64, limit: u32) -> Result<u64, StoreError> {
+        self.0.purge_expired(now, limit).await
     }
 }
 

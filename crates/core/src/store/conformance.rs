@@ -3,8 +3,9 @@
 //! test) when the backend breaks the contract.
 
 use super::{
-    Changes, HeldCredentialRecord, IssuedCredentialRecord, KeyRecord, KeyStatus, Rotation,
-    StatusAssignment, StatusChange, StatusListRecord, Store, StoreError, UserRecord,
+    Changes, HeldCredentialRecord, IssuedCredentialRecord, KeyRecord, KeyStatus, MediationRecord,
+    MessageQuota, QueuedMessage, RecipientUpdate, Rotation, StatusAssignment, StatusChange,
+    StatusListRecord, Store, StoreError, UserRecord,
 };
 use crate::id::{KeyId, Owner, UserId, UserName};
 use crate::keys::KeyType;
@@ -705,6 +706,162 @@ async fn futures_join<A: std::future::Future, B: std::future::Future>(
     )
 }
 
+fn mediated(client: &str) -> Changes {
+    Changes::new().mediation(MediationRecord {
+        client: client.into(),
+        granted_at: 1,
+    })
+}
+
+fn recipient(client: &str, recipient: &str, add: bool) -> Changes {
+    Changes::new().recipient_update(RecipientUpdate {
+        client: client.into(),
+        recipient: recipient.into(),
+        add,
+        at: 2,
+    })
+}
+
+pub fn sample_queued(recipient: &str, id: &str, at: i64) -> QueuedMessage {
+    QueuedMessage {
+        recipient: recipient.into(),
+        id: id.into(),
+        message: format!("{{\"ciphertext\":\"{id}\"}}"),
+        received_at: at,
+        expires_at: at + 1_000,
+    }
+}
+
+const ROOMY: MessageQuota = MessageQuota {
+    max_messages: 1_000,
+    max_bytes: 1 << 20,
+};
+
+/// Mediations and recipient lists: a grant is idempotent, a recipient belongs to one
+/// client, adds and removes are idempotent, and a list needs its mediation.
+pub async fn mediations_and_recipient_lists(store: &impl Store) {
+    let (a, b) = ("did:example:a", "did:example:b");
+    assert_eq!(store.get_mediation(a).await.unwrap(), None);
+    assert!(matches!(
+        store
+            .save_changes(&recipient(a, "did:example:r1", true))
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    store.save_changes(&mediated(a)).await.unwrap();
+    store.save_changes(&mediated(a)).await.unwrap();
+    store.save_changes(&mediated(b)).await.unwrap();
+    assert_eq!(store.get_mediation(a).await.unwrap().unwrap().client, a);
+    for r in ["did:example:r2", "did:example:r1", "did:example:r2"] {
+        store.save_changes(&recipient(a, r, true)).await.unwrap();
+    }
+    assert_eq!(
+        store.recipients_of(a).await.unwrap(),
+        ["did:example:r1", "did:example:r2"],
+        "added at the same time: by DID"
+    );
+    assert!(matches!(
+        store
+            .save_changes(&recipient(b, "did:example:r1", true))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    // Another client's remove is a no-op.
+    store
+        .save_changes(&recipient(b, "did:example:r1", false))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.client_of("did:example:r1").await.unwrap().as_deref(),
+        Some(a)
+    );
+    store
+        .save_changes(&recipient(a, "did:example:r1", false))
+        .await
+        .unwrap();
+    store
+        .save_changes(&recipient(a, "did:example:r1", false))
+        .await
+        .unwrap();
+    assert_eq!(store.client_of("did:example:r1").await.unwrap(), None);
+    assert_eq!(store.recipients_of(a).await.unwrap(), ["did:example:r2"]);
+    assert!(store.recipients_of(b).await.unwrap().is_empty());
+}
+
+/// The queue: FIFO per recipient, a repeated (recipient, id) stored once, deleted only by
+/// acknowledgement (repeatable) or expiry, quota by count and bytes checked per batch.
+pub async fn the_message_queue_is_fifo_acknowledged_and_bounded(store: &impl Store) {
+    let (r, other) = ("did:example:r", "did:example:other");
+    let mut batch = Changes::new();
+    for (n, id) in ["m3", "m1", "m2"].iter().enumerate() {
+        batch = batch.enqueue(sample_queued(r, id, 100 + n as i64), ROOMY);
+    }
+    batch = batch.enqueue(sample_queued(other, "m1", 100), ROOMY);
+    store.save_changes(&batch).await.unwrap();
+    // The same message again: no second copy.
+    store
+        .save_changes(&Changes::new().enqueue(sample_queued(r, "m1", 200), ROOMY))
+        .await
+        .unwrap();
+    let ids = |v: Vec<QueuedMessage>| v.into_iter().map(|m| m.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store.queued(r, 10, 150).await.unwrap()),
+        ["m3", "m1", "m2"]
+    );
+    assert_eq!(ids(store.queued(r, 2, 150).await.unwrap()), ["m3", "m1"]);
+    let status = store.queue_status(r, 150).await.unwrap();
+    assert_eq!(status.count, 3);
+    assert_eq!(
+        status.bytes,
+        3 * sample_queued(r, "m1", 0).message.len() as u64
+    );
+    assert_eq!(
+        (status.oldest_received_at, status.newest_received_at),
+        (Some(100), Some(102))
+    );
+    // Acknowledged: gone; again: fine; another recipient's id: untouched.
+    let ack = Changes::new().acknowledge(r.into(), "m1".into());
+    store.save_changes(&ack).await.unwrap();
+    store.save_changes(&ack).await.unwrap();
+    assert_eq!(ids(store.queued(r, 10, 150).await.unwrap()), ["m3", "m2"]);
+    assert_eq!(ids(store.queued(other, 10, 150).await.unwrap()), ["m1"]);
+    // Quota: count, then bytes; a failing batch leaves nothing behind.
+    let two = MessageQuota {
+        max_messages: 2,
+        max_bytes: 1 << 20,
+    };
+    let err = store
+        .save_changes(
+            &Changes::new()
+                .acknowledge(other.into(), "m1".into())
+                .enqueue(sample_queued(r, "m4", 150), two),
+        )
+        .await;
+    assert!(matches!(err, Err(StoreError::QuotaExceeded(_))), "{err:?}");
+    assert_eq!(ids(store.queued(other, 10, 150).await.unwrap()), ["m1"]);
+    let small = MessageQuota {
+        max_messages: 100,
+        max_bytes: 50,
+    };
+    assert!(matches!(
+        store
+            .save_changes(&Changes::new().enqueue(sample_queued(r, "m4", 150), small))
+            .await,
+        Err(StoreError::QuotaExceeded(_))
+    ));
+    // Expired messages are neither delivered nor counted, and purge removes them.
+    assert!(store.queued(r, 10, 1_103).await.unwrap().is_empty());
+    assert_eq!(store.queue_status(r, 1_200).await.unwrap().count, 0);
+    store
+        .save_changes(&Changes::new().enqueue(sample_queued(r, "m5", 1_150), two))
+        .await
+        .unwrap();
+    assert_eq!(store.purge_expired(1_200, 1).await.unwrap(), 1);
+    assert_eq!(store.purge_expired(1_200, 100).await.unwrap(), 2);
+    assert_eq!(store.purge_expired(1_200, 100).await.unwrap(), 0);
+    assert_eq!(ids(store.queued(r, 10, 1_200).await.unwrap()), ["m5"]);
+}
+
 /// Generates one test per contract check of the store traits. `$factory` is a closure
 /// returning a future that yields a fresh, empty store. The caller's crate must depend on
 /// tokio (macros, rt-multi-thread).
@@ -729,7 +886,9 @@ macro_rules! store_conformance {
                 issued_credentials_are_recorded_once,
                 status_counters_are_reserved_once_and_full_lists_roll_over,
                 status_entries_are_assigned_once_and_revocation_is_permanent,
-                held_credentials_are_per_holder
+                held_credentials_are_per_holder,
+                mediations_and_recipient_lists,
+                the_message_queue_is_fifo_acknowledged_and_bounded
             );
         }
     };

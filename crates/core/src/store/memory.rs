@@ -7,8 +7,9 @@ use std::sync::Mutex;
 
 use super::{
     Changes, CredentialStatus, CredentialStore, HeldCredentialRecord, IssuedCredentialRecord,
-    IssuedCredentialStore, KeyRecord, KeyStatus, KeyStore, StatusListRecord, StatusListState,
-    StatusListStore, StoreError, UnitOfWork, UserRecord, UserStore,
+    IssuedCredentialStore, KeyRecord, KeyStatus, KeyStore, MediationRecord, MessageStore,
+    QueueStatus, QueuedMessage, StatusListRecord, StatusListState, StatusListStore, StoreError,
+    UnitOfWork, UserRecord, UserStore,
 };
 use crate::id::{KeyId, Owner, UserName};
 use crate::vc::status::StatusPurpose;
@@ -22,6 +23,12 @@ struct State {
     /// (list, index) → whether the bit is set.
     bits: BTreeMap<(String, u32), bool>,
     held: BTreeMap<(UserName, String), HeldCredentialRecord>,
+    mediations: BTreeMap<String, MediationRecord>,
+    /// recipient → (client, added at).
+    recipients: BTreeMap<String, (String, i64)>,
+    /// seq → message: FIFO.
+    queue: BTreeMap<u64, QueuedMessage>,
+    next_seq: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -197,6 +204,64 @@ impl State {
                     "credential `{id}` of {holder}"
                 )));
             }
+        }
+        for m in &changes.mediations {
+            self.mediations
+                .entry(m.client.clone())
+                .or_insert_with(|| m.clone());
+        }
+        for u in &changes.recipient_updates {
+            if !self.mediations.contains_key(&u.client) {
+                return Err(StoreError::NotFound(format!("mediation of {}", u.client)));
+            }
+            match (self.recipients.get(&u.recipient), u.add) {
+                (Some((client, _)), true) if client != &u.client => {
+                    return Err(StoreError::Conflict(format!(
+                        "{} is another DID's recipient",
+                        u.recipient
+                    )));
+                }
+                (Some(_), true) => {}
+                (None, true) => {
+                    self.recipients
+                        .insert(u.recipient.clone(), (u.client.clone(), u.at));
+                }
+                (Some((client, _)), false) if client == &u.client => {
+                    self.recipients.remove(&u.recipient);
+                }
+                (_, false) => {}
+            }
+        }
+        for e in &changes.queued {
+            let m = &e.message;
+            let live = self
+                .queue
+                .values()
+                .filter(|q| q.recipient == m.recipient && q.expires_at > m.received_at);
+            if self
+                .queue
+                .values()
+                .any(|q| q.recipient == m.recipient && q.id == m.id)
+            {
+                continue;
+            }
+            let (count, bytes) = live.fold((0u64, 0u64), |(c, b), q| {
+                (c + 1, b + q.message.len() as u64)
+            });
+            if count + 1 > e.quota.max_messages
+                || bytes + m.message.len() as u64 > e.quota.max_bytes
+            {
+                return Err(StoreError::QuotaExceeded(format!(
+                    "the queue of {} is full",
+                    m.recipient
+                )));
+            }
+            self.next_seq += 1;
+            self.queue.insert(self.next_seq, m.clone());
+        }
+        for (recipient, id) in &changes.acknowledged {
+            self.queue
+                .retain(|_, q| !(&q.recipient == recipient && &q.id == id));
         }
         Ok(())
     }
@@ -430,4 +495,86 @@ mod tests {
     }
 
     crate::store_conformance!(memory, || async { crate::store::MemoryStore::new() });
+}
+
+#[async_trait::async_trait]
+impl MessageStore for MemoryStore {
+    async fn get_mediation(&self, client: &str) -> Result<Option<MediationRecord>, StoreError> {
+        Ok(self.lock()?.mediations.get(client).cloned())
+    }
+
+    async fn recipients_of(&self, client: &str) -> Result<Vec<String>, StoreError> {
+        let state = self.lock()?;
+        let mut out: Vec<(i64, String)> = state
+            .recipients
+            .iter()
+            .filter(|(_, (c, _))| c == client)
+            .map(|(r, (_, at))| (*at, r.clone()))
+            .collect();
+        out.sort();
+        Ok(out.into_iter().map(|(_, r)| r).collect())
+    }
+
+    async fn client_of(&self, recipient: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .lock()?
+            .recipients
+            .get(recipient)
+            .map(|(c, _)| c.clone()))
+    }
+
+    async fn queued(
+        &self,
+        recipient: &str,
+        limit: u32,
+        now: i64,
+    ) -> Result<Vec<QueuedMessage>, StoreError> {
+        Ok(self
+            .lock()?
+            .queue
+            .values()
+            .filter(|q| q.recipient == recipient && q.expires_at > now)
+            .take(limit as usize)
+            .cloned()
+            .collect())
+    }
+
+    async fn queue_status(&self, recipient: &str, now: i64) -> Result<QueueStatus, StoreError> {
+        let state = self.lock()?;
+        let mut status = QueueStatus::default();
+        for q in state
+            .queue
+            .values()
+            .filter(|q| q.recipient == recipient && q.expires_at > now)
+        {
+            status.count += 1;
+            status.bytes += q.message.len() as u64;
+            status.oldest_received_at = Some(
+                status
+                    .oldest_received_at
+                    .map_or(q.received_at, |o| o.min(q.received_at)),
+            );
+            status.newest_received_at = Some(
+                status
+                    .newest_received_at
+                    .map_or(q.received_at, |n| n.max(q.received_at)),
+            );
+        }
+        Ok(status)
+    }
+
+    async fn purge_expired(&self, now: i64, limit: u32) -> Result<u64, StoreError> {
+        let mut state = self.lock()?;
+        let expired: Vec<u64> = state
+            .queue
+            .iter()
+            .filter(|(_, q)| q.expires_at <= now)
+            .map(|(seq, _)| *seq)
+            .take(limit as usize)
+            .collect();
+        for seq in &expired {
+            state.queue.remove(seq);
+        }
+        Ok(expired.len() as u64)
+    }
 }

@@ -30,6 +30,9 @@ pub enum StoreError {
     /// The row is not in the state the operation needs (e.g. rotating a retired key).
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A quota would be exceeded (a recipient's queued messages, in count or bytes).
+    #[error("quota exceeded: {0}")]
+    QuotaExceeded(String),
     /// The backend failed (I/O, connection, driver).
     #[error("storage backend error: {0}")]
     Backend(String),
@@ -190,6 +193,76 @@ pub struct Changes {
     pub held: Vec<HeldCredentialRecord>,
     /// Held credentials to forget: (holder, id); each must exist.
     pub forgotten: Vec<(UserName, String)>,
+    /// DIDs granted mediation (a DID already mediated is left as it is).
+    pub mediations: Vec<MediationRecord>,
+    /// Recipient DIDs added to or removed from a mediated DID's list.
+    pub recipient_updates: Vec<RecipientUpdate>,
+    /// Messages to queue, each within its quota (see [`MessageStore`]).
+    pub queued: Vec<Enqueue>,
+    /// Queued messages acknowledged by their recipient: (recipient, message id); deleting
+    /// one that is gone already is not an error (acknowledgements are repeated).
+    pub acknowledged: Vec<(String, String)>,
+}
+
+/// A DID this server mediates for (coordinate-mediation's granted `mediate-request`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediationRecord {
+    /// The mediated DID (the requester's `from`).
+    pub client: String,
+    /// Unix milliseconds.
+    pub granted_at: i64,
+}
+
+/// Adds or removes a recipient DID of a mediated DID. Adding one the client has is a
+/// no-op; one another client has is [`StoreError::Conflict`]; removing one the client does
+/// not have is a no-op.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecipientUpdate {
+    pub client: String,
+    pub recipient: String,
+    pub add: bool,
+    /// Unix milliseconds.
+    pub at: i64,
+}
+
+/// A message waiting for its recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedMessage {
+    /// The recipient DID (a forward's `next`, without a fragment).
+    pub recipient: String,
+    /// Opaque and unique per recipient (the hex SHA-256 of the message): queueing the
+    /// same message again for the same recipient is a no-op.
+    pub id: String,
+    /// The packed message, as received.
+    pub message: String,
+    /// Unix milliseconds.
+    pub received_at: i64,
+    /// Unix milliseconds; after it the message is no longer delivered and is purged.
+    pub expires_at: i64,
+}
+
+/// A recipient's queue limits, checked in the batch's transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessageQuota {
+    pub max_messages: u64,
+    pub max_bytes: u64,
+}
+
+/// A message to queue and the quota its recipient's queue must stay within.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enqueue {
+    pub message: QueuedMessage,
+    pub quota: MessageQuota,
+}
+
+/// A recipient's queue at a moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueStatus {
+    pub count: u64,
+    pub bytes: u64,
+    /// Unix milliseconds of the oldest and newest message.
+    pub oldest_received_at: Option<i64>,
+    pub newest_received_at: Option<i64>,
 }
 
 /// A credential its holder keeps (the server's holder store, a client's wallet).
@@ -327,6 +400,22 @@ impl Changes {
         self.forgotten.push((holder, id));
         self
     }
+    pub fn mediation(mut self, record: MediationRecord) -> Self {
+        self.mediations.push(record);
+        self
+    }
+    pub fn recipient_update(mut self, update: RecipientUpdate) -> Self {
+        self.recipient_updates.push(update);
+        self
+    }
+    pub fn enqueue(mut self, message: QueuedMessage, quota: MessageQuota) -> Self {
+        self.queued.push(Enqueue { message, quota });
+        self
+    }
+    pub fn acknowledge(mut self, recipient: String, id: String) -> Self {
+        self.acknowledged.push((recipient, id));
+        self
+    }
     pub fn is_empty(&self) -> bool {
         self.new_users.is_empty()
             && self.new_keys.is_empty()
@@ -335,6 +424,10 @@ impl Changes {
             && self.status_changes.is_empty()
             && self.held.is_empty()
             && self.forgotten.is_empty()
+            && self.mediations.is_empty()
+            && self.recipient_updates.is_empty()
+            && self.queued.is_empty()
+            && self.acknowledged.is_empty()
     }
 }
 
@@ -435,14 +528,68 @@ pub trait CredentialStore: UnitOfWork {
     async fn count_held(&self, holder: &UserName) -> Result<u64, StoreError>;
 }
 
+/// The DIDComm mediator's state: mediations, their recipient DIDs, and the message queue
+/// (FIFO per recipient). Writes go through [`UnitOfWork::save_changes`]: a message is
+/// durable when the batch returns; a batch whose message would take its recipient's
+/// queue past its [`MessageQuota`] fails whole with [`StoreError::QuotaExceeded`]
+/// (checked in the batch's transaction); a message leaves the queue only when
+/// acknowledged or purged after it expired.
+#[async_trait::async_trait]
+pub trait MessageStore: UnitOfWork {
+    async fn get_mediation(&self, client: &str) -> Result<Option<MediationRecord>, StoreError>;
+    /// The recipient DIDs of a mediated DID, by the time they were added, then by DID.
+    async fn recipients_of(&self, client: &str) -> Result<Vec<String>, StoreError>;
+    /// The mediated DID a recipient DID belongs to.
+    async fn client_of(&self, recipient: &str) -> Result<Option<String>, StoreError>;
+    /// Up to `limit` messages for `recipient` not expired at `now` (Unix ms), oldest first.
+    async fn queued(
+        &self,
+        recipient: &str,
+        limit: u32,
+        now: i64,
+    ) -> Result<Vec<QueuedMessage>, StoreError>;
+    /// The messages waiting for `recipient` (not expired at `now`).
+    async fn queue_status(&self, recipient: &str, now: i64) -> Result<QueueStatus, StoreError>;
+    /// Deletes up to `limit` messages expired at `now`; returns how many.
+    async fn purge_expired(&self, now: i64, limit: u32) -> Result<u64, StoreError>;
+}
+
 /// Everything a server or wallet stores.
 pub trait Store:
-    KeyStore + UserStore + IssuedCredentialStore + StatusListStore + CredentialStore
+    KeyStore + UserStore + IssuedCredentialStore + StatusListStore + CredentialStore + MessageStore
 {
 }
-impl<T: KeyStore + UserStore + IssuedCredentialStore + StatusListStore + CredentialStore> Store
-    for T
+impl<
+    T: KeyStore + UserStore + IssuedCredentialStore + StatusListStore + CredentialStore + MessageStore,
+> Store for T
 {
+}
+
+#[async_trait::async_trait]
+impl<T: MessageStore + ?Sized> MessageStore for std::sync::Arc<T> {
+    async fn get_mediation(&self, client: &str) -> Result<Option<MediationRecord>, StoreError> {
+        (**self).get_mediation(client).await
+    }
+    async fn recipients_of(&self, client: &str) -> Result<Vec<String>, StoreError> {
+        (**self).recipients_of(client).await
+    }
+    async fn client_of(&self, recipient: &str) -> Result<Option<String>, StoreError> {
+        (**self).client_of(recipient).await
+    }
+    async fn queued(
+        &self,
+        recipient: &str,
+        limit: u32,
+        now: i64,
+    ) -> Result<Vec<QueuedMessage>, StoreError> {
+        (**self).queued(recipient, limit, now).await
+    }
+    async fn queue_status(&self, recipient: &str, now: i64) -> Result<QueueStatus, StoreError> {
+        (**self).queue_status(recipient, now).await
+    }
+    async fn purge_expired(&self, now: i64, limit: u32) -> Result<u64, StoreError> {
+        (**self).purge_expired(now, limit).await
+    }
 }
 
 #[async_trait::async_trait]
