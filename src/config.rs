@@ -69,6 +69,17 @@ pub struct Config {
     pub oidc_dynamic_registration: bool,
     /// Milliseconds between checks for identity changes made by other processes.
     pub identity_sync_interval_ms: u64,
+    /// The largest DIDComm message accepted (bytes, HTTP body or WebSocket frame).
+    pub didcomm_max_message_bytes: usize,
+    /// Messages queued per recipient at most.
+    pub didcomm_queue_max_messages: u64,
+    /// Bytes queued per recipient at most.
+    pub didcomm_queue_max_bytes: u64,
+    /// Seconds a queued message is kept for its recipient.
+    pub didcomm_message_ttl_secs: u64,
+    /// Seconds a received message id is remembered to refuse replays (and the oldest
+    /// `created_time` accepted).
+    pub didcomm_replay_window_secs: u64,
 }
 
 impl std::fmt::Debug for Config {
@@ -116,6 +127,17 @@ impl std::fmt::Debug for Config {
                 &self.credential_verify_requires_token,
             )
             .field("oidc_dynamic_registration", &self.oidc_dynamic_registration)
+            .field("didcomm_max_message_bytes", &self.didcomm_max_message_bytes)
+            .field(
+                "didcomm_queue_max_messages",
+                &self.didcomm_queue_max_messages,
+            )
+            .field("didcomm_queue_max_bytes", &self.didcomm_queue_max_bytes)
+            .field("didcomm_message_ttl_secs", &self.didcomm_message_ttl_secs)
+            .field(
+                "didcomm_replay_window_secs",
+                &self.didcomm_replay_window_secs,
+            )
             .field("identity_sync_interval_ms", &self.identity_sync_interval_ms)
             .finish()
     }
@@ -183,6 +205,11 @@ pub struct FileConfig {
     pub credential_verify_requires_token: Option<bool>,
     pub oidc_dynamic_registration: Option<bool>,
     pub identity_sync_interval_ms: Option<u64>,
+    pub didcomm_max_message_bytes: Option<u64>,
+    pub didcomm_queue_max_messages: Option<u64>,
+    pub didcomm_queue_max_bytes: Option<u64>,
+    pub didcomm_message_ttl_secs: Option<u64>,
+    pub didcomm_replay_window_secs: Option<u64>,
 }
 
 /// Values given on the command line (highest precedence).
@@ -479,6 +506,36 @@ impl Config {
             1000,
             50,
         )?;
+        let didcomm_max_message_bytes = count(
+            "didcomm_max_message_bytes",
+            file.didcomm_max_message_bytes,
+            256 * 1024,
+            1024,
+        )?;
+        let didcomm_queue_max_messages = number(
+            "didcomm_queue_max_messages",
+            file.didcomm_queue_max_messages,
+            10_000,
+            1,
+        )?;
+        let didcomm_queue_max_bytes = number(
+            "didcomm_queue_max_bytes",
+            file.didcomm_queue_max_bytes,
+            64 * 1024 * 1024,
+            1024,
+        )?;
+        let didcomm_message_ttl_secs = number(
+            "didcomm_message_ttl_secs",
+            file.didcomm_message_ttl_secs,
+            30 * 24 * 3600,
+            60,
+        )?;
+        let didcomm_replay_window_secs = number(
+            "didcomm_replay_window_secs",
+            file.didcomm_replay_window_secs,
+            900,
+            10,
+        )?;
         Ok(Config {
             listen,
             public_url,
@@ -508,6 +565,11 @@ impl Config {
             credential_verify_requires_token,
             oidc_dynamic_registration,
             identity_sync_interval_ms,
+            didcomm_max_message_bytes,
+            didcomm_queue_max_messages,
+            didcomm_queue_max_bytes,
+            didcomm_message_ttl_secs,
+            didcomm_replay_window_secs,
         })
     }
 

@@ -65,6 +65,8 @@ kinds! {
     REQUEST_TIMEOUT = ("request-timeout", REQUEST_TIMEOUT, "Request timeout", "The request took longer than the server's request timeout.");
     NOT_READY = ("not-ready", SERVICE_UNAVAILABLE, "Not ready", "The server cannot reach its database, or its public URL was changed and it must be restarted.");
     SERVER_BUSY = ("server-busy", SERVICE_UNAVAILABLE, "Server busy", "Too many operations of this kind (password hashing, DID resolutions over the network) are under way; retry after the number of seconds in the Retry-After header.");
+    DIDCOMM_UNREADABLE = ("didcomm-unreadable", BAD_REQUEST, "Unreadable DIDComm message", "The DIDComm message could not be opened: not encrypted or signed for this server's DID, malformed, expired, or its sender binding (`from` against the sender's key, `to` against the recipient) does not hold; `code` is the problem-report code.");
+    STORAGE_UNAVAILABLE = ("storage-unavailable", SERVICE_UNAVAILABLE, "Storage unavailable", "The message could not be stored durably; nothing was accepted. Retry later.");
     INTERNAL = ("internal", INTERNAL_SERVER_ERROR, "Internal error", "An unexpected error; the server log has the details under this request's id.");
 }
 
@@ -279,10 +281,12 @@ pub async fn render_problems(
                 .get(header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|ct| {
-                    // JSON bodies of their own, and the HTML error pages of the sign-in
-                    // flow (an authorization request that cannot be redirected).
+                    // JSON bodies of their own, DIDComm problem reports, and the HTML
+                    // error pages of the sign-in flow (an authorization request that
+                    // cannot be redirected).
                     ct.starts_with("application/json")
                         || ct.starts_with("application/problem+json")
+                        || ct.starts_with("application/didcomm-")
                         || ct.starts_with("text/html")
                 });
             if has_own_body {

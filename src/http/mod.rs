@@ -5,6 +5,7 @@ pub mod admin;
 pub mod admin_clients;
 pub mod credentials;
 pub mod did;
+pub mod didcomm;
 pub mod docs;
 pub mod extract;
 pub mod holder;
@@ -101,6 +102,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(admin_clients::routes())
         .merge(credentials::routes())
         .merge(holder::routes())
+        .merge(didcomm::routes())
         .merge(public)
         .split_for_parts()
 }

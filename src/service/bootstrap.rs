@@ -31,6 +31,7 @@ use super::identity::IdentityService;
 use super::issuer_keys::IssuerKeys;
 use super::keyed_mac::KeyedMac;
 use super::logout::Logout;
+use super::mediator::{Mediator, MediatorSettings};
 use super::oidc_callers::OidcCallers;
 use super::oidc_clients::ClientService;
 use super::oidc_codes::AuthorizationCodes;
@@ -51,6 +52,8 @@ use super::work_gate::WorkGate;
 use super::{ServerKeys, Services};
 use crate::config::{Config, ConfigError, redacted_url};
 use crate::store::{self, SeaStore, settings};
+use sichat_core::didcomm::{OwnerKeys, Packer};
+use sichat_core::store::MessageQuota;
 
 const KEK_CHECK_PLAINTEXT: &[u8] = b"sichat master key check v1";
 const KEY_FILE: &str = "master.key";
@@ -417,7 +420,31 @@ pub async fn open(
         KeyedMac::new(csrf_key),
         identity.public_url().scheme() == "https",
     ));
+    let background = Background::new();
+    let mediator = Arc::new(Mediator::new(
+        identity.server_did().clone(),
+        Packer::new(
+            resolver.clone(),
+            Arc::new(OwnerKeys::new(keys.clone(), Owner::Server)),
+            clock.clone(),
+        ),
+        store.clone(),
+        clock.clone(),
+        MediatorSettings {
+            max_message_bytes: config.didcomm_max_message_bytes,
+            quota: MessageQuota {
+                max_messages: config.didcomm_queue_max_messages,
+                max_bytes: config.didcomm_queue_max_bytes,
+            },
+            ttl_ms: i64::try_from(config.didcomm_message_ttl_secs.saturating_mul(1000))
+                .unwrap_or(i64::MAX),
+            replay_window_secs: config.didcomm_replay_window_secs,
+            max_sessions: config.max_connections,
+        },
+        background.stop_token(),
+    ));
     let services = Services {
+        mediator,
         credentials,
         holder,
         id_token_keys,
@@ -465,7 +492,7 @@ pub async fn open(
         identity,
         resolver,
         passwords,
-        background: Background::new(),
+        background,
     };
 
     let created_keys = ensure_server_keys(&services).await?;

@@ -154,7 +154,12 @@ impl IdentityService {
         if records.is_empty() {
             return Ok(None);
         }
-        let resolution = document_for(did, &records);
+        let services = if owner == Owner::Server {
+            didcomm_services(did, &self.public_url)
+        } else {
+            Vec::new()
+        };
+        let resolution = document_for(did, &records, &services);
         let json = Bytes::from(
             serde_json::to_vec(resolution.document.as_json())
                 .map_err(|e| StoreError::Backend(e.to_string()))?,
@@ -268,12 +273,36 @@ impl IdentityService {
     }
 }
 
+/// The server's DIDComm services (the mediator): `#didcomm-1` over HTTP(S), `#didcomm-2`
+/// over WebSocket, in that order (clients such as the IOHK mediator test suite take the
+/// first as HTTP and the second as WebSocket).
+pub fn didcomm_services(did: &Did, public_url: &url::Url) -> Vec<serde_json::Value> {
+    let base = public_url.as_str().trim_end_matches('/');
+    let ws = match base.strip_prefix("https://") {
+        Some(rest) => format!("wss://{rest}"),
+        None => format!("ws://{}", base.trim_start_matches("http://")),
+    };
+    vec![
+        json!({"id": did.with_fragment("didcomm-1"), "type": "DIDCommMessaging",
+            "serviceEndpoint": {"uri": format!("{base}/didcomm"), "accept": ["didcomm/v2"], "routingKeys": []}}),
+        json!({"id": did.with_fragment("didcomm-2"), "type": "DIDCommMessaging",
+            "serviceEndpoint": {"uri": format!("{ws}/didcomm/ws"), "accept": ["didcomm/v2"], "routingKeys": []}}),
+    ]
+}
+
 /// Builds a did:web document from an owner's keys: active signing keys in all four signing
 /// relationships, retired signing keys in `assertionMethod` only (what they signed still
 /// verifies), active X25519 keys in `keyAgreement`; never RSA keys (ID tokens only).
 /// Method ids are the Multikey values.
-pub fn document_for(did: &Did, records: &[KeyRecord]) -> Resolution {
+pub fn document_for(
+    did: &Did,
+    records: &[KeyRecord],
+    services: &[serde_json::Value],
+) -> Resolution {
     let mut b = DocumentBuilder::new(did);
+    for s in services {
+        b.service(s.clone());
+    }
     let mut created = i64::MAX;
     let mut updated = i64::MIN;
     for r in records.iter().filter(|r| r.key_type.in_did_documents()) {
@@ -345,7 +374,7 @@ mod tests {
             record(P256, KeyType::P256, KeyStatus::Active, 1_700_000_001_000),
             record(X, KeyType::X25519, KeyStatus::Active, 1_700_000_001_000),
         ];
-        let resolution = document_for(&did, &records);
+        let resolution = document_for(&did, &records, &[]);
         let did = did.as_str();
         let vm = |mb: &str| json!({"id": format!("{did}#{mb}"), "type": "Multikey", "controller": did, "publicKeyMultibase": mb});
         let id = |mb: &str| format!("{did}#{mb}");

@@ -18,6 +18,7 @@ pub mod identity;
 pub mod issuer_keys;
 pub mod keyed_mac;
 pub mod logout;
+pub mod mediator;
 pub mod oauth_error;
 pub mod oidc_callers;
 pub mod oidc_clients;
@@ -85,6 +86,7 @@ pub struct Services {
     pub registration: Arc<registration::Registration>,
     pub oidc_callers: Arc<oidc_callers::OidcCallers>,
     pub resolver: Arc<resolver::ServerResolver>,
+    pub mediator: Arc<mediator::Mediator>,
     pub admin_tokens: Arc<admin_token::AdminTokens>,
     pub user_tokens: Arc<user_tokens::UserTokens>,
     pub passwords: Arc<passwords::PasswordHasher>,
@@ -102,6 +104,23 @@ impl Services {
         let stop = self.background.stop_token();
         self.background
             .spawn("identity-sync", identity.watch(interval, stop));
+        // Expired queued DIDComm messages, in bounded batches.
+        let (mediator, clock) = (self.mediator.clone(), self.clock.clone());
+        self.background
+            .every("didcomm-purge", Duration::from_secs(300), move || {
+                let mediator = mediator.clone();
+                let now = clock.now_millis();
+                async move {
+                    use sichat_core::store::MessageStore;
+                    match mediator.store().purge_expired(now, 10_000).await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::debug!(rows = n, "purged expired DIDComm messages"),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "purging expired DIDComm messages failed")
+                        }
+                    }
+                }
+            });
         // Expired codes and refresh tokens (an hour after expiry: a replay within the hour
         // still finds its code and revokes the grant), and ended sessions.
         let (codes, sessions) = (self.codes.clone(), self.sessions.clone());

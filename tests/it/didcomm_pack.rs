@@ -650,7 +650,8 @@ async fn sender_binding_expiry_and_replay_are_enforced() {
     // Tampered ciphertext: one opaque error.
     let mut tampered: Value = serde_json::from_str(&once.packed).unwrap();
     let ct = tampered["ciphertext"].as_str().unwrap().to_owned();
-    tampered["ciphertext"] = json!(format!("A{}", &ct[1..]));
+    let flipped = if ct.starts_with('A') { 'B' } else { 'A' };
+    tampered["ciphertext"] = json!(format!("{flipped}{}", &ct[1..]));
     assert!(matches!(
         bob.packer
             .unpack(tampered.to_string().as_bytes())

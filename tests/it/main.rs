@@ -11,6 +11,7 @@ mod connections;
 mod credential_vectors;
 mod credentials;
 mod did_documents;
+mod didcomm_mediator;
 mod didcomm_pack;
 mod didcomm_vectors;
 mod holder;

@@ -8,6 +8,9 @@
 //! - [`pack`]: packing for a resolved DID (authcrypt/anoncrypt, signed, forwards along
 //!   routing keys) and unpacking with the sender binding, expiry and replay checks.
 //! - [`keys`]: which of our stored keys answer for a key in a DID document.
+//! - [`protocols`]: the message types of the protocols Sichat speaks (routing, mediator
+//!   coordination 2.0 and 3.0, pickup 3.0, trust ping, discover features, basic message,
+//!   out-of-band, problem reports) and builders for replies and problem reports.
 //!
 //! The cryptographic primitives are `askar-crypto`'s; the envelope format, its checks and
 //! the sender binding are here.
@@ -17,6 +20,7 @@ pub mod jws;
 pub mod keys;
 pub mod message;
 pub mod pack;
+pub mod protocols;
 
 pub use keys::{DidcommKeys, OwnerKeys};
 pub use message::{Attachment, InvalidMessage, Message};

@@ -32,8 +32,7 @@ use crate::id::{Did, KeyId};
 use crate::keys::jws::JwsAlg;
 use crate::keys::{KeyType, PublicKey};
 
-/// The routing protocol's forward message type.
-pub const FORWARD: &str = "https://didcomm.org/routing/2.0/forward";
+pub use super::protocols::FORWARD;
 
 /// Why a message could not be packed or unpacked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -114,6 +113,9 @@ pub struct UnpackMetadata {
     pub enc_alg_auth: Option<String>,
     pub enc_alg_anon: Option<String>,
     pub sign_alg: Option<String>,
+    /// SHA-256 of the outermost anoncrypt envelope (what identifies an anonymous message).
+    #[serde(skip)]
+    pub envelope_hash: Option<[u8; 32]>,
 }
 
 /// Options for packing an encrypted message.
@@ -238,6 +240,39 @@ impl ReplayGuard {
 
     pub fn window_secs(&self) -> u64 {
         self.window_secs
+    }
+
+    /// Refuses a message seen before within the window (by its sender's DID and `id`, or
+    /// for an anonymous message by the hash of its envelope), or created before the
+    /// window began (too old to tell); remembers it otherwise. `now` in epoch seconds.
+    pub fn check(
+        &self,
+        message: &Message,
+        from: Option<&Did>,
+        envelope_hash: Option<[u8; 32]>,
+        now: u64,
+    ) -> Result<(), DidcommError> {
+        if message
+            .created_time
+            .is_some_and(|c| c.saturating_add(self.window_secs) < now)
+        {
+            return Err(DidcommError::Expired);
+        }
+        let key: [u8; 32] = match (from, envelope_hash) {
+            (Some(from), _) => {
+                let mut h = Sha256::new();
+                h.update(from.as_str());
+                h.update([0]);
+                h.update(&message.id);
+                h.finalize().into()
+            }
+            (None, Some(hash)) => hash,
+            (None, None) => return Ok(()),
+        };
+        if !self.first_time(key, now, message.expires_time) {
+            return Err(DidcommError::Replay);
+        }
+        Ok(())
     }
 
     /// `true` the first time `key` is seen (and remembers it), `false` for a replay.
@@ -662,7 +697,6 @@ impl Packer {
         let mut recipient_did: Option<Did> = None;
         let mut sender_did: Option<Did> = None;
         let mut signer_dids: Vec<Did> = Vec::new();
-        let mut anon_envelope_hash = None;
         let message = loop {
             let value: Value = serde_json::from_slice(&current)
                 .map_err(|_| DidcommError::Malformed("not JSON".into()))?;
@@ -685,8 +719,8 @@ impl Packer {
                     ));
                 }
                 stage = layer;
-                if layer == 1 && anon_envelope_hash.is_none() {
-                    anon_envelope_hash = Some(Sha256::digest(&current));
+                if layer == 1 {
+                    meta.envelope_hash = Some(Sha256::digest(&current).into());
                 }
                 let (plaintext, rdid) = self.open_envelope(&env, &mut meta).await?;
                 if recipient_did.as_ref().is_some_and(|d| d != &rdid) {
@@ -756,7 +790,7 @@ impl Packer {
                 "`from_prior` (DID rotation)".into(),
             ));
         }
-        self.check_time_and_replay(&message, from.as_ref(), anon_envelope_hash.map(Into::into))?;
+        self.check_time_and_replay(&message, from.as_ref(), meta.envelope_hash)?;
         Ok((message, meta))
     }
 
@@ -770,30 +804,10 @@ impl Packer {
         if message.expires_time.is_some_and(|e| e <= now) {
             return Err(DidcommError::Expired);
         }
-        let Some(guard) = &self.replay else {
-            return Ok(());
-        };
-        if message
-            .created_time
-            .is_some_and(|c| c.saturating_add(guard.window_secs) < now)
-        {
-            return Err(DidcommError::Expired);
+        match &self.replay {
+            Some(guard) => guard.check(message, from, envelope_hash, now),
+            None => Ok(()),
         }
-        let key: [u8; 32] = match (from, envelope_hash) {
-            (Some(from), _) => {
-                let mut h = Sha256::new();
-                h.update(from.as_str());
-                h.update([0]);
-                h.update(&message.id);
-                h.finalize().into()
-            }
-            (None, Some(hash)) => hash,
-            (None, None) => return Ok(()),
-        };
-        if !guard.first_time(key, now, message.expires_time) {
-            return Err(DidcommError::Replay);
-        }
-        Ok(())
     }
 
     /// Decrypts one envelope layer with the first recipient key that is ours; returns the
