@@ -104,6 +104,14 @@ impl Services {
         let stop = self.background.stop_token();
         self.background
             .spawn("identity-sync", identity.watch(interval, stop));
+        // Live delivery across instances sharing one PostgreSQL database.
+        if self.store.db().get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+            let stop = self.background.stop_token();
+            self.background.spawn(
+                "didcomm-listen",
+                self.mediator.clone().follow_other_instances(stop),
+            );
+        }
         // Expired queued DIDComm messages, in bounded batches.
         let (mediator, clock) = (self.mediator.clone(), self.clock.clone());
         self.background

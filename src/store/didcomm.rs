@@ -11,6 +11,9 @@ use sichat_core::store::{
 
 use super::map_err;
 
+/// The PostgreSQL channel on which queued messages are announced to other instances.
+pub const NOTIFY_CHANNEL: &str = "sichat_didcomm";
+
 pub mod mediation {
     use sea_orm::entity::prelude::*;
 
@@ -238,7 +241,33 @@ pub async fn enqueue(db: &impl ConnectionTrait, e: &Enqueue) -> Result<(), Store
     .exec_without_returning(db)
     .await
     .map_err(map_err)?;
+    if db.get_database_backend() == DatabaseBackend::Postgres {
+        // Delivered to listeners when the transaction commits (never before).
+        let payload = serde_json::json!({"r": m.recipient, "m": m.id});
+        db.execute_raw(Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            "SELECT pg_notify($1, $2)",
+            [NOTIFY_CHANNEL.into(), payload.to_string().into()],
+        ))
+        .await
+        .map_err(map_err)?;
+    }
     Ok(())
+}
+
+/// One queued message by recipient and id.
+pub async fn find(
+    db: &impl ConnectionTrait,
+    recipient: &str,
+    id: &str,
+) -> Result<Option<QueuedMessage>, StoreError> {
+    Ok(queue::Entity::find()
+        .filter(queue::Column::Recipient.eq(recipient.to_owned()))
+        .filter(queue::Column::Id.eq(id.to_owned()))
+        .one(db)
+        .await
+        .map_err(map_err)?
+        .map(message))
 }
 
 pub async fn acknowledge(

@@ -91,7 +91,13 @@ pub fn test_config(
 ) -> Config {
     let flags = ConfigFlags {
         listen: Some(addr.to_string()),
-        public_url: Some(format!("http://{addr}")),
+        public_url: Some(
+            opts.settings
+                .iter()
+                .rev()
+                .find(|(k, _)| *k == "SICHAT_PUBLIC_URL")
+                .map_or_else(|| format!("http://{addr}"), |(_, v)| v.clone()),
+        ),
         data_dir: Some(data_dir.display().to_string()),
         database_url: Some(database_url.to_owned()),
         config: None,

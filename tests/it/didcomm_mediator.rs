@@ -793,3 +793,39 @@ async fn live_delivery_over_websocket_pushes_queued_messages() {
         .unwrap();
     assert_eq!(pong.type_, trust_ping::PING_RESPONSE);
 }
+
+/// Two instances on one PostgreSQL database: a message posted to A reaches a live session
+/// on B (LISTEN/NOTIFY).
+#[tokio::test]
+async fn a_message_posted_to_one_instance_is_delivered_live_by_another() {
+    if !crate::common::is_postgres() {
+        return;
+    }
+    let a_server = TestServer::spawn().await;
+    let b_server = TestServer::start(
+        a_server.data_dir.clone(),
+        a_server.database_url.clone(),
+        "127.0.0.1:0",
+        crate::common::Options::default().with("SICHAT_PUBLIC_URL", a_server.base.clone()),
+    )
+    .await;
+    let (bob, b, inbox) = mediated_bob(&a_server).await;
+    // Bob's socket is on B.
+    let url = b_server.url("/didcomm/ws").replace("http://", "ws://");
+    let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str()).await.unwrap();
+    let live = request(&a_server, &b, pickup::LIVE_DELIVERY_CHANGE, json!({"live_delivery": true}));
+    let packed = bob.packer.pack_encrypted(&live, server_did(&a_server).as_str(), Some(b.as_str()), None, PackOptions::default()).await.unwrap();
+    ws_send(&mut ws, packed.packed).await;
+    let (status, _) = bob.packer.unpack(ws_next(&mut ws).await.as_bytes()).await.unwrap();
+    assert_eq!(status.body["live_delivery"], true);
+    // Alice posts to A.
+    let alice = Party::new(&a_server);
+    let a = alice.peer_did(&[]).await;
+    let sent = hello(&a, &inbox, "across instances");
+    let p = alice.packer.pack_encrypted(&sent, inbox.as_str(), Some(a.as_str()), None, PackOptions::default()).await.unwrap();
+    assert_eq!(post_raw(&a_server, p.packed, "application/didcomm-encrypted+json").await.status().as_u16(), 202);
+    let (delivery, _) = bob.packer.unpack(ws_next(&mut ws).await.as_bytes()).await.unwrap();
+    assert_eq!(delivery.type_, pickup::DELIVERY);
+    let (got, _) = bob.packer.unpack(&delivery.attachments.unwrap()[0].content().unwrap()).await.unwrap();
+    assert_eq!(got, sent);
+}

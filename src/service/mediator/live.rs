@@ -3,7 +3,7 @@
 //! carries the queued message; the session packs the `delivery` itself. Delivery stays
 //! at-least-once: the message remains queued until `messages-received`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 
 use sichat_core::store::QueuedMessage;
@@ -16,10 +16,15 @@ pub const SESSION_BACKLOG: usize = 64;
 /// A live session: its id and the channel its nudges go to.
 type Listener = (u64, mpsc::Sender<QueuedMessage>);
 
+/// Pushes remembered to skip the same message announced again by the database.
+const RECENT: usize = 10_000;
+
 #[derive(Default)]
 pub struct LiveHub {
     /// recipient DID → its live sessions.
     sessions: Mutex<HashMap<String, Vec<Listener>>>,
+    /// (recipient, message id) pushed lately, oldest first.
+    recent: Mutex<(HashSet<(String, String)>, VecDeque<(String, String)>)>,
 }
 
 impl LiveHub {
@@ -44,12 +49,28 @@ impl LiveHub {
         });
     }
 
-    /// Pushes `message` to every live session of its recipient.
+    /// Pushes `message` to every live session of its recipient, once: a message pushed
+    /// lately (queued here, then announced by the database) is not pushed again.
     pub fn notify(&self, message: &QueuedMessage) {
         let Ok(map) = self.sessions.lock() else {
             return;
         };
-        for (_, tx) in map.get(&message.recipient).into_iter().flatten() {
+        let Some(listeners) = map.get(&message.recipient) else {
+            return;
+        };
+        if let Ok(mut recent) = self.recent.lock() {
+            let key = (message.recipient.clone(), message.id.clone());
+            if !recent.0.insert(key.clone()) {
+                return;
+            }
+            recent.1.push_back(key);
+            if recent.1.len() > RECENT
+                && let Some(old) = recent.1.pop_front()
+            {
+                recent.0.remove(&old);
+            }
+        }
+        for (_, tx) in listeners {
             // A full or closed channel: the client picks the message up later.
             let _ = tx.try_send(message.clone());
         }

@@ -630,6 +630,54 @@ impl Mediator {
         Ok(outcome)
     }
 
+    /// Follows the messages other instances queue (PostgreSQL `LISTEN`), pushing those
+    /// for this instance's live sessions; reconnects after a failure until `stop`.
+    pub async fn follow_other_instances(self: Arc<Self>, stop: tokio_util::sync::CancellationToken) {
+        use crate::store::didcomm::{NOTIFY_CHANNEL, find};
+        use sea_orm::sqlx::postgres::PgListener;
+        while !stop.is_cancelled() {
+            let pool = self.store.db().get_postgres_connection_pool();
+            let mut listener = match PgListener::connect_with(pool).await {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot listen for other instances' messages");
+                    tokio::select! {
+                        _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => continue,
+                        _ = stop.cancelled() => return,
+                    }
+                }
+            };
+            if let Err(e) = listener.listen(NOTIFY_CHANNEL).await {
+                tracing::warn!(error = %e, "LISTEN failed");
+                continue;
+            }
+            loop {
+                let note = tokio::select! {
+                    n = listener.recv() => n,
+                    _ = stop.cancelled() => return,
+                };
+                let Ok(note) = note else {
+                    break;
+                };
+                let Ok(v) = serde_json::from_str::<Value>(note.payload()) else {
+                    continue;
+                };
+                let (Some(r), Some(id)) = (v["r"].as_str(), v["m"].as_str()) else {
+                    continue;
+                };
+                // Our own announcements were pushed already (the hub skips them).
+                if !self.live.is_live(r) {
+                    continue;
+                }
+                match find(self.store.db(), r, id).await {
+                    Ok(Some(q)) => self.live.notify(&q),
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(error = %e, "an announced message could not be read"),
+                }
+            }
+        }
+    }
+
     pub async fn is_mediated(&self, did: &Did) -> Result<bool, StoreError> {
         Ok(self.store.get_mediation(did.as_str()).await?.is_some())
     }
