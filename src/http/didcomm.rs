@@ -46,6 +46,7 @@ impl From<MediatorError> for ApiError {
                     .insert("code".into(), inner.problem_code().into());
                 err
             }
+            MediatorError::Reply(_) => ApiError::internal(e),
             MediatorError::Storage(_) => {
                 tracing::error!(error = %e, "a DIDComm message could not be stored");
                 ApiError::new(

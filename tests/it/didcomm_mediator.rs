@@ -9,6 +9,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use sichat_core::clock::SystemClock;
 use sichat_core::did::peer::{Purpose, create_peer2};
+use sichat_core::did::{DidDocument, DidResolver, Resolution, ResolveError, StandardResolver};
 use sichat_core::didcomm::protocols::{
     FORWARD, basic_message, coordinate_v2, coordinate_v3, discover_features, pickup, trust_ping,
 };
@@ -28,6 +29,10 @@ struct Party {
 
 impl Party {
     fn new(server: &TestServer) -> Self {
+        Self::with_resolver(server.services.resolver.clone())
+    }
+
+    fn with_resolver(resolver: Arc<dyn DidResolver>) -> Self {
         let clock = Arc::new(SystemClock);
         let keys = Arc::new(KeyService::new(
             MemoryStore::new(),
@@ -35,7 +40,7 @@ impl Party {
             clock.clone(),
         ));
         let packer = Packer::new(
-            server.services.resolver.clone(),
+            resolver,
             Arc::new(OwnerKeys::new(keys.clone(), Owner::Server)),
             clock,
         );
@@ -84,18 +89,34 @@ async fn post_raw(server: &TestServer, body: String, content_type: &str) -> reqw
 
 /// Authcrypts `m` from its `from` to the server, posts it, and unpacks the reply.
 async fn ask(server: &TestServer, party: &Party, m: &Message) -> (u16, Option<Message>) {
+    ask_at(&server.client, &server.base, &server_did(server), party, m).await
+}
+
+async fn ask_at(
+    client: &reqwest::Client,
+    base: &str,
+    server_did: &Did,
+    party: &Party,
+    m: &Message,
+) -> (u16, Option<Message>) {
     let packed = party
         .packer
         .pack_encrypted(
             m,
-            server_did(server).as_str(),
+            server_did.as_str(),
             m.from.as_deref(),
             None,
             PackOptions::default(),
         )
         .await
         .unwrap();
-    let resp = post_raw(server, packed.packed, "application/didcomm-encrypted+json").await;
+    let resp = client
+        .post(format!("{base}/didcomm"))
+        .header("content-type", "application/didcomm-encrypted+json")
+        .body(packed.packed)
+        .send()
+        .await
+        .unwrap();
     let status = resp.status().as_u16();
     let body = resp.bytes().await.unwrap();
     if body.is_empty() {
@@ -106,7 +127,7 @@ async fn ask(server: &TestServer, party: &Party, m: &Message) -> (u16, Option<Me
         .unpack(&body)
         .await
         .unwrap_or_else(|e| panic!("{status} {}: {e}", String::from_utf8_lossy(&body)));
-    assert_eq!(reply.from.as_deref(), Some(server_did(server).as_str()));
+    assert_eq!(reply.from.as_deref(), Some(server_did.as_str()));
     assert!(meta.authenticated);
     (status, Some(reply))
 }
@@ -812,20 +833,229 @@ async fn a_message_posted_to_one_instance_is_delivered_live_by_another() {
     let (bob, b, inbox) = mediated_bob(&a_server).await;
     // Bob's socket is on B.
     let url = b_server.url("/didcomm/ws").replace("http://", "ws://");
-    let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str()).await.unwrap();
-    let live = request(&a_server, &b, pickup::LIVE_DELIVERY_CHANGE, json!({"live_delivery": true}));
-    let packed = bob.packer.pack_encrypted(&live, server_did(&a_server).as_str(), Some(b.as_str()), None, PackOptions::default()).await.unwrap();
+    let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str())
+        .await
+        .unwrap();
+    let live = request(
+        &a_server,
+        &b,
+        pickup::LIVE_DELIVERY_CHANGE,
+        json!({"live_delivery": true}),
+    );
+    let packed = bob
+        .packer
+        .pack_encrypted(
+            &live,
+            server_did(&a_server).as_str(),
+            Some(b.as_str()),
+            None,
+            PackOptions::default(),
+        )
+        .await
+        .unwrap();
     ws_send(&mut ws, packed.packed).await;
-    let (status, _) = bob.packer.unpack(ws_next(&mut ws).await.as_bytes()).await.unwrap();
+    let (status, _) = bob
+        .packer
+        .unpack(ws_next(&mut ws).await.as_bytes())
+        .await
+        .unwrap();
     assert_eq!(status.body["live_delivery"], true);
     // Alice posts to A.
     let alice = Party::new(&a_server);
     let a = alice.peer_did(&[]).await;
     let sent = hello(&a, &inbox, "across instances");
-    let p = alice.packer.pack_encrypted(&sent, inbox.as_str(), Some(a.as_str()), None, PackOptions::default()).await.unwrap();
-    assert_eq!(post_raw(&a_server, p.packed, "application/didcomm-encrypted+json").await.status().as_u16(), 202);
-    let (delivery, _) = bob.packer.unpack(ws_next(&mut ws).await.as_bytes()).await.unwrap();
+    let p = alice
+        .packer
+        .pack_encrypted(
+            &sent,
+            inbox.as_str(),
+            Some(a.as_str()),
+            None,
+            PackOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        post_raw(&a_server, p.packed, "application/didcomm-encrypted+json")
+            .await
+            .status()
+            .as_u16(),
+        202
+    );
+    let (delivery, _) = bob
+        .packer
+        .unpack(ws_next(&mut ws).await.as_bytes())
+        .await
+        .unwrap();
     assert_eq!(delivery.type_, pickup::DELIVERY);
-    let (got, _) = bob.packer.unpack(&delivery.attachments.unwrap()[0].content().unwrap()).await.unwrap();
+    let (got, _) = bob
+        .packer
+        .unpack(&delivery.attachments.unwrap()[0].content().unwrap())
+        .await
+        .unwrap();
     assert_eq!(got, sent);
+}
+
+/// The server's did:web read over HTTP (a separate process), everything else offline.
+struct ViaHttp {
+    base: String,
+    did: Did,
+}
+
+#[async_trait::async_trait]
+impl DidResolver for ViaHttp {
+    async fn resolve(&self, did: &Did) -> Result<Resolution, ResolveError> {
+        if did != &self.did {
+            return StandardResolver::offline().resolve(did).await;
+        }
+        let doc: Value = reqwest::get(format!("{}/.well-known/did.json", self.base))
+            .await
+            .map_err(|e| ResolveError::Internal(e.to_string()))?
+            .json()
+            .await
+            .map_err(|e| ResolveError::Internal(e.to_string()))?;
+        Ok(Resolution::new(DidDocument::from_json(did, doc)?))
+    }
+}
+
+/// `kill -9` while 200 forwards are being posted: every forward answered 2xx is delivered
+/// after the restart; after deduplication by id, nothing is delivered twice.
+#[tokio::test]
+async fn forwards_acknowledged_before_kill_9_are_all_delivered_after_restart() {
+    use std::collections::HashSet;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let db = crate::common::fresh_database_url(dir.path()).await;
+    let mut server = crate::common::ServerProcess::start(dir.path(), &db, "warn").await;
+    let base = server.base.clone();
+    let did = crate::common::did(&format!(
+        "did:web:{}",
+        base.trim_start_matches("http://").replace(':', "%3A")
+    ));
+    let resolver: Arc<dyn DidResolver> = Arc::new(ViaHttp {
+        base: base.clone(),
+        did: did.clone(),
+    });
+    let client = reqwest::Client::new();
+    let bob = Party::with_resolver(resolver.clone());
+    let b = bob.peer_did(&[]).await;
+    let req = |kind: &str, body: Value| {
+        let mut m = Message::new(kind, body);
+        m.from = Some(b.to_string());
+        m.to = Some(vec![did.to_string()]);
+        m.extra.insert("return_route".into(), json!("all"));
+        m
+    };
+    ask_at(
+        &client,
+        &base,
+        &did,
+        &bob,
+        &req(coordinate_v2::MEDIATE_REQUEST, json!({})),
+    )
+    .await;
+    let inbox = bob
+        .peer_did(&[json!({"type":"DIDCommMessaging","serviceEndpoint":{"uri": did.as_str()}})])
+        .await;
+    ask_at(
+        &client,
+        &base,
+        &did,
+        &bob,
+        &req(
+            coordinate_v2::KEYLIST_UPDATE,
+            json!({"updates":[{"recipient_did": inbox.as_str(), "action":"add"}]}),
+        ),
+    )
+    .await;
+
+    let alice = Party::with_resolver(resolver.clone());
+    let a = alice.peer_did(&[]).await;
+    let mut packed = Vec::new();
+    for n in 0..200 {
+        let m = hello(&a, &inbox, &format!("message {n}"));
+        let p = alice
+            .packer
+            .pack_encrypted(&m, inbox.as_str(), None, None, PackOptions::default())
+            .await
+            .unwrap();
+        packed.push((m.id.clone(), p.packed));
+    }
+    let done = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for (id, body) in packed.clone() {
+        let (client, url, done) = (client.clone(), format!("{base}/didcomm"), done.clone());
+        tasks.push(tokio::spawn(async move {
+            let r = client
+                .post(url)
+                .header("content-type", "application/didcomm-encrypted+json")
+                .body(body)
+                .send()
+                .await;
+            done.fetch_add(1, Ordering::SeqCst);
+            (id, r.map(|r| r.status().as_u16()).ok())
+        }));
+    }
+    while done.load(Ordering::SeqCst) < 40 {
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    server.child.kill().unwrap(); // SIGKILL, mid-flight
+    server.child.wait().unwrap();
+    let mut acknowledged = HashSet::new();
+    for t in tasks {
+        let (id, status) = t.await.unwrap();
+        if status.is_some_and(|s| (200..300).contains(&s)) {
+            acknowledged.insert(id);
+        }
+    }
+    assert!(
+        acknowledged.len() >= 30,
+        "{} acknowledged",
+        acknowledged.len()
+    );
+    let port = server.port();
+    drop(server);
+    let _again = crate::common::ServerProcess::start_on(dir.path(), &db, "warn", port, &[]).await;
+    let mut delivered: Vec<String> = Vec::new();
+    loop {
+        let (_, reply) = ask_at(
+            &client,
+            &base,
+            &did,
+            &bob,
+            &req(pickup::DELIVERY_REQUEST, json!({"limit": 100})),
+        )
+        .await;
+        let reply = reply.unwrap();
+        let Some(attachments) = reply
+            .attachments
+            .filter(|_| reply.type_ == pickup::DELIVERY)
+        else {
+            break;
+        };
+        let mut ids = Vec::new();
+        for at in attachments {
+            let (inner, _) = bob.packer.unpack(&at.content().unwrap()).await.unwrap();
+            delivered.push(inner.id);
+            ids.push(at.id.unwrap());
+        }
+        ask_at(
+            &client,
+            &base,
+            &did,
+            &bob,
+            &req(pickup::MESSAGES_RECEIVED, json!({"message_id_list": ids})),
+        )
+        .await;
+    }
+    let unique: HashSet<String> = delivered.iter().cloned().collect();
+    assert_eq!(
+        unique.len(),
+        delivered.len(),
+        "nothing delivered twice once acknowledged"
+    );
+    let missing: Vec<_> = acknowledged.difference(&unique).collect();
+    assert!(missing.is_empty(), "acknowledged but lost: {missing:?}");
+    let sent: HashSet<String> = packed.into_iter().map(|(id, _)| id).collect();
+    assert!(unique.is_subset(&sent));
 }

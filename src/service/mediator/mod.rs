@@ -115,6 +115,9 @@ pub enum MediatorError {
     /// The store failed: nothing was acknowledged.
     #[error("storage failed: {0}")]
     Storage(StoreError),
+    /// Our own reply could not be packed.
+    #[error("the reply could not be packed: {0}")]
+    Reply(DidcommError),
 }
 
 /// A reply and whether the request asked for it on this connection.
@@ -592,7 +595,7 @@ impl Mediator {
                     let (body, _) = self
                         .pack(&reply.message, Some(sender))
                         .await
-                        .map_err(MediatorError::Unreadable)?;
+                        .map_err(MediatorError::Reply)?;
                     let now = self.now_ms();
                     let q = QueuedMessage {
                         recipient: sender.to_string(),
@@ -617,7 +620,7 @@ impl Mediator {
             let (body, media_type) = self
                 .pack(&reply.message, to)
                 .await
-                .map_err(MediatorError::Unreadable)?;
+                .map_err(MediatorError::Reply)?;
             outcome = match reply.status {
                 Some(status) => Outcome::Refused {
                     status,
@@ -632,7 +635,10 @@ impl Mediator {
 
     /// Follows the messages other instances queue (PostgreSQL `LISTEN`), pushing those
     /// for this instance's live sessions; reconnects after a failure until `stop`.
-    pub async fn follow_other_instances(self: Arc<Self>, stop: tokio_util::sync::CancellationToken) {
+    pub async fn follow_other_instances(
+        self: Arc<Self>,
+        stop: tokio_util::sync::CancellationToken,
+    ) {
         use crate::store::didcomm::{NOTIFY_CHANNEL, find};
         use sea_orm::sqlx::postgres::PgListener;
         while !stop.is_cancelled() {

@@ -14,8 +14,8 @@ pub const PLAIN_TYP: &str = "application/didcomm-plain+json";
 pub const MAX_ID_LEN: usize = 256;
 /// The most DIDs in `to`.
 pub const MAX_TO: usize = 64;
-/// The most attachments.
-pub const MAX_ATTACHMENTS: usize = 64;
+/// The most attachments (a pickup delivery carries up to 100 messages).
+pub const MAX_ATTACHMENTS: usize = 128;
 
 /// Why a plaintext message was refused: the header and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
