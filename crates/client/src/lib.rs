@@ -4,11 +4,14 @@
 //! resolves DIDs offline (did:key, did:jwk, did:peer) or over the guarded HTTPS fetcher
 //! (did:web). With a server it uses the server's resolver and admin API ([`server`]),
 //! through the same wire types the server's handlers use (`sichat_core::api`). The
-//! wallet, offline credential verification and DIDComm arrive on top of this.
+//! [`didcomm`] keeps the identities it messages as and packs/unpacks DIDComm v2 messages
+//! with the same core code as the server's mediator. The wallet and offline credential
+//! verification arrive on top of this.
 //!
 //! The command-line tool is behind the default `cli` feature; a library user who wants
 //! the library alone sets `default-features = false`.
 
+pub mod didcomm;
 pub mod identity;
 pub mod server;
 

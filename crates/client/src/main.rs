@@ -1,6 +1,6 @@
 //! `sichat-client`: create identities and resolve DIDs, with or without a server.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -41,18 +41,121 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// DIDComm v2 for interop testing: one JSON object on stdin, one on stdout; on failure
+    /// `{"error": "..."}` and a non-zero exit code. Identities live in $SICHAT_CLIENT_HOME.
+    Didcomm {
+        #[command(subcommand)]
+        action: DidcommAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum DidcommAction {
+    /// `{"kind": "peer2"|"key", "endpoint"?: URI}` → `{"did": DID}` (its secrets kept).
+    Did,
+    /// `{"message": {plaintext}, "to": DID, "from": DID|null, "sign": bool}` →
+    /// `{"packed": JWE, "service_uri": URI|null}` (`from: null`: anoncrypt).
+    Pack,
+    /// `{"packed": JWE|JWS|plaintext}` → `{"message": {...}, "metadata": {...}}`.
+    Unpack,
 }
 
 #[tokio::main]
 async fn main() {
-    if let Err(e) = run().await {
+    let cli = Cli::parse();
+    if let Command::Didcomm { action } = &cli.command {
+        // The interop protocol: errors are JSON on stdout too.
+        match didcomm(action).await {
+            Ok(out) => println!("{out}"),
+            Err(e) => {
+                println!("{}", serde_json::json!({"error": format!("{e:#}")}));
+                std::process::exit(1);
+            }
+        }
+        return;
+    }
+    if let Err(e) = run(cli).await {
         eprintln!("error: {e:#}");
         std::process::exit(1);
     }
 }
 
-async fn run() -> anyhow::Result<()> {
-    match Cli::parse().command {
+/// The resolver of the interop commands: offline methods, did:web over HTTPS (and, with
+/// `SICHAT_CLIENT_ALLOW_LOOPBACK=true`, over HTTP on 127.0.0.1 for local testing).
+fn interop_resolver() -> anyhow::Result<std::sync::Arc<dyn DidResolver>> {
+    use sichat_core::did::web_fetch::{FetchPolicy, GuardedFetcher};
+    let allow_loopback = std::env::var("SICHAT_CLIENT_ALLOW_LOOPBACK").is_ok_and(|v| v == "true");
+    let fetcher = GuardedFetcher::new(FetchPolicy {
+        allow_loopback,
+        ..FetchPolicy::default()
+    })?;
+    Ok(std::sync::Arc::new(
+        sichat_core::did::StandardResolver::with_cached_web(
+            std::sync::Arc::new(fetcher),
+            std::sync::Arc::new(sichat_core::SystemClock),
+            CachePolicy::default(),
+        ),
+    ))
+}
+
+async fn didcomm(action: &DidcommAction) -> anyhow::Result<serde_json::Value> {
+    use serde_json::{Value, json};
+    use sichat_client::didcomm::{Identities, home_dir};
+    let mut input = String::new();
+    std::io::Read::read_to_string(&mut std::io::stdin().take(16 * 1024 * 1024), &mut input)
+        .context("reading stdin")?;
+    let input: Value = serde_json::from_str(&input).context("stdin is not one JSON object")?;
+    let home = home_dir()?;
+    let mut ids = Identities::load(&home)?;
+    match action {
+        DidcommAction::Did => {
+            let method = match input["kind"].as_str() {
+                Some("peer2") | None => Method::Peer,
+                Some("key") => Method::Key,
+                Some(other) => anyhow::bail!("`kind` must be \"peer2\" or \"key\", not {other:?}"),
+            };
+            let did = ids.create(method, input["endpoint"].as_str())?;
+            Ok(json!({"did": did.as_str()}))
+        }
+        DidcommAction::Pack => {
+            let message =
+                sichat_core::didcomm::Message::parse(input["message"].to_string().as_bytes())?;
+            let to = input["to"].as_str().context("`to` (a DID) is missing")?;
+            let from = input["from"].as_str();
+            let sign = input["sign"].as_bool().unwrap_or(false);
+            let packer = ids.packer(interop_resolver()?).await?;
+            let sign_by = if sign {
+                Some(
+                    from.or(message.from.as_deref())
+                        .context("`sign` needs a `from` (or the message's `from`)")?,
+                )
+            } else {
+                None
+            };
+            let packed = packer
+                .pack_encrypted(&message, to, from, sign_by, Default::default())
+                .await?;
+            let jwe: Value = serde_json::from_str(&packed.packed)?;
+            Ok(
+                json!({"packed": jwe, "service_uri": packed.service_uri, "forwarded": packed.forwarded}),
+            )
+        }
+        DidcommAction::Unpack => {
+            let packed = match &input["packed"] {
+                Value::String(s) => s.clone(),
+                Value::Object(_) => input["packed"].to_string(),
+                _ => anyhow::bail!("`packed` (a JWE, JWS or plaintext message) is missing"),
+            };
+            let packer = ids.packer(interop_resolver()?).await?;
+            let (message, meta) = packer.unpack(packed.as_bytes()).await?;
+            Ok(json!({"message": message, "metadata": meta}))
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Didcomm { action } => println!("{}", didcomm(&action).await?),
         Command::Resolve { did, server: None } => {
             let resolution = sichat_client::local_resolver(CachePolicy::default())?
                 .resolve(&Did::parse(&did)?)

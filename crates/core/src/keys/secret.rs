@@ -47,6 +47,18 @@ impl SecretKey {
         }
     }
 
+    /// The X25519 key-agreement key an Ed25519 key stands for (RFC 7748 / the did:key
+    /// derivation: the clamped scalar of the Ed25519 seed); `None` for other types. Its
+    /// public key is the Montgomery form of the Ed25519 public key.
+    pub fn to_x25519(&self) -> Option<Self> {
+        match self {
+            Self::Ed25519(k) => Some(Self::X25519(x25519_dalek::StaticSecret::from(
+                k.to_scalar_bytes(),
+            ))),
+            _ => None,
+        }
+    }
+
     pub fn key_type(&self) -> KeyType {
         match self {
             Self::Ed25519(_) => KeyType::Ed25519,
@@ -229,6 +241,15 @@ impl SecretKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_x25519_of_an_ed25519_key_matches_the_did_key_derivation() {
+        let ed = SecretKey::generate(KeyType::Ed25519);
+        let x = ed.to_x25519().unwrap();
+        let (_, expected) = PublicKey::ed25519_with_x25519(ed.public_key().as_bytes()).unwrap();
+        assert_eq!(x.public_key(), expected);
+        assert!(x.to_x25519().is_none());
+    }
     use serde_json::json;
 
     #[test]
