@@ -16,6 +16,9 @@ pub const SESSION_BACKLOG: usize = 64;
 /// A live session: its id and the channel its nudges go to.
 type Listener = (u64, mpsc::Sender<QueuedMessage>);
 
+/// A pushed message: (recipient, message id).
+type Pushed = (String, String);
+
 /// Pushes remembered to skip the same message announced again by the database.
 const RECENT: usize = 10_000;
 
@@ -23,8 +26,8 @@ const RECENT: usize = 10_000;
 pub struct LiveHub {
     /// recipient DID → its live sessions.
     sessions: Mutex<HashMap<String, Vec<Listener>>>,
-    /// (recipient, message id) pushed lately, oldest first.
-    recent: Mutex<(HashSet<(String, String)>, VecDeque<(String, String)>)>,
+    /// (recipient, message id) pushed lately, and the same oldest first.
+    recent: Mutex<(HashSet<Pushed>, VecDeque<Pushed>)>,
 }
 
 impl LiveHub {
