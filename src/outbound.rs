@@ -26,3 +26,9 @@ pub fn did_web_fetcher(config: &Config) -> Result<GuardedFetcher, ResolveError> 
 pub fn status_list_fetcher(config: &Config) -> Result<GuardedFetcher, ResolveError> {
     did_web_fetcher(config)
 }
+
+/// The client that delivers DIDComm messages to other servers' mediators: the same guards
+/// (its own concurrency counts).
+pub fn didcomm_fetcher(config: &Config) -> Result<GuardedFetcher, ResolveError> {
+    did_web_fetcher(config)
+}

@@ -22,6 +22,7 @@ mod m20261129_000013_create_oidc_claim_rules;
 mod m20261129_000014_oidc_grants_claims;
 mod m20261129_000015_oidc_codes_carry_grant;
 mod m20261129_000016_create_didcomm_mediation;
+mod m20261129_000017_create_didcomm_outbox;
 
 pub struct Migrator;
 
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000014_oidc_grants_claims::Migration),
             Box::new(m20261129_000015_oidc_codes_carry_grant::Migration),
             Box::new(m20261129_000016_create_didcomm_mediation::Migration),
+            Box::new(m20261129_000017_create_didcomm_outbox::Migration),
         ]
     }
 }

@@ -31,6 +31,7 @@ use super::identity::IdentityService;
 use super::issuer_keys::IssuerKeys;
 use super::keyed_mac::KeyedMac;
 use super::logout::Logout;
+use super::mediator::outbox::Outbox;
 use super::mediator::{Mediator, MediatorSettings};
 use super::oidc_callers::OidcCallers;
 use super::oidc_clients::ClientService;
@@ -431,6 +432,10 @@ pub async fn open(
         store.clone(),
         clock.clone(),
         MediatorSettings {
+            endpoint: format!(
+                "{}/didcomm",
+                identity.public_url().as_str().trim_end_matches('/')
+            ),
             max_message_bytes: config.didcomm_max_message_bytes,
             quota: MessageQuota {
                 max_messages: config.didcomm_queue_max_messages,
@@ -442,6 +447,12 @@ pub async fn open(
             max_sessions: config.max_connections,
         },
         background.stop_token(),
+        Arc::new(Outbox::new(
+            store.clone(),
+            crate::outbound::didcomm_fetcher(config)
+                .map_err(|e| InitError::Resolver(e.to_string()))?,
+            clock.clone(),
+        )),
     ));
     let services = Services {
         mediator,

@@ -112,6 +112,10 @@ impl Services {
                 self.mediator.clone().follow_other_instances(stop),
             );
         }
+        // Messages relayed to other servers' mediators.
+        let stop = self.background.stop_token();
+        self.background
+            .spawn("didcomm-outbox", self.mediator.outbox().clone().run(stop));
         // Expired queued DIDComm messages, in bounded batches.
         let (mediator, clock) = (self.mediator.clone(), self.clock.clone());
         self.background

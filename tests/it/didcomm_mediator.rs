@@ -1059,3 +1059,142 @@ async fn forwards_acknowledged_before_kill_9_are_all_delivered_after_restart() {
     let sent: HashSet<String> = packed.into_iter().map(|(id, _)| id).collect();
     assert!(unique.is_subset(&sent));
 }
+
+/// Waits (up to 20 s) until `recipient`'s queue at `server` holds `count` messages.
+async fn wait_for_queue(
+    server: &TestServer,
+    party: &Party,
+    client: &Did,
+    recipient: &Did,
+    count: u64,
+) {
+    for _ in 0..200 {
+        let (_, status) = ask(
+            server,
+            party,
+            &request(
+                server,
+                client,
+                pickup::STATUS_REQUEST,
+                json!({"recipient_did": recipient.as_str()}),
+            ),
+        )
+        .await;
+        if status.unwrap().body["message_count"] == count {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{recipient} never had {count} messages at {}", server.base);
+}
+
+/// Alice's server relays a forward for Bob, whose mediator is another server; with Bob's
+/// server down, the message waits in the outbox across a restart of Alice's server and
+/// arrives once Bob's server is back.
+#[tokio::test]
+async fn forwards_for_another_servers_recipient_are_relayed_through_the_outbox() {
+    use sichat_core::didcomm::jwe::ContentEnc;
+    let opts = crate::common::Options::allow_loopback;
+    let b_server = TestServer::spawn_with(opts()).await;
+    let (bob, b, inbox) = mediated_bob(&b_server).await;
+    let a_server = TestServer::spawn_with(opts()).await;
+    let alice = Party::new(&a_server);
+    let a = alice.peer_did(&[]).await;
+    let via_a = |text: &'static str| {
+        let (alice, a, inbox, a_server) = (&alice, &a, &inbox, &a_server);
+        async move {
+            let sent = hello(a, inbox, text);
+            let inner = alice
+                .packer
+                .pack_encrypted(
+                    &sent,
+                    inbox.as_str(),
+                    Some(a.as_str()),
+                    None,
+                    PackOptions {
+                        forward: false,
+                        ..PackOptions::default()
+                    },
+                )
+                .await
+                .unwrap();
+            let outer = alice
+                .packer
+                .wrap_in_forwards(
+                    inner.packed,
+                    inbox.as_str(),
+                    &[server_did(a_server).to_string()],
+                    ContentEnc::Xc20p,
+                )
+                .await
+                .unwrap();
+            (
+                sent,
+                post_raw(a_server, outer, "application/didcomm-encrypted+json")
+                    .await
+                    .status()
+                    .as_u16(),
+            )
+        }
+    };
+    let (first, status) = via_a("relayed").await;
+    assert_eq!(status, 202);
+    wait_for_queue(&b_server, &bob, &b, &inbox, 1).await;
+    let (_, delivery) = ask(
+        &b_server,
+        &bob,
+        &request(
+            &b_server,
+            &b,
+            pickup::DELIVERY_REQUEST,
+            json!({"limit": 10}),
+        ),
+    )
+    .await;
+    let attachments = delivery.unwrap().attachments.unwrap();
+    let (got, _) = bob
+        .packer
+        .unpack(&attachments[0].content().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(got, first);
+    let id = attachments[0].id.clone().unwrap();
+    ask(
+        &b_server,
+        &bob,
+        &request(
+            &b_server,
+            &b,
+            pickup::MESSAGES_RECEIVED,
+            json!({"message_id_list": [id]}),
+        ),
+    )
+    .await;
+
+    // Bob's server goes down: Alice's server still accepts (it knows the route) and keeps
+    // the message; it is restarted; Bob's server comes back on the same address.
+    let b_addr = b_server.addr();
+    let (b_dir, b_db, b_tmp) = b_server.stop().await;
+    let (second, status) = via_a("kept in the outbox").await;
+    assert_eq!(status, 202);
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let a_addr = a_server.addr();
+    let (a_dir, a_db, _a_tmp) = a_server.stop().await;
+    let _a_again = TestServer::start(a_dir, a_db, &a_addr, opts()).await;
+    let b_again = TestServer::start(b_dir, b_db, &b_addr, opts()).await;
+    wait_for_queue(&b_again, &bob, &b, &inbox, 1).await;
+    let (_, delivery) = ask(
+        &b_again,
+        &bob,
+        &request(&b_again, &b, pickup::DELIVERY_REQUEST, json!({"limit": 10})),
+    )
+    .await;
+    let attachments = delivery.unwrap().attachments.unwrap();
+    let (got, _) = bob
+        .packer
+        .unpack(&attachments[0].content().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(got, second);
+    drop(b_tmp);
+}

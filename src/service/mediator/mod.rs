@@ -17,6 +17,7 @@
 
 mod coordination;
 pub mod live;
+pub mod outbox;
 mod pickup;
 
 use std::sync::Arc;
@@ -48,8 +49,10 @@ const MAX_FORWARD_DEPTH: usize = 3;
 const MAX_FORWARD_ATTACHMENTS: usize = 16;
 
 /// The mediator's limits (from the configuration).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct MediatorSettings {
+    /// This mediator's own HTTP endpoint (a route back to it is not a relay).
+    pub endpoint: String,
     pub max_message_bytes: usize,
     pub quota: MessageQuota,
     pub ttl_ms: i64,
@@ -172,6 +175,7 @@ pub struct Mediator {
     live: Arc<LiveHub>,
     sessions: Arc<tokio::sync::Semaphore>,
     stop: tokio_util::sync::CancellationToken,
+    outbox: Arc<outbox::Outbox>,
 }
 
 fn hex_sha256(bytes: &[u8]) -> String {
@@ -186,8 +190,10 @@ impl Mediator {
         clock: Arc<dyn Clock>,
         settings: MediatorSettings,
         stop: tokio_util::sync::CancellationToken,
+        outbox: Arc<outbox::Outbox>,
     ) -> Self {
         Self {
+            outbox,
             did,
             packer,
             store,
@@ -216,6 +222,10 @@ impl Mediator {
 
     pub fn settings(&self) -> &MediatorSettings {
         &self.settings
+    }
+
+    pub fn outbox(&self) -> &Arc<outbox::Outbox> {
+        &self.outbox
     }
 
     pub fn live(&self) -> &Arc<LiveHub> {
@@ -493,12 +503,15 @@ impl Mediator {
                 .map(|m| m.client),
         };
         if routed.is_none() {
-            return Ok(Handled::reply(self.problem(
-                m,
-                "e.p.req.not_enroll",
-                "The DID '{1}' is not enroled.",
-                &[next.as_str()],
-            )));
+            return match self.relay(&next, &contents).await? {
+                true => Ok(Handled::none()),
+                false => Ok(Handled::reply(self.problem(
+                    m,
+                    "e.p.req.not_enroll",
+                    "The DID '{1}' is not enroled.",
+                    &[next.as_str()],
+                ))),
+            };
         }
         let now = self.now_ms();
         let queued: Vec<QueuedMessage> = contents
@@ -525,6 +538,45 @@ impl Mediator {
             )),
             Err(e) => Err(MediatorError::Storage(e)),
         }
+    }
+
+    /// Relays forwarded messages for `next`, a DID another server mediates: each wrapped
+    /// for that server's routing keys and kept in the outbox (durable on return). `false`
+    /// when `next` has no reachable DIDComm endpoint other than this one.
+    async fn relay(&self, next: &Did, contents: &[Vec<u8>]) -> Result<bool, MediatorError> {
+        let route = match self.packer.route_for(next).await {
+            Ok(Some(route)) => route,
+            Ok(None) | Err(_) => return Ok(false),
+        };
+        let uri = route.uri.trim_end_matches('/');
+        if !(uri.starts_with("https://") || uri.starts_with("http://"))
+            || uri == self.settings.endpoint
+        {
+            return Ok(false);
+        }
+        let mut rows = Vec::with_capacity(contents.len());
+        for content in contents {
+            let text = String::from_utf8_lossy(content).into_owned();
+            let packed = if route.routing_keys.is_empty() {
+                text
+            } else {
+                self.packer
+                    .wrap_in_forwards(
+                        text,
+                        next.as_str(),
+                        &route.routing_keys,
+                        jwe::ContentEnc::Xc20p,
+                    )
+                    .await
+                    .map_err(MediatorError::Reply)?
+            };
+            rows.push((next.to_string(), route.uri.clone(), packed));
+        }
+        self.outbox
+            .keep(&rows, self.settings.ttl_ms)
+            .await
+            .map_err(MediatorError::Storage)?;
+        Ok(true)
     }
 
     /// Queues messages (durable when this returns) and nudges live sessions.

@@ -367,10 +367,51 @@ impl GuardedFetcher {
         })?
     }
 
+    /// POSTs `body` to `url` under the same guards (public addresses only, https, no
+    /// redirects, concurrency caps, timeout): the server-to-server delivery of a message
+    /// a peer sent. A 2xx answer is success; its body (at most `max_bytes`) is returned.
+    pub async fn post_bounded(
+        &self,
+        url: &url::Url,
+        content_type: &str,
+        body: Vec<u8>,
+        max_bytes: usize,
+    ) -> Result<Vec<u8>, ResolveError> {
+        let _slot = self
+            .limits
+            .take(&site_of(url.host_str().unwrap_or_default()))?;
+        let request = self
+            .client
+            .post(url.clone())
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(body);
+        tokio::time::timeout(self.policy.timeout, self.exchange(url, request, max_bytes))
+            .await
+            .map_err(|_| {
+                ResolveError::Fetch(format!(
+                    "{url}: timed out after {} s",
+                    self.policy.timeout.as_secs()
+                ))
+            })?
+    }
+
     async fn fetch_inner(
         &self,
         url: &url::Url,
         accept: &str,
+        max_bytes: usize,
+    ) -> Result<Vec<u8>, ResolveError> {
+        let request = self
+            .client
+            .get(url.clone())
+            .header(reqwest::header::ACCEPT, accept);
+        self.exchange(url, request, max_bytes).await
+    }
+
+    async fn exchange(
+        &self,
+        url: &url::Url,
+        request: reqwest::RequestBuilder,
         max_bytes: usize,
     ) -> Result<Vec<u8>, ResolveError> {
         let host = url.host_str().unwrap_or_default();
@@ -392,16 +433,10 @@ impl GuardedFetcher {
                 "{url}: documents are fetched over https only"
             )));
         }
-        let mut response = self
-            .client
-            .get(url.clone())
-            .header(reqwest::header::ACCEPT, accept)
-            .send()
-            .await
-            .map_err(|e| match dns_failure(&e) {
-                Some(f) => f.into(),
-                None => ResolveError::Fetch(format!("{url}: {e}")),
-            })?;
+        let mut response = request.send().await.map_err(|e| match dns_failure(&e) {
+            Some(f) => f.into(),
+            None => ResolveError::Fetch(format!("{url}: {e}")),
+        })?;
         let status = response.status();
         if status == reqwest::StatusCode::NOT_FOUND || status == reqwest::StatusCode::GONE {
             return Err(ResolveError::NotFound(url.to_string()));

@@ -158,7 +158,7 @@ pub struct Packed {
 }
 
 /// A DIDComm messaging service of a document: its endpoint and routing keys.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DidcommService {
     pub uri: String,
     pub routing_keys: Vec<String>,
@@ -615,31 +615,19 @@ impl Packer {
             packed = jwe::encrypt(&payload, &tos, None, options.enc_anon)?;
         }
         let to_kids: Vec<String> = chosen.iter().map(|(m, _)| m.kid.clone()).collect();
-        let service = didcomm_services(&to_doc).into_iter().next();
+        let route = self.route(&to_doc).await?;
+        let service_uri = route.as_ref().map(|r| r.uri.clone());
         let mut forwarded = false;
-        let mut service_uri = service.as_ref().map(|s| s.uri.clone());
-        if let Some(service) = service.filter(|_| options.forward) {
-            let mut routing = service.routing_keys.clone();
-            // An endpoint that is a DID is a mediator: its keys come first, its endpoint
-            // is where the message goes.
-            if service.uri.starts_with("did:") {
-                let mediator = did_of(&service.uri)?;
-                let doc = self.document(&mediator).await?;
-                let first = didcomm_services(&doc).into_iter().next().ok_or_else(|| {
-                    DidcommError::Key(format!("mediator {mediator} has no DIDComm service"))
-                })?;
-                service_uri = Some(first.uri);
-                let mut keys = first.routing_keys;
-                keys.push(mediator.to_string());
-                keys.extend(routing);
-                routing = keys;
-            }
-            if !routing.is_empty() {
-                packed = self
-                    .wrap_in_forwards(packed, to_did.as_str(), &routing, options.enc_anon)
-                    .await?;
-                forwarded = true;
-            }
+        if let Some(route) = route.filter(|r| options.forward && !r.routing_keys.is_empty()) {
+            packed = self
+                .wrap_in_forwards(
+                    packed,
+                    to_did.as_str(),
+                    &route.routing_keys,
+                    options.enc_anon,
+                )
+                .await?;
+            forwarded = true;
         }
         Ok(Packed {
             packed,
@@ -649,6 +637,46 @@ impl Packer {
             service_uri,
             forwarded,
         })
+    }
+
+    /// Where messages for the subject of `doc` go: its first DIDComm service's endpoint
+    /// and routing keys. An endpoint that is a DID is a mediator: its own endpoint is used
+    /// and its keys come first (the message is forwarded to it).
+    pub async fn route(&self, doc: &DidDocument) -> Result<Option<DidcommService>, DidcommError> {
+        // An HTTP(S) endpoint first (a document may list a WebSocket one too).
+        let services = didcomm_services(doc);
+        let Some(service) = services
+            .iter()
+            .find(|s| s.uri.starts_with("http") || s.uri.starts_with("did:"))
+            .or(services.first())
+            .cloned()
+        else {
+            return Ok(None);
+        };
+        if !service.uri.starts_with("did:") {
+            return Ok(Some(service));
+        }
+        let mediator = did_of(&service.uri)?;
+        let mdoc = self.document(&mediator).await?;
+        let first = didcomm_services(&mdoc)
+            .into_iter()
+            .find(|s| s.uri.starts_with("http"))
+            .ok_or_else(|| {
+                DidcommError::Key(format!("mediator {mediator} has no DIDComm endpoint"))
+            })?;
+        let mut keys = first.routing_keys;
+        keys.push(mediator.to_string());
+        keys.extend(service.routing_keys);
+        Ok(Some(DidcommService {
+            uri: first.uri,
+            routing_keys: keys,
+        }))
+    }
+
+    /// Where messages for `to` (a DID) go; see [`Packer::route`].
+    pub async fn route_for(&self, to: &Did) -> Result<Option<DidcommService>, DidcommError> {
+        let doc = self.document(to).await?;
+        self.route(&doc).await
     }
 
     /// Wraps `packed` (for `to`) in a forward per routing key, the first key outermost;
