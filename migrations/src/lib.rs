@@ -23,6 +23,7 @@ mod m20261129_000014_oidc_grants_claims;
 mod m20261129_000015_oidc_codes_carry_grant;
 mod m20261129_000016_create_didcomm_mediation;
 mod m20261129_000017_create_didcomm_outbox;
+mod m20261129_000018_create_didcomm_channels;
 
 pub struct Migrator;
 
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000015_oidc_codes_carry_grant::Migration),
             Box::new(m20261129_000016_create_didcomm_mediation::Migration),
             Box::new(m20261129_000017_create_didcomm_outbox::Migration),
+            Box::new(m20261129_000018_create_didcomm_channels::Migration),
         ]
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod admin_clients;
+pub mod admin_didcomm;
 pub mod credentials;
 pub mod did;
 pub mod didcomm;
@@ -100,6 +101,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(admin::routes())
         .merge(admin_clients::routes())
+        .merge(admin_didcomm::routes())
         .merge(credentials::routes())
         .merge(holder::routes())
         .merge(didcomm::routes())

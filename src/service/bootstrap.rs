@@ -31,8 +31,9 @@ use super::identity::IdentityService;
 use super::issuer_keys::IssuerKeys;
 use super::keyed_mac::KeyedMac;
 use super::logout::Logout;
+use super::mediator::channels::Channels;
 use super::mediator::outbox::Outbox;
-use super::mediator::{Mediator, MediatorSettings};
+use super::mediator::{Mediator, MediatorDeps, MediatorSettings};
 use super::oidc_callers::OidcCallers;
 use super::oidc_clients::ClientService;
 use super::oidc_codes::AuthorizationCodes;
@@ -446,13 +447,21 @@ pub async fn open(
             replay_window_secs: config.didcomm_replay_window_secs,
             max_sessions: config.max_connections,
         },
-        background.stop_token(),
-        Arc::new(Outbox::new(
-            store.clone(),
-            crate::outbound::didcomm_fetcher(config)
-                .map_err(|e| InitError::Resolver(e.to_string()))?,
-            clock.clone(),
-        )),
+        MediatorDeps {
+            stop: background.stop_token(),
+            outbox: Arc::new(Outbox::new(
+                store.clone(),
+                crate::outbound::didcomm_fetcher(config)
+                    .map_err(|e| InitError::Resolver(e.to_string()))?,
+                clock.clone(),
+            )),
+            channels: Arc::new(Channels::new(
+                store.clone(),
+                credentials.clone(),
+                identity.clone(),
+                clock.clone(),
+            )),
+        },
     ));
     let services = Services {
         mediator,

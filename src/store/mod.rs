@@ -3,6 +3,7 @@
 //! PostgreSQL shares the same migrations.
 
 pub mod didcomm;
+pub mod didcomm_channels;
 pub mod didcomm_outbox;
 pub mod epoch_cache;
 pub mod held;

@@ -1198,3 +1198,319 @@ async fn forwards_for_another_servers_recipient_are_relayed_through_the_outbox()
     assert_eq!(got, second);
     drop(b_tmp);
 }
+
+/// A forward to `next` authcrypted by `from` (as a channel requires), asking for the
+/// answer on this connection.
+async fn authenticated_forward(
+    server: &TestServer,
+    party: &Party,
+    from: &Did,
+    next: &Did,
+    inner: &Message,
+) -> (u16, Option<Message>) {
+    let packed = party
+        .packer
+        .pack_encrypted(
+            inner,
+            next.as_str(),
+            Some(from.as_str()),
+            None,
+            PackOptions {
+                forward: false,
+                ..PackOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+    let mut forward = request(server, from, FORWARD, json!({"next": next.as_str()}));
+    forward.attachments = Some(vec![sichat_core::didcomm::Attachment::json(
+        None,
+        serde_json::from_str(&packed.packed).unwrap(),
+    )]);
+    ask(server, party, &forward).await
+}
+
+/// A presentation of `credentials` by `holder` (its Ed25519 key), for a challenge and
+/// domain.
+async fn present(
+    party: &Party,
+    holder: &Did,
+    credentials: Vec<Value>,
+    challenge: &str,
+    domain: &str,
+) -> Value {
+    use sichat_core::vc::{Canonicalizer, Cryptosuite, Issuer, IssuerKey, ProofFormat};
+    let ed = party
+        .keys
+        .list(&Owner::Server)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|k| k.key_type == KeyType::Ed25519)
+        .unwrap();
+    let short: String = ed.public_key_multibase.chars().skip(1).take(8).collect();
+    let issuer = Issuer::new(
+        Canonicalizer::default(),
+        party.keys.clone(),
+        Arc::new(SystemClock),
+    );
+    let vp = json!({"@context": ["https://www.w3.org/ns/credentials/v2"],
+        "type": ["VerifiablePresentation"], "holder": holder.as_str(),
+        "verifiableCredential": credentials});
+    issuer
+        .present(
+            vp.as_object().unwrap().clone(),
+            &IssuerKey {
+                issuer: holder.to_string(),
+                method: holder.with_fragment(&short),
+                key: ed.id.clone(),
+                key_type: KeyType::Ed25519,
+            },
+            ProofFormat::DataIntegrity(Cryptosuite::EddsaRdfc2022),
+            Some(challenge),
+            Some(domain),
+        )
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_credential_bound_channel_admits_bound_peers_until_revocation() {
+    let server = TestServer::spawn().await;
+    let (_bob, _b, inbox) = mediated_bob(&server).await;
+    let mediator = server_did(&server);
+    // The channel: forwards to Bob's inbox only from members of Network X.
+    let spec = json!({"name": "network-x", "recipient": inbox.as_str(), "owner": "server",
+        "credentialType": "MembershipCredential", "claims": {"memberOf": "Network X"}});
+    let (status, view) = server
+        .admin_post("/admin/didcomm/channels", spec.clone())
+        .await;
+    assert_eq!(status, 201, "{view}");
+    assert_eq!(view["recipient"], inbox.as_str());
+    assert_eq!(
+        server
+            .admin_post("/admin/didcomm/channels", spec.clone())
+            .await
+            .0,
+        409
+    );
+    let mut bad = spec.clone();
+    bad["name"] = json!("other");
+    bad["recipient"] = json!("not a did");
+    assert_eq!(
+        server.admin_post("/admin/didcomm/channels", bad).await.0,
+        422
+    );
+    let resp = server
+        .client
+        .get(server.url("/admin/didcomm/channels"))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(resp, 401, "unauthorized").await;
+
+    let alice = Party::new(&server);
+    let a = alice.peer_did(&[]).await;
+    // Unbound: refused, authenticated or not.
+    let (_, r) =
+        authenticated_forward(&server, &alice, &a, &inbox, &hello(&a, &inbox, "let me in")).await;
+    assert_eq!(r.unwrap().body["code"], "e.p.trust.channel");
+    let anon = alice
+        .packer
+        .pack_encrypted(
+            &hello(&a, &inbox, "anon"),
+            inbox.as_str(),
+            None,
+            None,
+            PackOptions::default(),
+        )
+        .await
+        .unwrap();
+    let resp = post_raw(&server, anon.packed, "application/didcomm-encrypted+json").await;
+    let (report, _) = alice
+        .packer
+        .unpack(&resp.bytes().await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(report.body["code"], "e.p.trust.channel");
+
+    // The server issues Alice a membership credential.
+    let (status, issued) = server
+        .admin_post("/credentials/issue", json!({"credential": {
+            "@context": ["https://www.w3.org/ns/credentials/v2", "https://www.w3.org/ns/credentials/examples/v2"],
+            "type": ["VerifiableCredential", "MembershipCredential"],
+            "issuer": mediator.as_str(),
+            "credentialSubject": {"id": a.as_str(), "memberOf": "Network X"}}, "options": {}}))
+        .await;
+    assert_eq!(status, 201, "{issued}");
+    let credential = issued["verifiableCredential"].clone();
+
+    // Opening: request → challenge → present → granted.
+    let open = |channel: &'static str| json!({"channel": channel});
+    let (_, challenge) = ask(
+        &server,
+        &alice,
+        &request(
+            &server,
+            &a,
+            sichat::service::mediator::channels::REQUEST,
+            open("network-x"),
+        ),
+    )
+    .await;
+    let challenge = challenge.unwrap();
+    assert_eq!(
+        challenge.type_,
+        sichat::service::mediator::channels::CHALLENGE
+    );
+    assert_eq!(challenge.body["credential"]["type"], "MembershipCredential");
+    let nonce = challenge.body["challenge"].as_str().unwrap().to_owned();
+    assert_eq!(challenge.body["domain"], mediator.as_str());
+    let vp = present(
+        &alice,
+        &a,
+        vec![credential.clone()],
+        &nonce,
+        mediator.as_str(),
+    )
+    .await;
+    let present_msg = |vp: &Value, nonce: &str| {
+        request(
+            &server,
+            &a,
+            sichat::service::mediator::channels::PRESENT,
+            json!({"channel": "network-x", "challenge": nonce, "presentation": vp}),
+        )
+    };
+    let (_, granted) = ask(&server, &alice, &present_msg(&vp, &nonce)).await;
+    let granted = granted.unwrap();
+    assert_eq!(
+        granted.type_,
+        sichat::service::mediator::channels::GRANTED,
+        "{:?}",
+        granted.body
+    );
+    // The challenge is spent.
+    let (_, again) = ask(&server, &alice, &present_msg(&vp, &nonce)).await;
+    assert_eq!(again.unwrap().body["code"], "e.p.trust.challenge");
+    let (_, members) = server
+        .admin_get("/admin/didcomm/channels/network-x/members")
+        .await;
+    assert_eq!(members[0]["peer"], a.as_str());
+
+    // Bound: Alice's forwards pass.
+    assert_eq!(
+        authenticated_forward(&server, &alice, &a, &inbox, &hello(&a, &inbox, "member")).await,
+        (202, None)
+    );
+
+    // Carol presents Alice's credential as her own: not about her.
+    let carol = Party::new(&server);
+    let c = carol.peer_did(&[]).await;
+    let (_, ch) = ask(
+        &server,
+        &carol,
+        &request(
+            &server,
+            &c,
+            sichat::service::mediator::channels::REQUEST,
+            open("network-x"),
+        ),
+    )
+    .await;
+    let nonce = ch.unwrap().body["challenge"].as_str().unwrap().to_owned();
+    let vp = present(
+        &carol,
+        &c,
+        vec![credential.clone()],
+        &nonce,
+        mediator.as_str(),
+    )
+    .await;
+    let m = request(
+        &server,
+        &c,
+        sichat::service::mediator::channels::PRESENT,
+        json!({"channel": "network-x", "challenge": nonce, "presentation": vp}),
+    );
+    let (_, refused) = ask(&server, &carol, &m).await;
+    assert_eq!(refused.unwrap().body["code"], "e.p.trust.credential");
+    // A presentation for another domain (or challenge) does not verify.
+    let (_, ch) = ask(
+        &server,
+        &carol,
+        &request(
+            &server,
+            &c,
+            sichat::service::mediator::channels::REQUEST,
+            open("network-x"),
+        ),
+    )
+    .await;
+    let nonce = ch.unwrap().body["challenge"].as_str().unwrap().to_owned();
+    let vp = present(&carol, &c, vec![], &nonce, "did:example:elsewhere").await;
+    let m = request(
+        &server,
+        &c,
+        sichat::service::mediator::channels::PRESENT,
+        json!({"channel": "network-x", "challenge": nonce, "presentation": vp}),
+    );
+    let (_, refused) = ask(&server, &carol, &m).await;
+    assert_eq!(refused.unwrap().body["code"], "e.p.trust.presentation");
+    // Unknown channel.
+    let (_, r) = ask(
+        &server,
+        &carol,
+        &request(
+            &server,
+            &c,
+            sichat::service::mediator::channels::REQUEST,
+            open("nope"),
+        ),
+    )
+    .await;
+    assert_eq!(r.unwrap().body["code"], "e.p.req.unknown-channel");
+
+    // Revoked: Alice is refused and unbound.
+    let (status, _) = server
+        .admin_post(
+            "/credentials/status",
+            json!({"credentialId": credential["id"],
+            "credentialStatus": [{"type": "BitstringStatusListCredential", "status": "revoked"}]}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, r) = authenticated_forward(
+        &server,
+        &alice,
+        &a,
+        &inbox,
+        &hello(&a, &inbox, "after revocation"),
+    )
+    .await;
+    assert_eq!(r.unwrap().body["code"], "e.p.trust.channel.credential");
+    let (_, members) = server
+        .admin_get("/admin/didcomm/channels/network-x/members")
+        .await;
+    assert_eq!(members, json!([]));
+    // Removing the channel opens the recipient again.
+    let resp = server
+        .client
+        .delete(server.url("/admin/didcomm/channels/network-x"))
+        .bearer_auth(crate::common::ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 204);
+    assert_eq!(
+        authenticated_forward(
+            &server,
+            &alice,
+            &a,
+            &inbox,
+            &hello(&a, &inbox, "open again")
+        )
+        .await,
+        (202, None)
+    );
+}

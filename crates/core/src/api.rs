@@ -632,3 +632,53 @@ pub struct ClaimRuleView {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
 }
+
+/// Body of `POST /admin/didcomm/channels`: a credential-bound DIDComm channel. Forwards
+/// to `recipient` (a DID mediated by this server, or one of its recipient DIDs) are
+/// accepted only from peers bound to the channel by presenting a credential of
+/// `credentialType`, issued by one of `issuers` (default: this server's DIDs), about the
+/// peer, whose `credentialSubject` has each of `claims` (dotted path → value).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateChannel {
+    pub name: String,
+    pub recipient: String,
+    /// Who the channel is for (`server` or `user:<name>`); default `server`.
+    #[serde(default)]
+    pub owner: Option<String>,
+    pub credential_type: String,
+    #[serde(default)]
+    pub issuers: Vec<String>,
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub claims: serde_json::Map<String, Value>,
+}
+
+/// A credential-bound channel.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ChannelView {
+    pub name: String,
+    pub recipient: String,
+    pub owner: String,
+    pub credential_type: String,
+    pub issuers: Vec<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub claims: serde_json::Map<String, Value>,
+    /// RFC 3339.
+    pub created_at: String,
+}
+
+/// A peer bound to a channel.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ChannelMemberView {
+    pub peer: String,
+    /// The presented credential's `id`, if it has one.
+    pub credential_id: Option<String>,
+    /// RFC 3339.
+    pub bound_at: String,
+}

@@ -15,6 +15,7 @@
 //! - a replayed message (sender and id, or an anonymous envelope's hash, within the
 //!   window) is refused with `e.p.crypto.message.dejavu`.
 
+pub mod channels;
 mod coordination;
 pub mod live;
 pub mod outbox;
@@ -176,6 +177,15 @@ pub struct Mediator {
     sessions: Arc<tokio::sync::Semaphore>,
     stop: tokio_util::sync::CancellationToken,
     outbox: Arc<outbox::Outbox>,
+    channels: Arc<channels::Channels>,
+}
+
+/// What a mediator works with besides its store: the shutdown signal, the outbox to other
+/// servers, the credential-bound channels.
+pub struct MediatorDeps {
+    pub stop: tokio_util::sync::CancellationToken,
+    pub outbox: Arc<outbox::Outbox>,
+    pub channels: Arc<channels::Channels>,
 }
 
 fn hex_sha256(bytes: &[u8]) -> String {
@@ -189,11 +199,16 @@ impl Mediator {
         store: Arc<SeaStore>,
         clock: Arc<dyn Clock>,
         settings: MediatorSettings,
-        stop: tokio_util::sync::CancellationToken,
-        outbox: Arc<outbox::Outbox>,
+        deps: MediatorDeps,
     ) -> Self {
+        let MediatorDeps {
+            stop,
+            outbox,
+            channels,
+        } = deps;
         Self {
             outbox,
+            channels,
             did,
             packer,
             store,
@@ -222,6 +237,10 @@ impl Mediator {
 
     pub fn settings(&self) -> &MediatorSettings {
         &self.settings
+    }
+
+    pub fn channels(&self) -> &Arc<channels::Channels> {
+        &self.channels
     }
 
     pub fn outbox(&self) -> &Arc<outbox::Outbox> {
@@ -325,6 +344,7 @@ impl Mediator {
                 | pu::DELIVERY_REQUEST
                 | pu::MESSAGES_RECEIVED
                 | pu::LIVE_DELIVERY_CHANGE => pickup::handle(self, r, transport).await,
+                channels::REQUEST | channels::PRESENT => self.channels.handle(self, r).await,
                 trust_ping::PING => Ok(self.ping(r)),
                 discover_features::QUERIES => Ok(self.disclose(r)),
                 basic_message::MESSAGE => {
@@ -487,6 +507,18 @@ impl Mediator {
                 handled.replies.extend(more.replies);
             }
             return Ok(handled);
+        }
+        if let Err(refusal) = self
+            .channels
+            .admit(next.as_str(), r.sender.as_ref())
+            .await?
+        {
+            return Ok(Handled::reply(self.problem(
+                m,
+                refusal.code,
+                "{1}",
+                &[&refusal.comment],
+            )));
         }
         let routed = match self
             .store
