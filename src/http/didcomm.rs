@@ -29,6 +29,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(receive))
         .routes(routes!(websocket))
+        .routes(routes!(invitation))
+        .routes(routes!(invitation_url))
         // The mediator's own limit applies (`didcomm_max_message_bytes`).
         .layer(axum::extract::DefaultBodyLimit::disable())
 }
@@ -200,4 +202,24 @@ async fn session(mediator: Arc<Mediator>, mut socket: WebSocket) {
         }
     }
     mediator.live().unregister(session.id);
+}
+
+/// `GET /didcomm/invitation`: an out-of-band 2.0 invitation (plaintext JSON) to request
+/// mediation from this server's DID.
+#[utoipa::path(get, path = "/didcomm/invitation", tag = "didcomm",
+    responses((status = 200, description = "The invitation", body = Object, content_type = "application/json")))]
+pub async fn invitation(State(mediator): State<Arc<Mediator>>) -> Response {
+    let inv = mediator.invitation();
+    ([(header::CONTENT_TYPE, "application/json")], inv.to_bytes()).into_response()
+}
+
+/// `GET /didcomm/invitation/url`: the same invitation as a URL (`?_oob=` + base64url).
+#[utoipa::path(get, path = "/didcomm/invitation/url", tag = "didcomm",
+    responses((status = 200, description = "The invitation URL", body = String, content_type = "text/plain")))]
+pub async fn invitation_url(State(mediator): State<Arc<Mediator>>) -> Response {
+    let url = sichat_core::didcomm::protocols::out_of_band::to_url(
+        &format!("{}/invitation", mediator.settings().endpoint),
+        &mediator.invitation(),
+    );
+    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], url).into_response()
 }

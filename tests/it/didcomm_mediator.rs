@@ -194,6 +194,27 @@ async fn the_server_document_advertises_the_mediator_over_http_and_websocket() {
         server.url("/didcomm/ws").replace("http://", "ws://")
     );
     assert!(!json["keyAgreement"].as_array().unwrap().is_empty());
+    // The out-of-band invitation, as JSON and as a URL.
+    let (status, inv) = server.get_json("/didcomm/invitation").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        inv["type"],
+        "https://didcomm.org/out-of-band/2.0/invitation"
+    );
+    assert_eq!(inv["from"], server_did(&server).as_str());
+    assert_eq!(inv["body"]["goal_code"], "request-mediate");
+    let url = server
+        .get("/didcomm/invitation/url")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        url.starts_with(&server.url("/didcomm/invitation?_oob=")),
+        "{url}"
+    );
+    let parsed = sichat_core::didcomm::protocols::out_of_band::from_url(&url).unwrap();
+    assert_eq!(parsed.from.as_deref(), Some(server_did(&server).as_str()));
 }
 
 #[tokio::test]
@@ -1513,4 +1534,51 @@ async fn a_credential_bound_channel_admits_bound_peers_until_revocation() {
         .await,
         (202, None)
     );
+}
+
+/// Without `return_route`, a reply to a sender that is not mediated here goes to the
+/// sender's own DIDComm endpoint (POSTed from the outbox), not in the HTTP answer.
+#[tokio::test]
+async fn replies_without_return_route_are_posted_to_the_senders_endpoint() {
+    let server = TestServer::spawn_with(crate::common::Options::allow_loopback()).await;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<(String, String)>(4);
+    let app = axum::Router::new().route(
+        "/inbox",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+            let tx = tx.clone();
+            async move {
+                let ct = headers["content-type"]
+                    .to_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                let _ = tx.send((ct, body)).await;
+                axum::http::StatusCode::ACCEPTED
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}/inbox", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let alice = Party::new(&server);
+    let a = alice
+        .peer_did(&[json!({"type":"DIDCommMessaging","serviceEndpoint":{"uri": endpoint,"accept":["didcomm/v2"]}})])
+        .await;
+    let mut ping = request(
+        &server,
+        &a,
+        trust_ping::PING,
+        json!({"response_requested": true}),
+    );
+    ping.extra.remove("return_route");
+    assert_eq!(ask(&server, &alice, &ping).await, (202, None));
+    let (ct, body) = tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv())
+        .await
+        .expect("the ping response is posted within 10 s")
+        .unwrap();
+    assert_eq!(ct, "application/didcomm-encrypted+json");
+    let (pong, meta) = alice.packer.unpack(body.as_bytes()).await.unwrap();
+    assert_eq!(pong.type_, trust_ping::PING_RESPONSE);
+    assert_eq!(pong.thid.as_deref(), Some(ping.id.as_str()));
+    assert!(meta.authenticated);
 }

@@ -393,7 +393,7 @@ impl Mediator {
     }
 
     /// The protocols this mediator speaks, with its roles.
-    const FEATURES: [(&'static str, &'static str); 8] = [
+    const FEATURES: [(&'static str, &'static str); 10] = [
         (protocols::ROUTING_PIURI, "mediator"),
         (coordinate_v2::PIURI, "mediator"),
         (coordinate_v3::PIURI, "mediator"),
@@ -402,6 +402,8 @@ impl Mediator {
         (discover_features::PIURI, "responder"),
         (basic_message::PIURI, "receiver"),
         (report_problem::PIURI, "receiver"),
+        (protocols::out_of_band::PIURI, "sender"),
+        (channels::PIURI, "verifier"),
     ];
 
     fn disclose(&self, r: &Received) -> Handled {
@@ -692,8 +694,8 @@ impl Mediator {
                         Ok(()) | Err(StoreError::QuotaExceeded(_)) => {}
                         Err(e) => return Err(MediatorError::Storage(e)),
                     }
-                } else {
-                    tracing::debug!(to = ?to, "reply dropped: no return route and the sender is not mediated here");
+                } else if let Some(sender) = to {
+                    self.send_away(&reply.message, sender).await?;
                 }
                 continue;
             }
@@ -768,8 +770,54 @@ impl Mediator {
         }
     }
 
+    /// Sends a reply to a sender that did not ask for it on the connection and is not
+    /// mediated here: packed for it (through its mediators' forwards) and kept in the
+    /// outbox for its DIDComm endpoint. A sender without a reachable endpoint gets none.
+    async fn send_away(&self, message: &Message, to: &Did) -> Result<(), MediatorError> {
+        let packed = match self
+            .packer
+            .pack_encrypted(
+                message,
+                to.as_str(),
+                Some(self.did.as_str()),
+                None,
+                PackOptions::default(),
+            )
+            .await
+        {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::debug!(%to, error = %e, "reply dropped: the sender cannot be reached");
+                return Ok(());
+            }
+        };
+        match packed.service_uri {
+            Some(uri)
+                if (uri.starts_with("https://") || uri.starts_with("http://"))
+                    && uri.trim_end_matches('/') != self.settings.endpoint =>
+            {
+                self.outbox
+                    .keep(
+                        &[(to.to_string(), uri, packed.packed)],
+                        self.settings.ttl_ms,
+                    )
+                    .await
+                    .map_err(MediatorError::Storage)
+            }
+            _ => {
+                tracing::debug!(%to, "reply dropped: no return route and no DIDComm endpoint");
+                Ok(())
+            }
+        }
+    }
+
     pub async fn is_mediated(&self, did: &Did) -> Result<bool, StoreError> {
         Ok(self.store.get_mediation(did.as_str()).await?.is_some())
+    }
+
+    /// An out-of-band invitation to request mediation from this mediator.
+    pub fn invitation(&self) -> Message {
+        protocols::out_of_band::invitation(self.did.as_str(), "request-mediate", "RequestMediate")
     }
 
     /// A `delivery` of queued messages to `client` (pickup 3.0; also what live mode pushes).

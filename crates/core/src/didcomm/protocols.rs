@@ -65,8 +65,51 @@ pub mod basic_message {
 }
 
 pub mod out_of_band {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+    use serde_json::json;
+
+    use crate::didcomm::message::{InvalidMessage, Message};
+
     pub const PIURI: &str = "https://didcomm.org/out-of-band/2.0";
     pub const INVITATION: &str = "https://didcomm.org/out-of-band/2.0/invitation";
+
+    /// An invitation from `from` (plaintext, as out-of-band 2.0 sends it) to start the
+    /// protocol `goal_code` names (e.g. `request-mediate`), over DIDComm v2.
+    pub fn invitation(from: &str, goal_code: &str, goal: &str) -> Message {
+        let mut m = Message::new(
+            INVITATION,
+            json!({"goal_code": goal_code, "goal": goal, "accept": ["didcomm/v2"]}),
+        );
+        m.from = Some(from.to_owned());
+        m
+    }
+
+    /// The URL form: `base?_oob=<base64url(JSON)>`.
+    pub fn to_url(base: &str, invitation: &Message) -> String {
+        format!("{base}?_oob={}", B64.encode(invitation.to_bytes()))
+    }
+
+    /// Reads the invitation of a URL carrying `_oob` (padded or not), checking it is one.
+    pub fn from_url(url: &str) -> Result<Message, InvalidMessage> {
+        let bad = |why: &str| InvalidMessage {
+            field: "_oob",
+            reason: why.to_owned(),
+        };
+        let query = url.split_once('?').map(|(_, q)| q).unwrap_or_default();
+        let value = query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("_oob="))
+            .ok_or_else(|| bad("is missing from the URL"))?;
+        let bytes = B64
+            .decode(value.trim_end_matches('='))
+            .map_err(|_| bad("is not base64url"))?;
+        let m = Message::parse(&bytes)?;
+        if m.type_ != INVITATION || m.from.is_none() {
+            return Err(bad("is not an out-of-band 2.0 invitation with a `from`"));
+        }
+        Ok(m)
+    }
 }
 
 pub mod report_problem {
@@ -151,6 +194,17 @@ mod tests {
         assert!(glob_match(pickup::PIURI, pickup::PIURI));
         assert!(!glob_match("a*b*c", "ac"));
         assert!(glob_match("a*b*c", "abc"));
+    }
+
+    #[test]
+    fn invitations_round_trip_through_their_url() {
+        let inv = out_of_band::invitation("did:example:m", "request-mediate", "RequestMediate");
+        let url = out_of_band::to_url("https://m.example/didcomm/invitation", &inv);
+        assert_eq!(out_of_band::from_url(&url).unwrap(), inv);
+        assert!(out_of_band::from_url("https://x/?_oob=!!").is_err());
+        assert!(out_of_band::from_url("https://x/").is_err());
+        let ping = Message::new(trust_ping::PING, json!({}));
+        assert!(out_of_band::from_url(&out_of_band::to_url("https://x/", &ping)).is_err());
     }
 
     #[test]
