@@ -131,6 +131,16 @@ impl Services {
                             tracing::warn!(error = %e, "purging expired DIDComm messages failed")
                         }
                     }
+                    // Expired channel challenges; outbox messages given up a week ago.
+                    let db = mediator.store().db();
+                    if let Err(e) = crate::store::didcomm_channels::purge_challenges(db, now).await
+                    {
+                        tracing::warn!(error = %e, "purging channel challenges failed");
+                    }
+                    let week_ago = now - 7 * 24 * 3600 * 1000;
+                    if let Err(e) = crate::store::didcomm_outbox::purge_failed(db, week_ago).await {
+                        tracing::warn!(error = %e, "purging the DIDComm outbox failed");
+                    }
                 }
             });
         // Expired codes and refresh tokens (an hour after expiry: a replay within the hour

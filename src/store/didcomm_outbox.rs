@@ -125,18 +125,7 @@ pub async fn attempt_failed(
     Ok(())
 }
 
-/// Rows given up on, newest first (for operators).
-pub async fn failed(db: &impl ConnectionTrait, limit: u64) -> Result<Vec<OutboxRow>, StoreError> {
-    Entity::find()
-        .filter(Column::FailedAt.is_not_null())
-        .order_by_desc(Column::FailedAt)
-        .limit(limit)
-        .all(db)
-        .await
-        .map_err(map_err)
-}
-
-/// Deletes rows given up on more than `keep_ms` ago.
+/// Deletes rows given up on before `before` (Unix ms).
 pub async fn purge_failed(db: &impl ConnectionTrait, before: i64) -> Result<u64, StoreError> {
     Ok(Entity::delete_many()
         .filter(Column::FailedAt.lt(before))
