@@ -462,41 +462,6 @@ impl CredentialStore for MemoryStore {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::super::{Changes, MAX_HELD_PER_HOLDER, UnitOfWork};
-
-    #[tokio::test]
-    async fn a_holder_keeps_at_most_the_maximum() {
-        let store = super::MemoryStore::new();
-        let user = crate::store::conformance::sample_user("full");
-        store
-            .save_changes(&Changes::new().user(user.clone()))
-            .await
-            .unwrap();
-        let mut batch = Changes::new();
-        for i in 0..MAX_HELD_PER_HOLDER {
-            batch = batch.hold(crate::store::conformance::sample_held(
-                &user.name,
-                &format!("urn:uuid:{i}"),
-                1,
-            ));
-        }
-        store.save_changes(&batch).await.unwrap();
-        let one_more = Changes::new().hold(crate::store::conformance::sample_held(
-            &user.name,
-            "urn:uuid:one-more",
-            2,
-        ));
-        assert!(matches!(
-            store.save_changes(&one_more).await,
-            Err(super::StoreError::Conflict(_))
-        ));
-    }
-
-    crate::store_conformance!(memory, || async { crate::store::MemoryStore::new() });
-}
-
 #[async_trait::async_trait]
 impl MessageStore for MemoryStore {
     async fn get_mediation(&self, client: &str) -> Result<Option<MediationRecord>, StoreError> {
@@ -577,4 +542,39 @@ impl MessageStore for MemoryStore {
         }
         Ok(expired.len() as u64)
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Changes, MAX_HELD_PER_HOLDER, UnitOfWork};
+
+    #[tokio::test]
+    async fn a_holder_keeps_at_most_the_maximum() {
+        let store = super::MemoryStore::new();
+        let user = crate::store::conformance::sample_user("full");
+        store
+            .save_changes(&Changes::new().user(user.clone()))
+            .await
+            .unwrap();
+        let mut batch = Changes::new();
+        for i in 0..MAX_HELD_PER_HOLDER {
+            batch = batch.hold(crate::store::conformance::sample_held(
+                &user.name,
+                &format!("urn:uuid:{i}"),
+                1,
+            ));
+        }
+        store.save_changes(&batch).await.unwrap();
+        let one_more = Changes::new().hold(crate::store::conformance::sample_held(
+            &user.name,
+            "urn:uuid:one-more",
+            2,
+        ));
+        assert!(matches!(
+            store.save_changes(&one_more).await,
+            Err(super::StoreError::Conflict(_))
+        ));
+    }
+
+    crate::store_conformance!(memory, || async { crate::store::MemoryStore::new() });
 }
