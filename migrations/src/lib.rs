@@ -24,6 +24,7 @@ mod m20261129_000015_oidc_codes_carry_grant;
 mod m20261129_000016_create_didcomm_mediation;
 mod m20261129_000017_create_didcomm_outbox;
 mod m20261129_000018_create_didcomm_channels;
+mod m20261129_000019_didcomm_queue_usage;
 
 pub struct Migrator;
 
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000016_create_didcomm_mediation::Migration),
             Box::new(m20261129_000017_create_didcomm_outbox::Migration),
             Box::new(m20261129_000018_create_didcomm_channels::Migration),
+            Box::new(m20261129_000019_didcomm_queue_usage::Migration),
         ]
     }
 }

@@ -3,7 +3,7 @@
 
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::entity::prelude::*;
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{DatabaseBackend, QueryOrder, QuerySelect, Statement};
 use sichat_core::store::{
     Enqueue, MediationRecord, QueueStatus, QueuedMessage, RecipientUpdate, StoreError,
@@ -47,6 +47,54 @@ pub mod recipient {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod usage {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "didcomm_queue_usage")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub recipient: String,
+        pub messages: i64,
+        pub bytes: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Adds `messages` and `bytes` (negative: removes) to a recipient's usage.
+async fn add_usage(
+    db: &impl ConnectionTrait,
+    recipient: &str,
+    messages: i64,
+    bytes: i64,
+) -> Result<(), StoreError> {
+    usage::Entity::insert(usage::ActiveModel {
+        recipient: Set(recipient.to_owned()),
+        messages: Set(Ord::max(messages, 0)),
+        bytes: Set(Ord::max(bytes, 0)),
+    })
+    .on_conflict(
+        OnConflict::column(usage::Column::Recipient)
+            .value(
+                usage::Column::Messages,
+                Expr::col((usage::Entity, usage::Column::Messages)).add(messages),
+            )
+            .value(
+                usage::Column::Bytes,
+                Expr::col((usage::Entity, usage::Column::Bytes)).add(bytes),
+            )
+            .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await
+    .map_err(map_err)?;
+    Ok(())
 }
 
 pub mod queue {
@@ -172,26 +220,13 @@ pub async fn client_of(
         .map_err(map_err)
 }
 
-/// (count, bytes) of `recipient`'s messages live at `now`.
-async fn usage(
-    db: &impl ConnectionTrait,
-    recipient: &str,
-    now: i64,
-) -> Result<(i64, i64), StoreError> {
-    queue::Entity::find()
-        .select_only()
-        .column_as(Expr::cust("COUNT(*)"), "n")
-        .column_as(
-            Expr::cust("CAST(COALESCE(SUM(size), 0) AS BIGINT)"),
-            "bytes",
-        )
-        .filter(queue::Column::Recipient.eq(recipient.to_owned()))
-        .filter(queue::Column::ExpiresAt.gt(now))
-        .into_tuple::<(i64, i64)>()
+/// (messages, bytes) `recipient` has queued (expired ones count until purged).
+async fn usage_of(db: &impl ConnectionTrait, recipient: &str) -> Result<(i64, i64), StoreError> {
+    Ok(usage::Entity::find_by_id(recipient.to_owned())
         .one(db)
         .await
-        .map_err(map_err)
-        .map(|r| r.unwrap_or((0, 0)))
+        .map_err(map_err)?
+        .map_or((0, 0), |u| (u.messages, u.bytes)))
 }
 
 /// Queues a message within its quota; a (recipient, id) already queued is left as it is.
@@ -207,16 +242,7 @@ pub async fn enqueue(db: &impl ConnectionTrait, e: &Enqueue) -> Result<(), Store
         .await
         .map_err(map_err)?;
     }
-    let exists = queue::Entity::find()
-        .filter(queue::Column::Recipient.eq(m.recipient.clone()))
-        .filter(queue::Column::Id.eq(m.id.clone()))
-        .count(db)
-        .await
-        .map_err(map_err)?;
-    if exists > 0 {
-        return Ok(());
-    }
-    let (count, bytes) = usage(db, &m.recipient, m.received_at).await?;
+    let (count, bytes) = usage_of(db, &m.recipient).await?;
     let size = m.message.len() as u64;
     if count as u64 + 1 > e.quota.max_messages || bytes as u64 + size > e.quota.max_bytes {
         return Err(StoreError::QuotaExceeded(format!(
@@ -224,7 +250,7 @@ pub async fn enqueue(db: &impl ConnectionTrait, e: &Enqueue) -> Result<(), Store
             m.recipient
         )));
     }
-    queue::Entity::insert(queue::ActiveModel {
+    let inserted = queue::Entity::insert(queue::ActiveModel {
         seq: NotSet,
         recipient: Set(m.recipient.clone()),
         id: Set(m.id.clone()),
@@ -241,6 +267,11 @@ pub async fn enqueue(db: &impl ConnectionTrait, e: &Enqueue) -> Result<(), Store
     .exec_without_returning(db)
     .await
     .map_err(map_err)?;
+    if inserted == 0 {
+        // Queued already (the same message again): nothing changes.
+        return Ok(());
+    }
+    add_usage(db, &m.recipient, 1, size as i64).await?;
     if db.get_database_backend() == DatabaseBackend::Postgres {
         // Delivered to listeners when the transaction commits (never before).
         let payload = serde_json::json!({"r": m.recipient, "m": m.id});
@@ -275,13 +306,34 @@ pub async fn acknowledge(
     recipient: &str,
     ids: &[&str],
 ) -> Result<(), StoreError> {
-    queue::Entity::delete_many()
+    let ids: Vec<String> = ids.iter().map(|s| String::from(*s)).collect();
+    let sizes: Vec<i64> = queue::Entity::find()
+        .select_only()
+        .column(queue::Column::Size)
         .filter(queue::Column::Recipient.eq(recipient.to_owned()))
-        .filter(queue::Column::Id.is_in(ids.iter().map(|s| String::from(*s))))
+        .filter(queue::Column::Id.is_in(ids.clone()))
+        .into_tuple::<i64>()
+        .all(db)
+        .await
+        .map_err(map_err)?;
+    if sizes.is_empty() {
+        return Ok(());
+    }
+    let done = queue::Entity::delete_many()
+        .filter(queue::Column::Recipient.eq(recipient.to_owned()))
+        .filter(queue::Column::Id.is_in(ids))
         .exec(db)
         .await
         .map_err(map_err)?;
-    Ok(())
+    // The rows read are the rows deleted: the batch holds the write lock (SQLite) or the
+    // recipient's advisory lock is not needed for deletes that only lower the usage.
+    add_usage(
+        db,
+        recipient,
+        -(done.rows_affected as i64),
+        -sizes.iter().sum::<i64>(),
+    )
+    .await
 }
 
 fn message(row: queue::Model) -> QueuedMessage {
@@ -347,23 +399,34 @@ pub async fn purge_expired(
     now: i64,
     limit: u32,
 ) -> Result<u64, StoreError> {
-    let seqs: Vec<i64> = queue::Entity::find()
+    let rows: Vec<(i64, String, i64)> = queue::Entity::find()
         .select_only()
         .column(queue::Column::Seq)
+        .column(queue::Column::Recipient)
+        .column(queue::Column::Size)
         .filter(queue::Column::ExpiresAt.lte(now))
         .order_by_asc(queue::Column::Seq)
         .limit(u64::from(limit))
-        .into_tuple::<i64>()
+        .into_tuple()
         .all(db)
         .await
         .map_err(map_err)?;
-    if seqs.is_empty() {
+    if rows.is_empty() {
         return Ok(0);
     }
     let done = queue::Entity::delete_many()
-        .filter(queue::Column::Seq.is_in(seqs))
+        .filter(queue::Column::Seq.is_in(rows.iter().map(|r| r.0)))
         .exec(db)
         .await
         .map_err(map_err)?;
+    let mut per_recipient: std::collections::HashMap<&str, (i64, i64)> = Default::default();
+    for (_, recipient, size) in &rows {
+        let e = per_recipient.entry(recipient).or_default();
+        e.0 += 1;
+        e.1 += size;
+    }
+    for (recipient, (messages, bytes)) in per_recipient {
+        add_usage(db, recipient, -messages, -bytes).await?;
+    }
     Ok(done.rows_affected)
 }

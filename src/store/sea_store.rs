@@ -72,6 +72,8 @@ pub struct SeaStore {
     users_by_id: Arc<EpochCache<String, Option<Arc<UserRecord>>>>,
     /// Key records (sealed) by id: every key write stamps an identity change.
     keys_by_id: Arc<EpochCache<KeyId, Option<KeyRecord>>>,
+    /// Each owner's keys (DIDComm looks its agreement key up by public key per message).
+    keys_by_owner: Arc<EpochCache<Owner, Vec<KeyRecord>>>,
 }
 
 impl SeaStore {
@@ -85,6 +87,7 @@ impl SeaStore {
             clients: Arc::new(EpochCache::new(epoch.clone(), 10_000)),
             users_by_id: Arc::new(EpochCache::new(epoch.clone(), 10_000)),
             keys_by_id: Arc::new(EpochCache::new(epoch.clone(), 10_000)),
+            keys_by_owner: Arc::new(EpochCache::new(epoch.clone(), 10_000)),
             db,
             epoch,
             writer,
@@ -190,8 +193,18 @@ async fn apply(txn: &impl ConnectionTrait, changes: &Changes) -> Result<(), Stor
     for e in &changes.queued {
         didcomm::enqueue(txn, e).await?;
     }
+    // One statement set per recipient, whatever the number of ids.
+    let mut acks: Vec<(&str, Vec<&str>)> = Vec::new();
     for (recipient, id) in &changes.acknowledged {
-        didcomm::acknowledge(txn, recipient, &[id]).await?;
+        match acks.iter_mut().find(|(r, _)| r == recipient) {
+            Some((_, ids)) => ids.push(id),
+            None => acks.push((recipient, vec![id])),
+        }
+    }
+    for (recipient, ids) in acks {
+        for chunk in ids.chunks(500) {
+            didcomm::acknowledge(txn, recipient, chunk).await?;
+        }
     }
     if touches_identity(changes) {
         stamp_identity_change(txn).await?;
@@ -367,7 +380,9 @@ impl KeyStore for SeaStore {
     }
 
     async fn list_keys(&self, owner: &Owner) -> Result<Vec<KeyRecord>, StoreError> {
-        keys::list(&self.db, owner).await
+        self.keys_by_owner
+            .get_or_load(owner, || keys::list(&self.db, owner))
+            .await
     }
 }
 

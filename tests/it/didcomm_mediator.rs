@@ -677,13 +677,13 @@ async fn a_full_queue_is_refused_with_507_and_a_failing_store_is_never_2xx() {
         .unwrap();
     assert_eq!(report.body["code"], "e.p.me.res.storage");
 
-    // The queue's table disappears under the server: every post fails, none with 2xx.
+    // The queue's bookkeeping disappears under the server: every post fails, none 2xx.
     use sea_orm::ConnectionTrait;
     server
         .services
         .store
         .db()
-        .execute_unprepared("DROP TABLE didcomm_queue")
+        .execute_unprepared("DROP TABLE didcomm_queue_usage")
         .await
         .unwrap();
     let resp = send("four").await;

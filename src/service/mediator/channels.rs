@@ -50,6 +50,8 @@ fn refuse(code: &'static str, comment: impl Into<String>) -> Refusal {
 }
 
 pub struct Channels {
+    /// recipient DID → its channel, if any (read for every forward).
+    by_recipient: super::ShortCache<Option<ChannelRow>>,
     store: Arc<SeaStore>,
     credentials: Arc<CredentialService>,
     identity: Arc<IdentityService>,
@@ -120,6 +122,7 @@ impl Channels {
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
+            by_recipient: super::ShortCache::new(super::LOOKUP_TTL, 100_000),
             store,
             credentials,
             identity,
@@ -185,6 +188,7 @@ impl Channels {
             created_at: self.clock.now_millis(),
         };
         rows::insert(self.store.db(), &row).await?;
+        self.by_recipient.clear();
         Ok(Self::view(&row))
     }
 
@@ -200,6 +204,7 @@ impl Channels {
         if !rows::delete(self.store.db(), name).await? {
             return Err(ApiError::not_found(format!("no channel `{name}`")));
         }
+        self.by_recipient.clear();
         Ok(())
     }
 
@@ -229,10 +234,17 @@ impl Channels {
         recipient: &str,
         sender: Option<&Did>,
     ) -> Result<Result<(), Refusal>, MediatorError> {
-        let Some(channel) = rows::by_recipient(self.store.db(), recipient)
-            .await
-            .map_err(MediatorError::Storage)?
-        else {
+        let channel = match self.by_recipient.get(recipient) {
+            Some(hit) => hit,
+            None => {
+                let found = rows::by_recipient(self.store.db(), recipient)
+                    .await
+                    .map_err(MediatorError::Storage)?;
+                self.by_recipient.put(recipient, found.clone());
+                found
+            }
+        };
+        let Some(channel) = channel else {
             return Ok(Ok(()));
         };
         let Some(sender) = sender else {

@@ -31,6 +31,7 @@ pub(super) async fn handle(m: &Mediator, r: &Received) -> Result<Handled, Mediat
             .save_changes(&Changes::new().mediation(record))
             .await
             .map_err(MediatorError::Storage)?;
+        m.route_changed(client.as_str());
         let routing = m.did().as_str();
         let (kind, body) = if is_v3 {
             (v3::MEDIATE_GRANT, json!({"routing_did": [routing]}))
@@ -158,6 +159,9 @@ async fn update(
             pending.push(results.len());
         }
         results.push(echo(result));
+    }
+    for u in &changes.recipient_updates {
+        m.route_changed(&u.recipient);
     }
     if !changes.is_empty() && m.store().save_changes(&changes).await.is_err() {
         for i in pending {

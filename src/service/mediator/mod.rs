@@ -178,6 +178,8 @@ pub struct Mediator {
     stop: tokio_util::sync::CancellationToken,
     outbox: Arc<outbox::Outbox>,
     channels: Arc<channels::Channels>,
+    /// recipient DID → the mediated DID it belongs to (itself when mediated), or none.
+    routes: ShortCache<Option<String>>,
 }
 
 /// What a mediator works with besides its store: the shutdown signal, the outbox to other
@@ -187,6 +189,56 @@ pub struct MediatorDeps {
     pub outbox: Arc<outbox::Outbox>,
     pub channels: Arc<channels::Channels>,
 }
+
+/// Lookups kept a short while: the route of a recipient DID and a recipient's channel are
+/// read for every forward. Writes in this process forget what they change; another
+/// instance's changes show within the TTL.
+pub struct ShortCache<V> {
+    ttl: std::time::Duration,
+    capacity: usize,
+    map: std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, V)>>,
+}
+
+impl<V: Clone> ShortCache<V> {
+    pub fn new(ttl: std::time::Duration, capacity: usize) -> Self {
+        Self {
+            ttl,
+            capacity,
+            map: std::sync::Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<V> {
+        let map = self.map.lock().ok()?;
+        map.get(key)
+            .filter(|(at, _)| at.elapsed() < self.ttl)
+            .map(|(_, v)| v.clone())
+    }
+
+    pub fn put(&self, key: &str, value: V) {
+        if let Ok(mut map) = self.map.lock() {
+            if map.len() >= self.capacity {
+                map.clear();
+            }
+            map.insert(key.to_owned(), (std::time::Instant::now(), value));
+        }
+    }
+
+    pub fn forget(&self, key: &str) {
+        if let Ok(mut map) = self.map.lock() {
+            map.remove(key);
+        }
+    }
+
+    pub fn clear(&self) {
+        if let Ok(mut map) = self.map.lock() {
+            map.clear();
+        }
+    }
+}
+
+/// How long a route or channel lookup is reused.
+pub const LOOKUP_TTL: std::time::Duration = std::time::Duration::from_secs(2);
 
 fn hex_sha256(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
@@ -209,6 +261,7 @@ impl Mediator {
         Self {
             outbox,
             channels,
+            routes: ShortCache::new(LOOKUP_TTL, 100_000),
             did,
             packer,
             store,
@@ -522,20 +575,7 @@ impl Mediator {
                 &[&refusal.comment],
             )));
         }
-        let routed = match self
-            .store
-            .client_of(next.as_str())
-            .await
-            .map_err(MediatorError::Storage)?
-        {
-            Some(client) => Some(client),
-            None => self
-                .store
-                .get_mediation(next.as_str())
-                .await
-                .map_err(MediatorError::Storage)?
-                .map(|m| m.client),
-        };
+        let routed = self.route_of(next.as_str()).await?;
         if routed.is_none() {
             return match self.relay(&next, &contents).await? {
                 true => Ok(Handled::none()),
@@ -572,6 +612,34 @@ impl Mediator {
             )),
             Err(e) => Err(MediatorError::Storage(e)),
         }
+    }
+
+    /// The mediated DID a recipient belongs to (itself if mediated), if any.
+    async fn route_of(&self, recipient: &str) -> Result<Option<String>, MediatorError> {
+        if let Some(hit) = self.routes.get(recipient) {
+            return Ok(hit);
+        }
+        let found = match self
+            .store
+            .client_of(recipient)
+            .await
+            .map_err(MediatorError::Storage)?
+        {
+            Some(client) => Some(client),
+            None => self
+                .store
+                .get_mediation(recipient)
+                .await
+                .map_err(MediatorError::Storage)?
+                .map(|m| m.client),
+        };
+        self.routes.put(recipient, found.clone());
+        Ok(found)
+    }
+
+    /// Forgets the cached route of `did` (after this process changed it).
+    pub fn route_changed(&self, did: &str) {
+        self.routes.forget(did);
     }
 
     /// Relays forwarded messages for `next`, a DID another server mediates: each wrapped

@@ -849,17 +849,43 @@ pub async fn the_message_queue_is_fifo_acknowledged_and_bounded(store: &impl Sto
             .await,
         Err(StoreError::QuotaExceeded(_))
     ));
-    // Expired messages are neither delivered nor counted, and purge removes them.
+    // Expired messages are neither delivered nor shown in the status; they count toward
+    // the quota until purged.
     assert!(store.queued(r, 10, 1_103).await.unwrap().is_empty());
     assert_eq!(store.queue_status(r, 1_200).await.unwrap().count, 0);
+    assert!(matches!(
+        store
+            .save_changes(&Changes::new().enqueue(sample_queued(r, "m5", 1_150), two))
+            .await,
+        Err(StoreError::QuotaExceeded(_))
+    ));
+    assert_eq!(store.purge_expired(1_200, 1).await.unwrap(), 1);
+    assert_eq!(store.purge_expired(1_200, 100).await.unwrap(), 2);
+    assert_eq!(store.purge_expired(1_200, 100).await.unwrap(), 0);
     store
         .save_changes(&Changes::new().enqueue(sample_queued(r, "m5", 1_150), two))
         .await
         .unwrap();
-    assert_eq!(store.purge_expired(1_200, 1).await.unwrap(), 1);
-    assert_eq!(store.purge_expired(1_200, 100).await.unwrap(), 2);
-    assert_eq!(store.purge_expired(1_200, 100).await.unwrap(), 0);
-    assert_eq!(ids(store.queued(r, 10, 1_200).await.unwrap()), ["m5"]);
+    store
+        .save_changes(&Changes::new().enqueue(sample_queued(r, "m6", 1_150), two))
+        .await
+        .unwrap();
+    assert_eq!(ids(store.queued(r, 10, 1_200).await.unwrap()), ["m5", "m6"]);
+    // Acknowledged messages free their room at once.
+    assert!(matches!(
+        store
+            .save_changes(&Changes::new().enqueue(sample_queued(r, "m7", 1_150), two))
+            .await,
+        Err(StoreError::QuotaExceeded(_))
+    ));
+    store
+        .save_changes(&Changes::new().acknowledge(r.into(), "m5".into()))
+        .await
+        .unwrap();
+    store
+        .save_changes(&Changes::new().enqueue(sample_queued(r, "m7", 1_150), two))
+        .await
+        .unwrap();
 }
 
 /// Generates one test per contract check of the store traits. `$factory` is a closure

@@ -234,10 +234,7 @@ impl State {
         }
         for e in &changes.queued {
             let m = &e.message;
-            let live = self
-                .queue
-                .values()
-                .filter(|q| q.recipient == m.recipient && q.expires_at > m.received_at);
+            let held = self.queue.values().filter(|q| q.recipient == m.recipient);
             if self
                 .queue
                 .values()
@@ -245,7 +242,7 @@ impl State {
             {
                 continue;
             }
-            let (count, bytes) = live.fold((0u64, 0u64), |(c, b), q| {
+            let (count, bytes) = held.fold((0u64, 0u64), |(c, b), q| {
                 (c + 1, b + q.message.len() as u64)
             });
             if count + 1 > e.quota.max_messages

@@ -532,7 +532,8 @@ pub trait CredentialStore: UnitOfWork {
 /// (FIFO per recipient). Writes go through [`UnitOfWork::save_changes`]: a message is
 /// durable when the batch returns; a batch whose message would take its recipient's
 /// queue past its [`MessageQuota`] fails whole with [`StoreError::QuotaExceeded`]
-/// (checked in the batch's transaction); a message leaves the queue only when
+/// (checked in the batch's transaction; a message counts toward it until it is
+/// acknowledged or purged, expired or not); a message leaves the queue only when
 /// acknowledged or purged after it expired.
 #[async_trait::async_trait]
 pub trait MessageStore: UnitOfWork {
