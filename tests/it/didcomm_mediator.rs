@@ -171,6 +171,18 @@ async fn mediated_bob(server: &TestServer) -> (Party, Did, Did) {
     (bob, b, inbox)
 }
 
+/// Alice writes `msg` (to an inbox the mediator serves) through the mediator: packed for
+/// the inbox (forwarded per its service), authcrypted from `msg.from`; the response.
+async fn send_through(server: &TestServer, alice: &Party, msg: &Message) -> reqwest::Response {
+    let to = msg.to.as_ref().unwrap()[0].clone();
+    let p = alice
+        .packer
+        .pack_encrypted(msg, &to, msg.from.as_deref(), None, PackOptions::default())
+        .await
+        .unwrap();
+    post_raw(server, p.packed, "application/didcomm-encrypted+json").await
+}
+
 fn hello(from: &Did, to: &Did, text: &str) -> Message {
     let mut m = Message::new(basic_message::MESSAGE, json!({"content": text}));
     m.from = Some(from.to_string());
@@ -651,20 +663,7 @@ async fn a_full_queue_is_refused_with_507_and_a_failing_store_is_never_2xx() {
     let a = alice.peer_did(&[]).await;
     let send = |text: &'static str| {
         let (alice, a, inbox, server) = (&alice, &a, &inbox, &server);
-        async move {
-            let p = alice
-                .packer
-                .pack_encrypted(
-                    &hello(a, inbox, text),
-                    inbox.as_str(),
-                    Some(a.as_str()),
-                    None,
-                    PackOptions::default(),
-                )
-                .await
-                .unwrap();
-            post_raw(server, p.packed, "application/didcomm-encrypted+json").await
-        }
+        async move { send_through(server, alice, &hello(a, inbox, text)).await }
     };
     assert_eq!(send("one").await.status().as_u16(), 202);
     assert_eq!(send("two").await.status().as_u16(), 202);
@@ -759,22 +758,8 @@ async fn live_delivery_over_websocket_pushes_queued_messages() {
     let alice = Party::new(&server);
     let a = alice.peer_did(&[]).await;
     let sent = hello(&a, &inbox, "live");
-    let p = alice
-        .packer
-        .pack_encrypted(
-            &sent,
-            inbox.as_str(),
-            Some(a.as_str()),
-            None,
-            PackOptions::default(),
-        )
-        .await
-        .unwrap();
     assert_eq!(
-        post_raw(&server, p.packed, "application/didcomm-encrypted+json")
-            .await
-            .status()
-            .as_u16(),
+        send_through(&server, &alice, &sent).await.status().as_u16(),
         202
     );
     let (delivery, _) = bob
@@ -885,19 +870,8 @@ async fn a_message_posted_to_one_instance_is_delivered_live_by_another() {
     let alice = Party::new(&a_server);
     let a = alice.peer_did(&[]).await;
     let sent = hello(&a, &inbox, "across instances");
-    let p = alice
-        .packer
-        .pack_encrypted(
-            &sent,
-            inbox.as_str(),
-            Some(a.as_str()),
-            None,
-            PackOptions::default(),
-        )
-        .await
-        .unwrap();
     assert_eq!(
-        post_raw(&a_server, p.packed, "application/didcomm-encrypted+json")
+        send_through(&a_server, &alice, &sent)
             .await
             .status()
             .as_u16(),

@@ -361,17 +361,26 @@ async fn forwards_wrap_along_routing_keys_and_a_mediator_unwraps_them() {
     assert_eq!(got, msg);
 }
 
-/// Authcrypts `msg` from `sender` (a did:peer:2 of `who`) to `to` by hand, so that the
-/// plaintext can lie about `from` or `to`.
-async fn authcrypt_as(who: &Party, sender: &Did, to: &Did, msg: &Message) -> String {
-    let doc = StandardResolver::resolve_offline(to).unwrap().document;
-    let kid = doc.relationship(sichat_core::did::Relationship::KeyAgreement)[0].to_owned();
-    let public = AgreementKey::from_public(
-        &DidDocument::public_key_of(doc.verification_method(&kid).unwrap()).unwrap(),
-    )
-    .unwrap();
-    let sdoc = StandardResolver::resolve_offline(sender).unwrap().document;
-    let skid = sdoc.relationship(sichat_core::did::Relationship::KeyAgreement)[0].to_owned();
+/// Encrypts raw `bytes` by hand for `to`'s first key-agreement key: authcrypt from
+/// `sender` (a did:peer:2 of `who`), or anoncrypt without one, so that the content can
+/// lie (a plaintext claiming another `from` or `to`, an envelope inside another).
+async fn encrypt_raw(sender: Option<(&Party, &Did)>, to: &Did, bytes: &[u8]) -> String {
+    let first_agreement = |did: &Did| {
+        let doc = StandardResolver::resolve_offline(did).unwrap().document;
+        let kid = doc.relationship(sichat_core::did::Relationship::KeyAgreement)[0].to_owned();
+        let key = DidDocument::public_key_of(doc.verification_method(&kid).unwrap()).unwrap();
+        (kid, key)
+    };
+    let (kid, key) = first_agreement(to);
+    let public = AgreementKey::from_public(&key).unwrap();
+    let to = [To {
+        kid: &kid,
+        key: &public,
+    }];
+    let Some((who, sender)) = sender else {
+        return jwe::encrypt(bytes, &to, None, ContentEnc::Xc20p).unwrap();
+    };
+    let (skid, _) = first_agreement(sender);
     let info = who.keys.list(&Owner::Server).await.unwrap();
     let x = info.iter().find(|k| k.key_type == KeyType::X25519).unwrap();
     let mut out = None;
@@ -380,21 +389,17 @@ async fn authcrypt_as(who: &Party, sender: &Did, to: &Did, msg: &Message) -> Str
         .with_secret(&x.id, &mut |secret| {
             let s = AgreementKey::from_secret(secret).unwrap();
             out = Some(
-                jwe::encrypt(
-                    &msg.to_bytes(),
-                    &[To {
-                        kid: &kid,
-                        key: &public,
-                    }],
-                    Some((&skid, &s)),
-                    ContentEnc::A256CbcHs512,
-                )
-                .unwrap(),
+                jwe::encrypt(bytes, &to, Some((&skid, &s)), ContentEnc::A256CbcHs512).unwrap(),
             );
         })
         .await
         .unwrap();
     out.unwrap()
+}
+
+/// Authcrypts `msg` from `sender` (a did:peer:2 of `who`) to `to` by hand.
+async fn authcrypt_as(who: &Party, sender: &Did, to: &Did, msg: &Message) -> String {
+    encrypt_raw(Some((who, sender)), to, &msg.to_bytes()).await
 }
 
 #[tokio::test]
@@ -448,41 +453,7 @@ async fn sender_binding_expiry_and_replay_are_enforced() {
         .0;
     let mut m = hello(&a, &b);
     m.body = json!({});
-    let wrapped = {
-        // Authcrypt the JWS bytes themselves.
-        let doc = StandardResolver::resolve_offline(&b).unwrap().document;
-        let kid = doc.relationship(sichat_core::did::Relationship::KeyAgreement)[0].to_owned();
-        let public = AgreementKey::from_public(
-            &DidDocument::public_key_of(doc.verification_method(&kid).unwrap()).unwrap(),
-        )
-        .unwrap();
-        let sdoc = StandardResolver::resolve_offline(&a).unwrap().document;
-        let skid = sdoc.relationship(sichat_core::did::Relationship::KeyAgreement)[0].to_owned();
-        let info = alice.keys.list(&Owner::Server).await.unwrap();
-        let x = info.iter().find(|k| k.key_type == KeyType::X25519).unwrap();
-        let mut out = None;
-        use sichat_core::keys::KeyAgreement;
-        alice
-            .keys
-            .with_secret(&x.id, &mut |secret| {
-                let s = AgreementKey::from_secret(secret).unwrap();
-                out = Some(
-                    jwe::encrypt(
-                        signed_by_mal.as_bytes(),
-                        &[To {
-                            kid: &kid,
-                            key: &public,
-                        }],
-                        Some((&skid, &s)),
-                        ContentEnc::A256CbcHs512,
-                    )
-                    .unwrap(),
-                );
-            })
-            .await
-            .unwrap();
-        out.unwrap()
-    };
+    let wrapped = encrypt_raw(Some((&alice, &a)), &b, signed_by_mal.as_bytes()).await;
     binding(bob.packer.unpack(wrapped.as_bytes()).await.unwrap_err());
 
     // Packing refuses what unpacking would: a sender or signer that is not `from`, a
@@ -672,24 +643,7 @@ async fn layers_out_of_order_and_garbage_are_malformed() {
         .pack_encrypted(&inner, b.as_str(), None, None, PackOptions::default())
         .await
         .unwrap();
-    let wrapped = {
-        let doc = StandardResolver::resolve_offline(&b).unwrap().document;
-        let kid = doc.relationship(sichat_core::did::Relationship::KeyAgreement)[0].to_owned();
-        let public = AgreementKey::from_public(
-            &DidDocument::public_key_of(doc.verification_method(&kid).unwrap()).unwrap(),
-        )
-        .unwrap();
-        jwe::encrypt(
-            anon.packed.as_bytes(),
-            &[To {
-                kid: &kid,
-                key: &public,
-            }],
-            None,
-            ContentEnc::Xc20p,
-        )
-        .unwrap()
-    };
+    let wrapped = encrypt_raw(None, &b, anon.packed.as_bytes()).await;
     let err = bob.packer.unpack(wrapped.as_bytes()).await.unwrap_err();
     assert!(
         matches!(err, DidcommError::Malformed(_)),
