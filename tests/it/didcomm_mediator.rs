@@ -1095,43 +1095,55 @@ async fn forwards_for_another_servers_recipient_are_relayed_through_the_outbox()
     let a_server = TestServer::spawn_with(opts()).await;
     let alice = Party::new(&a_server);
     let a = alice.peer_did(&[]).await;
+    // Alice's outbound forwards go through her own mediator, A.
+    let (_, grant) = ask(
+        &a_server,
+        &alice,
+        &request(&a_server, &a, coordinate_v2::MEDIATE_REQUEST, json!({})),
+    )
+    .await;
+    assert_eq!(grant.unwrap().type_, coordinate_v2::MEDIATE_GRANT);
     let via_a = |text: &'static str| {
         let (alice, a, inbox, a_server) = (&alice, &a, &inbox, &a_server);
         async move {
             let sent = hello(a, inbox, text);
-            let inner = alice
-                .packer
-                .pack_encrypted(
-                    &sent,
-                    inbox.as_str(),
-                    Some(a.as_str()),
-                    None,
-                    PackOptions {
-                        forward: false,
-                        ..PackOptions::default()
-                    },
-                )
-                .await
-                .unwrap();
-            let outer = alice
-                .packer
-                .wrap_in_forwards(
-                    inner.packed,
-                    inbox.as_str(),
-                    &[server_did(a_server).to_string()],
-                    ContentEnc::Xc20p,
-                )
-                .await
-                .unwrap();
-            (
-                sent,
-                post_raw(a_server, outer, "application/didcomm-encrypted+json")
-                    .await
-                    .status()
-                    .as_u16(),
-            )
+            let (status, reply) = authenticated_forward(a_server, alice, a, inbox, &sent).await;
+            assert_eq!(reply, None);
+            (sent, status)
         }
     };
+    // Not an open relay: an anonymous forward for a DID A does not mediate is refused.
+    let inner = alice
+        .packer
+        .pack_encrypted(
+            &hello(&a, &inbox, "anonymous"),
+            inbox.as_str(),
+            Some(a.as_str()),
+            None,
+            PackOptions {
+                forward: false,
+                ..PackOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+    let outer = alice
+        .packer
+        .wrap_in_forwards(
+            inner.packed,
+            inbox.as_str(),
+            &[server_did(&a_server).to_string()],
+            ContentEnc::Xc20p,
+        )
+        .await
+        .unwrap();
+    let resp = post_raw(&a_server, outer, "application/didcomm-encrypted+json").await;
+    let (report, _) = alice
+        .packer
+        .unpack(&resp.bytes().await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(report.body["code"], "e.p.req.not_enroll");
     let (first, status) = via_a("relayed").await;
     assert_eq!(status, 202);
     wait_for_queue(&b_server, &bob, &b, &inbox, 1).await;

@@ -10,8 +10,11 @@
 //!   (authcrypt or signed); an anonymous message claiming a `from` is refused with a
 //!   problem report and changes nothing;
 //! - replies go back on the same connection when the request says `return_route: all`
-//!   (or `thread`); otherwise they are queued for the sender if it is mediated here, and
-//!   dropped if not;
+//!   (or `thread`); otherwise they are queued for the sender if it is mediated here, or
+//!   sent through the outbox to the sender's own DIDComm endpoint;
+//! - a forward for a DID another server mediates is relayed (through the outbox) only for
+//!   an authenticated sender mediated here;
+//! - a forward to a channel's recipient passes only from a bound peer ([`channels`]);
 //! - a replayed message (sender and id, or an anonymous envelope's hash, within the
 //!   window) is refused with `e.p.crypto.message.dejavu`.
 
@@ -577,6 +580,20 @@ impl Mediator {
         }
         let routed = self.route_of(next.as_str()).await?;
         if routed.is_none() {
+            // Relaying is for the DIDs mediated here (their outbound messages), never for
+            // anonymous senders: this is not an open relay.
+            let sender_mediated = match &r.sender {
+                Some(sender) => self.route_of(sender.as_str()).await?.is_some(),
+                None => false,
+            };
+            if !sender_mediated {
+                return Ok(Handled::reply(self.problem(
+                    m,
+                    "e.p.req.not_enroll",
+                    "The DID '{1}' is not enroled.",
+                    &[next.as_str()],
+                )));
+            }
             return match self.relay(&next, &contents).await? {
                 true => Ok(Handled::none()),
                 false => Ok(Handled::reply(self.problem(
