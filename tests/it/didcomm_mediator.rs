@@ -1589,3 +1589,93 @@ async fn the_chat_example_runs_against_a_server() {
     assert_eq!(last["bob_received"], "Hello Bob, are you free on Friday?");
     assert_eq!(last["alice_received"], "Yes, Friday works.");
 }
+
+/// Forwards to the mediator itself are opened in turn, but at most 3 levels deep and 16
+/// messages per request in all.
+#[tokio::test]
+async fn nested_forwards_to_the_mediator_are_bounded() {
+    use sichat_core::didcomm::jwe::ContentEnc;
+    let server = TestServer::spawn().await;
+    let (_bob, _b, inbox) = mediated_bob(&server).await;
+    let me = server_did(&server).to_string();
+    let alice = Party::new(&server);
+    let a = alice.peer_did(&[]).await;
+    let inner = alice
+        .packer
+        .pack_encrypted(
+            &hello(&a, &inbox, "nested"),
+            inbox.as_str(),
+            Some(a.as_str()),
+            None,
+            PackOptions {
+                forward: false,
+                ..PackOptions::default()
+            },
+        )
+        .await
+        .unwrap()
+        .packed;
+    // forward(inbox) for the mediator, then wrapped again in forwards naming the mediator.
+    let wrap = |packed: String, next: String| {
+        let (alice, me) = (&alice, me.clone());
+        async move {
+            alice
+                .packer
+                .wrap_in_forwards(packed, &next, &[me], ContentEnc::Xc20p)
+                .await
+                .unwrap()
+        }
+    };
+    let f1 = wrap(inner, inbox.to_string()).await;
+    let f2 = wrap(f1.clone(), me.clone()).await;
+    let f3 = wrap(f2.clone(), me.clone()).await;
+    let f4 = wrap(f3.clone(), me.clone()).await;
+    let code = |resp: reqwest::Response| {
+        let alice = &alice;
+        async move {
+            let status = resp.status().as_u16();
+            let body = resp.bytes().await.unwrap();
+            if body.is_empty() {
+                return (status, None);
+            }
+            let (report, _) = alice.packer.unpack(&body).await.unwrap();
+            (status, report.body["code"].as_str().map(str::to_owned))
+        }
+    };
+    // Two hops through the mediator itself: queued.
+    assert_eq!(
+        code(post_raw(&server, f3, "application/didcomm-encrypted+json").await).await,
+        (202, None)
+    );
+    // Three: refused.
+    assert_eq!(
+        code(post_raw(&server, f4, "application/didcomm-encrypted+json").await).await,
+        (200, Some("e.p.req.max-forward-depth".into()))
+    );
+    // Sixteen forwards to the mediator, each holding one more: 32 to open, refused.
+    let mut outer = Message::new(FORWARD, json!({"next": me}));
+    let f2: Value = serde_json::from_str(&f2).unwrap();
+    outer.attachments = Some(
+        (0..16)
+            .map(|_| sichat_core::didcomm::Attachment::json(None, f2.clone()))
+            .collect(),
+    );
+    let packed = alice
+        .packer
+        .pack_encrypted(
+            &outer,
+            server_did(&server).as_str(),
+            None,
+            None,
+            PackOptions {
+                forward: false,
+                ..PackOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        code(post_raw(&server, packed.packed, "application/didcomm-encrypted+json").await).await,
+        (200, Some("e.p.req.max-forward-depth".into()))
+    );
+}

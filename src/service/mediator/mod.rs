@@ -25,7 +25,7 @@ pub mod outbox;
 mod pickup;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -51,6 +51,9 @@ use live::LiveHub;
 const MAX_FORWARD_DEPTH: usize = 3;
 /// Attachments one forward may carry.
 const MAX_FORWARD_ATTACHMENTS: usize = 16;
+/// Messages forwarded to this mediator itself that one request may make it open, over all
+/// nesting levels together.
+const MAX_NESTED_OPENED: usize = 16;
 
 /// The mediator's limits (from the configuration).
 #[derive(Debug, Clone)]
@@ -357,7 +360,10 @@ impl Mediator {
                 "{1}",
                 &[&e.to_string()],
             )),
-            Ok(()) => self.dispatch(&received, &transport, 0).await?,
+            Ok(()) => {
+                let opened = AtomicUsize::new(0);
+                self.dispatch(&received, &transport, 0, &opened).await?
+            }
         };
         self.answer(&received, handled).await
     }
@@ -372,6 +378,7 @@ impl Mediator {
         r: &'a Received,
         transport: &'a Transport<'a>,
         depth: usize,
+        opened: &'a AtomicUsize,
     ) -> std::pin::Pin<
         Box<dyn std::future::Future<Output = Result<Handled, MediatorError>> + Send + 'a>,
     > {
@@ -389,7 +396,7 @@ impl Mediator {
                 )));
             }
             match t {
-                FORWARD => self.forward(r, transport, depth).await,
+                FORWARD => self.forward(r, transport, depth, opened).await,
                 coordinate_v2::MEDIATE_REQUEST
                 | coordinate_v3::MEDIATE_REQUEST
                 | coordinate_v2::KEYLIST_UPDATE
@@ -503,6 +510,7 @@ impl Mediator {
         r: &Received,
         transport: &Transport<'_>,
         depth: usize,
+        opened: &AtomicUsize,
     ) -> Result<Handled, MediatorError> {
         let m = &r.message;
         let bad = |what: &str| {
@@ -548,6 +556,16 @@ impl Mediator {
                     &[&MAX_FORWARD_DEPTH.to_string()],
                 )));
             }
+            if opened.fetch_add(contents.len(), Ordering::Relaxed) + contents.len()
+                > MAX_NESTED_OPENED
+            {
+                return Ok(Handled::reply(self.problem(
+                    m,
+                    "e.p.req.max-forward-depth",
+                    "A request may carry at most {1} messages forwarded to this mediator",
+                    &[&MAX_NESTED_OPENED.to_string()],
+                )));
+            }
             let mut handled = Handled::none();
             for content in contents {
                 let (message, meta) = self
@@ -561,7 +579,7 @@ impl Mediator {
                     meta,
                     sender,
                 };
-                let more = self.dispatch(&inner, transport, depth + 1).await?;
+                let more = self.dispatch(&inner, transport, depth + 1, opened).await?;
                 handled.replies.extend(more.replies);
             }
             return Ok(handled);
