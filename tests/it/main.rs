@@ -6,6 +6,7 @@ mod admin;
 mod browser;
 mod cli;
 mod client;
+mod client_didcomm;
 mod common;
 mod connections;
 mod credential_vectors;

@@ -202,3 +202,82 @@ mod tests {
         std::fs::remove_dir_all(&home).unwrap();
     }
 }
+
+/// The interop commands (`sichat-client didcomm did|pack|unpack`): one JSON object in,
+/// one out, the identities kept in `home`. Errors are for the caller to print as
+/// `{"error": ...}`.
+pub mod interop {
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use serde_json::{Value, json};
+    use sichat_core::did::DidResolver;
+    use sichat_core::didcomm::Message;
+
+    use super::Identities;
+    use crate::identity::Method;
+
+    /// Which interop command.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Action {
+        Did,
+        Pack,
+        Unpack,
+    }
+
+    pub type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    pub async fn run(
+        action: Action,
+        input: &Value,
+        home: &Path,
+        resolver: Arc<dyn DidResolver>,
+    ) -> Result<Value, Error> {
+        let mut ids = Identities::load(home)?;
+        match action {
+            Action::Did => {
+                let method = match input["kind"].as_str() {
+                    Some("peer2") | None => Method::Peer,
+                    Some("key") => Method::Key,
+                    Some(other) => {
+                        return Err(
+                            format!("`kind` must be \"peer2\" or \"key\", not {other:?}").into(),
+                        );
+                    }
+                };
+                let did = ids.create(method, input["endpoint"].as_str())?;
+                Ok(json!({"did": did.as_str()}))
+            }
+            Action::Pack => {
+                let message = Message::parse(input["message"].to_string().as_bytes())?;
+                let to = input["to"].as_str().ok_or("`to` (a DID) is missing")?;
+                let from = input["from"].as_str();
+                let sign_by = match input["sign"].as_bool().unwrap_or(false) {
+                    true => Some(
+                        from.or(message.from.as_deref())
+                            .ok_or("`sign` needs a `from` (or the message's `from`)")?,
+                    ),
+                    false => None,
+                };
+                let packer = ids.packer(resolver).await?;
+                let packed = packer
+                    .pack_encrypted(&message, to, from, sign_by, Default::default())
+                    .await?;
+                let jwe: Value = serde_json::from_str(&packed.packed)?;
+                Ok(
+                    json!({"packed": jwe, "service_uri": packed.service_uri, "forwarded": packed.forwarded}),
+                )
+            }
+            Action::Unpack => {
+                let packed = match &input["packed"] {
+                    Value::String(s) => s.clone(),
+                    v @ Value::Object(_) => v.to_string(),
+                    _ => return Err("`packed` (a JWE, JWS or plaintext message) is missing".into()),
+                };
+                let packer = ids.packer(resolver).await?;
+                let (message, meta) = packer.unpack(packed.as_bytes()).await?;
+                Ok(json!({"message": message, "metadata": meta}))
+            }
+        }
+    }
+}

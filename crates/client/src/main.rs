@@ -99,58 +99,22 @@ fn interop_resolver() -> anyhow::Result<std::sync::Arc<dyn DidResolver>> {
 }
 
 async fn didcomm(action: &DidcommAction) -> anyhow::Result<serde_json::Value> {
-    use serde_json::{Value, json};
-    use sichat_client::didcomm::{Identities, home_dir};
+    use sichat_client::didcomm::{home_dir, interop};
     let mut input = String::new();
-    std::io::Read::read_to_string(&mut std::io::stdin().take(16 * 1024 * 1024), &mut input)
+    std::io::stdin()
+        .take(16 * 1024 * 1024)
+        .read_to_string(&mut input)
         .context("reading stdin")?;
-    let input: Value = serde_json::from_str(&input).context("stdin is not one JSON object")?;
-    let home = home_dir()?;
-    let mut ids = Identities::load(&home)?;
-    match action {
-        DidcommAction::Did => {
-            let method = match input["kind"].as_str() {
-                Some("peer2") | None => Method::Peer,
-                Some("key") => Method::Key,
-                Some(other) => anyhow::bail!("`kind` must be \"peer2\" or \"key\", not {other:?}"),
-            };
-            let did = ids.create(method, input["endpoint"].as_str())?;
-            Ok(json!({"did": did.as_str()}))
-        }
-        DidcommAction::Pack => {
-            let message =
-                sichat_core::didcomm::Message::parse(input["message"].to_string().as_bytes())?;
-            let to = input["to"].as_str().context("`to` (a DID) is missing")?;
-            let from = input["from"].as_str();
-            let sign = input["sign"].as_bool().unwrap_or(false);
-            let packer = ids.packer(interop_resolver()?).await?;
-            let sign_by = if sign {
-                Some(
-                    from.or(message.from.as_deref())
-                        .context("`sign` needs a `from` (or the message's `from`)")?,
-                )
-            } else {
-                None
-            };
-            let packed = packer
-                .pack_encrypted(&message, to, from, sign_by, Default::default())
-                .await?;
-            let jwe: Value = serde_json::from_str(&packed.packed)?;
-            Ok(
-                json!({"packed": jwe, "service_uri": packed.service_uri, "forwarded": packed.forwarded}),
-            )
-        }
-        DidcommAction::Unpack => {
-            let packed = match &input["packed"] {
-                Value::String(s) => s.clone(),
-                Value::Object(_) => input["packed"].to_string(),
-                _ => anyhow::bail!("`packed` (a JWE, JWS or plaintext message) is missing"),
-            };
-            let packer = ids.packer(interop_resolver()?).await?;
-            let (message, meta) = packer.unpack(packed.as_bytes()).await?;
-            Ok(json!({"message": message, "metadata": meta}))
-        }
-    }
+    let input: serde_json::Value =
+        serde_json::from_str(&input).context("stdin is not one JSON object")?;
+    let action = match action {
+        DidcommAction::Did => interop::Action::Did,
+        DidcommAction::Pack => interop::Action::Pack,
+        DidcommAction::Unpack => interop::Action::Unpack,
+    };
+    interop::run(action, &input, &home_dir()?, interop_resolver()?)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {

@@ -282,8 +282,8 @@ impl ReplayGuard {
                 .map(|e| e.saturating_sub(now))
                 .unwrap_or(0)
                 .clamp(self.window_secs, self.window_secs.saturating_mul(10));
-        // Invariant: no code path panics while holding the lock.
-        let mut st = self.state.lock().expect("replay guard lock");
+        // A panic elsewhere while holding the lock leaves the state usable.
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         while let Some((t, k)) = st.order.front().copied() {
             if t > now && st.order.len() < self.capacity {
                 break;
