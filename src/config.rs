@@ -80,6 +80,9 @@ pub struct Config {
     /// Seconds a received message id is remembered to refuse replays (and the oldest
     /// `created_time` accepted).
     pub didcomm_replay_window_secs: u64,
+    /// DIDComm messages handled at once (HTTP requests; beyond, 503 and `Retry-After`;
+    /// WebSocket frames wait their turn).
+    pub didcomm_max_in_flight: usize,
 }
 
 impl std::fmt::Debug for Config {
@@ -138,6 +141,7 @@ impl std::fmt::Debug for Config {
                 "didcomm_replay_window_secs",
                 &self.didcomm_replay_window_secs,
             )
+            .field("didcomm_max_in_flight", &self.didcomm_max_in_flight)
             .field("identity_sync_interval_ms", &self.identity_sync_interval_ms)
             .finish()
     }
@@ -210,6 +214,7 @@ pub struct FileConfig {
     pub didcomm_queue_max_bytes: Option<u64>,
     pub didcomm_message_ttl_secs: Option<u64>,
     pub didcomm_replay_window_secs: Option<u64>,
+    pub didcomm_max_in_flight: Option<u64>,
 }
 
 /// Values given on the command line (highest precedence).
@@ -536,6 +541,8 @@ impl Config {
             900,
             10,
         )?;
+        let didcomm_max_in_flight =
+            count("didcomm_max_in_flight", file.didcomm_max_in_flight, 256, 1)?;
         Ok(Config {
             listen,
             public_url,
@@ -570,6 +577,7 @@ impl Config {
             didcomm_queue_max_bytes,
             didcomm_message_ttl_secs,
             didcomm_replay_window_secs,
+            didcomm_max_in_flight,
         })
     }
 

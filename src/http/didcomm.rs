@@ -77,7 +77,7 @@ fn packed_response(status: StatusCode, body: String, media_type: &'static str) -
         (status = 400, description = "Unreadable: not for this server, malformed, expired, replayed, or a broken sender binding; `code` is the problem-report code", body = crate::http::ProblemBody, content_type = "application/problem+json"),
         (status = 413, body = crate::http::ProblemBody, content_type = "application/problem+json"),
         (status = 415, body = crate::http::ProblemBody, content_type = "application/problem+json"),
-        (status = 503, description = "The message could not be stored: nothing was accepted", body = crate::http::ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "The message could not be stored, or too many messages are being handled (`Retry-After`): nothing was accepted", body = crate::http::ProblemBody, content_type = "application/problem+json"),
         (status = 507, description = "The recipient's queue is full (a signed problem report)", body = String, content_type = "application/didcomm-signed+json")))]
 pub async fn receive(
     State(mediator): State<Arc<Mediator>>,
@@ -105,6 +105,9 @@ pub async fn receive(
     let bytes = axum::body::to_bytes(body, limit)
         .await
         .map_err(|_| ApiError::from(MediatorError::TooLarge(limit)))?;
+    let _place = mediator
+        .try_admit()
+        .ok_or_else(|| ApiError::busy("too many DIDComm messages are being handled"))?;
     Ok(match mediator.receive(&bytes, Transport::Http).await? {
         Outcome::Accepted => StatusCode::ACCEPTED.into_response(),
         Outcome::Reply { body, media_type } => packed_response(StatusCode::OK, body, media_type),
@@ -159,6 +162,7 @@ async fn session(mediator: Arc<Mediator>, mut socket: WebSocket) {
                     Some(Ok(Frame::Ping(_) | Frame::Pong(_))) => continue,
                     Some(Ok(Frame::Close(_))) | Some(Err(_)) | None => break,
                 };
+                let Some(_place) = mediator.admit().await else { break };
                 let answer = match mediator.receive(&bytes, Transport::WebSocket(&session)).await {
                     Ok(Outcome::Accepted) => None,
                     Ok(Outcome::Reply { body, .. } | Outcome::Refused { body, .. }) => Some(body),

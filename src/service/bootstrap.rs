@@ -446,6 +446,7 @@ pub async fn open(
                 .unwrap_or(i64::MAX),
             replay_window_secs: config.didcomm_replay_window_secs,
             max_sessions: config.max_connections,
+            max_in_flight: config.didcomm_max_in_flight,
         },
         MediatorDeps {
             stop: background.stop_token(),

@@ -4,7 +4,10 @@
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
-use sea_orm::{DatabaseBackend, QueryOrder, QuerySelect, Statement};
+use std::collections::{HashMap, HashSet};
+
+use sea_orm::sea_query::Query;
+use sea_orm::{DatabaseBackend, QueryOrder, QuerySelect, QueryTrait, Statement};
 use sichat_core::store::{
     Enqueue, MediationRecord, QueueStatus, QueuedMessage, RecipientUpdate, StoreError,
 };
@@ -220,71 +223,179 @@ pub async fn client_of(
         .map_err(map_err)
 }
 
-/// (messages, bytes) `recipient` has queued (expired ones count until purged).
-async fn usage_of(db: &impl ConnectionTrait, recipient: &str) -> Result<(i64, i64), StoreError> {
-    Ok(usage::Entity::find_by_id(recipient.to_owned())
-        .one(db)
+/// Queues the messages of several batches with a few statements whatever their number
+/// (the group commit of forwards): each batch whole, every message within its recipient's
+/// quota counted with the batches before it, or not at all (its entry is
+/// [`StoreError::QuotaExceeded`]). A (recipient, id) queued already, or earlier in these
+/// batches, is left as it is. `Err`: the statements failed, and nothing can be said of any
+/// batch (the caller rolls the transaction back).
+pub async fn enqueue_many(
+    db: &impl ConnectionTrait,
+    batches: &[&[Enqueue]],
+) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+    let mut recipients: Vec<&str> = batches
+        .iter()
+        .flat_map(|b| b.iter().map(|e| e.message.recipient.as_str()))
+        .collect();
+    recipients.sort_unstable();
+    recipients.dedup();
+    if recipients.is_empty() {
+        return Ok(batches.iter().map(|_| Ok(())).collect());
+    }
+    let postgres = db.get_database_backend() == DatabaseBackend::Postgres;
+    if postgres {
+        // Serializes quota checks of these recipients across instances until commit,
+        // taking the locks in one order so that two writers never wait on each other.
+        db.execute_raw(Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtextextended(r, 7) AS h \
+             FROM json_array_elements_text($1::json) AS r ORDER BY h) AS l",
+            [serde_json::to_string(&recipients)
+                .unwrap_or_default()
+                .into()],
+        ))
         .await
-        .map_err(map_err)?
-        .map_or((0, 0), |u| (u.messages, u.bytes)))
+        .map_err(map_err)?;
+    }
+    // (messages, bytes) each recipient has queued (expired ones count until purged).
+    let mut usage_now: HashMap<String, (i64, i64)> = HashMap::new();
+    for chunk in recipients.chunks(CHUNK) {
+        let rows = usage::Entity::find()
+            .filter(usage::Column::Recipient.is_in(chunk.iter().copied()))
+            .all(db)
+            .await
+            .map_err(map_err)?;
+        usage_now.extend(
+            rows.into_iter()
+                .map(|u| (u.recipient, (u.messages, u.bytes))),
+        );
+    }
+    let mut results = Vec::with_capacity(batches.len());
+    let mut accepted: HashSet<(&str, &str)> = HashSet::new();
+    let mut rows: Vec<&QueuedMessage> = Vec::new();
+    for batch in batches {
+        let mut after: HashMap<&str, (i64, i64)> = HashMap::new();
+        let mut fresh: Vec<&QueuedMessage> = Vec::new();
+        let mut full = None;
+        for e in batch.iter() {
+            let m = &e.message;
+            let key = (m.recipient.as_str(), m.id.as_str());
+            if accepted.contains(&key)
+                || fresh
+                    .iter()
+                    .any(|f| (f.recipient.as_str(), f.id.as_str()) == key)
+            {
+                continue;
+            }
+            let used = after
+                .entry(m.recipient.as_str())
+                .or_insert_with(|| usage_now.get(&m.recipient).copied().unwrap_or_default());
+            let size = m.message.len() as i64;
+            if (used.0 + 1) as u64 > e.quota.max_messages
+                || (used.1 + size) as u64 > e.quota.max_bytes
+            {
+                full = Some(&m.recipient);
+                break;
+            }
+            *used = (used.0 + 1, used.1 + size);
+            fresh.push(m);
+        }
+        if let Some(recipient) = full {
+            results.push(Err(StoreError::QuotaExceeded(format!(
+                "the queue of {recipient} is full"
+            ))));
+            continue;
+        }
+        for (recipient, used) in after {
+            usage_now.insert(recipient.to_owned(), used);
+        }
+        for m in fresh {
+            accepted.insert((m.recipient.as_str(), m.id.as_str()));
+            rows.push(m);
+        }
+        results.push(Ok(()));
+    }
+    // The rows inserted (those queued already are not), and each recipient's new usage.
+    let mut added: HashMap<String, (i64, i64)> = HashMap::new();
+    let mut announced = Vec::new();
+    for chunk in rows.chunks(CHUNK) {
+        let mut insert = queue::Entity::insert_many(chunk.iter().map(|m| queue::ActiveModel {
+            seq: NotSet,
+            recipient: Set(m.recipient.clone()),
+            id: Set(m.id.clone()),
+            message: Set(m.message.clone()),
+            size: Set(m.message.len() as i64),
+            received_at: Set(m.received_at),
+            expires_at: Set(m.expires_at),
+        }))
+        .on_conflict(
+            OnConflict::columns([queue::Column::Recipient, queue::Column::Id])
+                .do_nothing()
+                .to_owned(),
+        )
+        .into_query();
+        insert.returning(Query::returning().columns([
+            queue::Column::Recipient,
+            queue::Column::Id,
+            queue::Column::Size,
+        ]));
+        for row in db.query_all(&insert).await.map_err(map_err)? {
+            let recipient: String = row.try_get("", "recipient").map_err(map_err)?;
+            let id: String = row.try_get("", "id").map_err(map_err)?;
+            let size: i64 = row.try_get("", "size").map_err(map_err)?;
+            let slot = added.entry(recipient.clone()).or_default();
+            *slot = (slot.0 + 1, slot.1 + size);
+            if postgres {
+                announced.push(serde_json::json!({"r": recipient, "m": id}).to_string());
+            }
+        }
+    }
+    let added: Vec<usage::ActiveModel> = added
+        .into_iter()
+        .map(|(recipient, (messages, bytes))| usage::ActiveModel {
+            recipient: Set(recipient),
+            messages: Set(messages),
+            bytes: Set(bytes),
+        })
+        .collect();
+    for chunk in added.chunks(CHUNK) {
+        usage::Entity::insert_many(chunk.iter().cloned())
+            .on_conflict(
+                OnConflict::column(usage::Column::Recipient)
+                    .value(
+                        usage::Column::Messages,
+                        Expr::col((usage::Entity, usage::Column::Messages))
+                            .add(Expr::cust("excluded.messages")),
+                    )
+                    .value(
+                        usage::Column::Bytes,
+                        Expr::col((usage::Entity, usage::Column::Bytes))
+                            .add(Expr::cust("excluded.bytes")),
+                    )
+                    .to_owned(),
+            )
+            .exec_without_returning(db)
+            .await
+            .map_err(map_err)?;
+    }
+    if !announced.is_empty() {
+        // Delivered to listeners when the transaction commits (never before).
+        db.execute_raw(Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            "SELECT pg_notify($1, p) FROM json_array_elements_text($2::json) AS p",
+            [
+                NOTIFY_CHANNEL.into(),
+                serde_json::to_string(&announced).unwrap_or_default().into(),
+            ],
+        ))
+        .await
+        .map_err(map_err)?;
+    }
+    Ok(results)
 }
 
-/// Queues a message within its quota; a (recipient, id) already queued is left as it is.
-pub async fn enqueue(db: &impl ConnectionTrait, e: &Enqueue) -> Result<(), StoreError> {
-    let m = &e.message;
-    if db.get_database_backend() == DatabaseBackend::Postgres {
-        // Serializes quota checks of one recipient across instances until commit.
-        db.execute_raw(Statement::from_sql_and_values(
-            DatabaseBackend::Postgres,
-            "SELECT pg_advisory_xact_lock(hashtextextended($1, 7))",
-            [m.recipient.clone().into()],
-        ))
-        .await
-        .map_err(map_err)?;
-    }
-    let (count, bytes) = usage_of(db, &m.recipient).await?;
-    let size = m.message.len() as u64;
-    if count as u64 + 1 > e.quota.max_messages || bytes as u64 + size > e.quota.max_bytes {
-        return Err(StoreError::QuotaExceeded(format!(
-            "the queue of {} is full",
-            m.recipient
-        )));
-    }
-    let inserted = queue::Entity::insert(queue::ActiveModel {
-        seq: NotSet,
-        recipient: Set(m.recipient.clone()),
-        id: Set(m.id.clone()),
-        message: Set(m.message.clone()),
-        size: Set(size as i64),
-        received_at: Set(m.received_at),
-        expires_at: Set(m.expires_at),
-    })
-    .on_conflict(
-        OnConflict::columns([queue::Column::Recipient, queue::Column::Id])
-            .do_nothing()
-            .to_owned(),
-    )
-    .exec_without_returning(db)
-    .await
-    .map_err(map_err)?;
-    if inserted == 0 {
-        // Queued already (the same message again): nothing changes.
-        return Ok(());
-    }
-    add_usage(db, &m.recipient, 1, size as i64).await?;
-    if db.get_database_backend() == DatabaseBackend::Postgres {
-        // Delivered to listeners when the transaction commits (never before).
-        let payload = serde_json::json!({"r": m.recipient, "m": m.id});
-        db.execute_raw(Statement::from_sql_and_values(
-            DatabaseBackend::Postgres,
-            "SELECT pg_notify($1, $2)",
-            [NOTIFY_CHANNEL.into(), payload.to_string().into()],
-        ))
-        .await
-        .map_err(map_err)?;
-    }
-    Ok(())
-}
+/// Rows (or values) one statement carries at most.
+const CHUNK: usize = 500;
 
 /// One queued message by recipient and id.
 pub async fn find(

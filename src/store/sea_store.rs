@@ -14,10 +14,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
 use sichat_core::id::{KeyId, Owner, UserName};
 use sichat_core::store::{
-    Changes, CredentialStatus, CredentialStore, HeldCredentialRecord, IssuedCredentialRecord,
-    IssuedCredentialStore, KeyRecord, KeyStore, MediationRecord, MessageStore, QueueStatus,
-    QueuedMessage, StatusListRecord, StatusListState, StatusListStore, StoreError, UnitOfWork,
-    UserRecord, UserStore,
+    Changes, CredentialStatus, CredentialStore, Enqueue, HeldCredentialRecord,
+    IssuedCredentialRecord, IssuedCredentialStore, KeyRecord, KeyStore, MediationRecord,
+    MessageStore, QueueStatus, QueuedMessage, StatusListRecord, StatusListState, StatusListStore,
+    StoreError, UnitOfWork, UserRecord, UserStore,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -190,8 +190,9 @@ async fn apply(txn: &impl ConnectionTrait, changes: &Changes) -> Result<(), Stor
     for u in &changes.recipient_updates {
         didcomm::update_recipient(txn, u).await?;
     }
-    for e in &changes.queued {
-        didcomm::enqueue(txn, e).await?;
+    if !changes.queued.is_empty() {
+        let queued = didcomm::enqueue_many(txn, &[&changes.queued]).await?;
+        queued.into_iter().next().unwrap_or(Ok(()))?;
     }
     // One statement set per recipient, whatever the number of ids.
     let mut acks: Vec<(&str, Vec<&str>)> = Vec::new();
@@ -302,19 +303,58 @@ async fn write_groups(
     }
 }
 
-/// Applies each batch in its own savepoint of one write transaction, then commits. A
-/// savepoint that cannot be released or rolled back leaves the transaction unusable
-/// (PostgreSQL aborts it): then nothing is committed and every batch gets the error.
+/// Whether a batch only queues messages (a forward): such batches of one group are queued
+/// together, a few statements for all of them ([`didcomm::enqueue_many`]).
+fn only_queues(changes: &Changes) -> bool {
+    // Every field named: a new kind of change must say whether it belongs here.
+    let Changes {
+        new_users,
+        new_keys,
+        rotations,
+        issued_credentials,
+        status_changes,
+        held,
+        forgotten,
+        mediations,
+        recipient_updates,
+        queued,
+        acknowledged,
+    } = changes;
+    !queued.is_empty()
+        && new_users.is_empty()
+        && new_keys.is_empty()
+        && rotations.is_empty()
+        && issued_credentials.is_empty()
+        && status_changes.is_empty()
+        && held.is_empty()
+        && forgotten.is_empty()
+        && mediations.is_empty()
+        && recipient_updates.is_empty()
+        && acknowledged.is_empty()
+}
+
+/// Applies each batch in its own savepoint of one write transaction (the batches that only
+/// queue messages together, after the others), then commits. A savepoint that cannot be
+/// released or rolled back, or queueing statements that fail, leave the transaction
+/// unusable (PostgreSQL aborts it): then nothing is committed and every batch gets the
+/// error.
 async fn commit_group(db: &DatabaseConnection, group: &[Changes]) -> Vec<Result<(), StoreError>> {
     let all = |e: StoreError| group.iter().map(|_| Err(e.clone())).collect();
     let txn = match begin_write(db).await {
         Ok(txn) => txn,
         Err(e) => return all(map_err(e)),
     };
-    let mut results = Vec::with_capacity(group.len());
-    for changes in group {
-        if group.len() == 1 {
-            results.push(apply(&txn, changes).await);
+    let mut results: Vec<Option<Result<(), StoreError>>> = vec![None; group.len()];
+    let queues: Vec<usize> = (0..group.len())
+        .filter(|&i| only_queues(&group[i]))
+        .collect();
+    let alone = group.len() == 1 && queues.is_empty();
+    for (i, changes) in group.iter().enumerate() {
+        if queues.contains(&i) {
+            continue;
+        }
+        if alone {
+            results[i] = Some(apply(&txn, changes).await);
             continue;
         }
         let savepoint = match txn.begin().await {
@@ -330,18 +370,37 @@ async fn commit_group(db: &DatabaseConnection, group: &[Changes]) -> Vec<Result<
                     let _ = txn.rollback().await;
                     return all(map_err(e));
                 }
-                results.push(Ok(()));
+                results[i] = Some(Ok(()));
             }
             Err(e) => {
                 if let Err(rollback) = savepoint.rollback().await {
                     let _ = txn.rollback().await;
                     return all(map_err(rollback));
                 }
-                results.push(Err(e));
+                results[i] = Some(Err(e));
             }
         }
     }
-    if group.len() == 1 && results[0].is_err() {
+    if !queues.is_empty() {
+        let batches: Vec<&[Enqueue]> = queues.iter().map(|&i| &group[i].queued[..]).collect();
+        match didcomm::enqueue_many(&txn, &batches).await {
+            Ok(queued) => {
+                for (&i, result) in queues.iter().zip(queued) {
+                    results[i] = Some(result);
+                }
+            }
+            Err(e) => {
+                let _ = txn.rollback().await;
+                return all(e);
+            }
+        }
+    }
+    let results: Vec<Result<(), StoreError>> = results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(StoreError::Backend("not applied".into()))))
+        .collect();
+    if results.iter().all(Result::is_err) {
+        // Nothing to keep.
         let _ = txn.rollback().await;
         return results;
     }

@@ -16,7 +16,7 @@ use sichat_core::didcomm::protocols::{
 use sichat_core::didcomm::{Message, OwnerKeys, PackOptions, Packer};
 use sichat_core::id::{Did, Owner};
 use sichat_core::keys::{Kek, KeyService, KeyType, PublicKey};
-use sichat_core::store::MemoryStore;
+use sichat_core::store::{MemoryStore, MessageStore};
 
 use crate::common::{TestServer, assert_problem};
 
@@ -502,7 +502,6 @@ async fn anonymous_claims_replays_and_bad_requests_are_refused() {
         .await
         .unwrap();
     assert_eq!(report.body["code"], "e.p.trust");
-    use sichat_core::store::MessageStore;
     assert_eq!(
         server
             .services
@@ -687,6 +686,64 @@ async fn a_full_queue_is_refused_with_507_and_a_failing_store_is_never_2xx() {
         .unwrap();
     let resp = send("four").await;
     assert_problem(resp, 503, "storage-unavailable").await;
+}
+
+/// A flood of messages beyond `didcomm_max_in_flight` is answered 503 with `Retry-After`
+/// (nothing stored for those), never queued without bound; every 202 is stored.
+#[tokio::test]
+async fn messages_beyond_the_in_flight_bound_are_refused_with_503() {
+    let server = TestServer::spawn_with(
+        crate::common::Options::default().with("SICHAT_DIDCOMM_MAX_IN_FLIGHT", "1"),
+    )
+    .await;
+    let (_bob, _b, inbox) = mediated_bob(&server).await;
+    let alice = Party::new(&server);
+    let a = alice.peer_did(&[]).await;
+    let mut packed = Vec::new();
+    for i in 0..30 {
+        let p = alice
+            .packer
+            .pack_encrypted(
+                &hello(&a, &inbox, &format!("flood {i}")),
+                inbox.as_str(),
+                Some(a.as_str()),
+                None,
+                PackOptions::default(),
+            )
+            .await
+            .unwrap();
+        packed.push(p.packed);
+    }
+    let responses = futures_util::future::join_all(
+        packed
+            .into_iter()
+            .map(|p| post_raw(&server, p, "application/didcomm-encrypted+json")),
+    )
+    .await;
+    let mut accepted = 0;
+    let mut busy = 0;
+    for resp in responses {
+        match resp.status().as_u16() {
+            202 => accepted += 1,
+            503 => {
+                assert_eq!(resp.headers()["retry-after"], "1");
+                assert_problem(resp, 503, "server-busy").await;
+                busy += 1;
+            }
+            other => panic!("{other}"),
+        }
+    }
+    assert!(
+        accepted >= 1 && busy >= 1,
+        "{accepted} accepted, {busy} busy"
+    );
+    let queued = server
+        .services
+        .store
+        .queue_status(inbox.as_str(), 0)
+        .await
+        .unwrap();
+    assert_eq!(queued.count, accepted);
 }
 
 type Ws =
@@ -1520,6 +1577,32 @@ async fn a_credential_bound_channel_admits_bound_peers_until_revocation() {
         .await,
         (202, None)
     );
+    // A channel that is gone (or never was): 404, for its removal and its members.
+    let delete = |token: Option<&str>| {
+        let req = server
+            .client
+            .delete(server.url("/admin/didcomm/channels/network-x"));
+        match token {
+            Some(t) => req.bearer_auth(t),
+            None => req,
+        }
+        .send()
+    };
+    assert_problem(
+        delete(Some(crate::common::ADMIN_TOKEN)).await.unwrap(),
+        404,
+        "not-found",
+    )
+    .await;
+    assert_problem(delete(None).await.unwrap(), 401, "unauthorized").await;
+    let resp = server
+        .admin_get_raw("/admin/didcomm/channels/network-x/members")
+        .await;
+    assert_problem(resp, 404, "not-found").await;
+    let resp = server
+        .admin_get_raw("/admin/didcomm/channels/never-was/members")
+        .await;
+    assert_problem(resp, 404, "not-found").await;
 }
 
 /// Without `return_route`, a reply to a sender that is not mediated here goes to the

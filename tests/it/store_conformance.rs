@@ -202,3 +202,100 @@ async fn concurrent_batches_commit_together_and_fail_alone() {
         "the failed batches' keys were rolled back with them"
     );
 }
+
+/// Forwards committed together (the batches that only queue messages share a few
+/// statements): each batch is whole or refused on its own, the quota holds across the
+/// batches of one commit, a message sent twice is queued once, and the usage counters
+/// match the queue afterwards (checked by filling it again to the brim).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_forwards_are_queued_together_within_their_quota() {
+    use sichat_core::store::MessageQuota;
+    use sichat_core::store::conformance::{sample_queued, sample_user};
+    let store = fresh().await;
+    store
+        .save_changes(&Changes::new().user(sample_user("taken")))
+        .await
+        .unwrap();
+    let ten = MessageQuota {
+        max_messages: 10,
+        max_bytes: 1 << 20,
+    };
+    let (r, s) = ("did:example:r", "did:example:s");
+    let mut batches: Vec<Changes> = (0..40)
+        .map(|i| Changes::new().enqueue(sample_queued(r, &format!("m{i}"), i), ten))
+        .collect();
+    // Two messages each for `s`: whole or not at all (10 fit: 5 batches).
+    batches.extend((0..8).map(|i| {
+        Changes::new()
+            .enqueue(sample_queued(s, &format!("a{i}"), i), ten)
+            .enqueue(sample_queued(s, &format!("b{i}"), i), ten)
+    }));
+    // A batch that fails for another reason, and one that acknowledges too.
+    let mut dup = sample_user("taken");
+    dup.id = sichat_core::id::UserId::generate();
+    batches.push(Changes::new().user(dup));
+    batches.push(
+        Changes::new()
+            .acknowledge(s.into(), "none".into())
+            .enqueue(sample_queued(s, "mixed", 0), ten),
+    );
+    let results =
+        futures_util::future::join_all(batches.iter().map(|b| store.save_changes(b))).await;
+    let accepted = |range: std::ops::Range<usize>| {
+        results[range]
+            .iter()
+            .filter(|r| match r {
+                Ok(()) => true,
+                Err(StoreError::QuotaExceeded(_)) => false,
+                Err(e) => panic!("{e:?}"),
+            })
+            .count() as u64
+    };
+    assert_eq!(accepted(0..40), 10, "{results:?}");
+    assert!(matches!(results[48], Err(StoreError::Duplicate(_))));
+    let for_s = 2 * accepted(40..48) + accepted(49..50);
+    assert!((9..=10).contains(&for_s), "{results:?}");
+    assert_eq!(store.queue_status(r, 0).await.unwrap().count, 10);
+    assert_eq!(store.queue_status(s, 0).await.unwrap().count, for_s);
+    for (i, b) in batches[40..48].iter().enumerate() {
+        let queued = store.queued(s, 100, 0).await.unwrap();
+        let has = |id: &str| queued.iter().any(|m| m.id == id);
+        assert_eq!(has(&format!("a{i}")), has(&format!("b{i}")), "{b:?}");
+    }
+    // The same messages again, at once: nothing new, nothing refused that fits.
+    let again: Vec<Changes> = store
+        .queued(r, 100, 0)
+        .await
+        .unwrap()
+        .into_iter()
+        .flat_map(|m| {
+            let c = Changes::new().enqueue(m, ten);
+            [c.clone(), c]
+        })
+        .collect();
+    let results = futures_util::future::join_all(again.iter().map(|b| store.save_changes(b))).await;
+    assert!(
+        results
+            .iter()
+            .all(|r| matches!(r, Ok(()) | Err(StoreError::QuotaExceeded(_)))),
+        "{results:?}"
+    );
+    assert_eq!(store.queue_status(r, 0).await.unwrap().count, 10);
+    // Acknowledge everything: the counters are back to zero, so ten fit again.
+    let mut ack = Changes::new();
+    for m in store.queued(r, 100, 0).await.unwrap() {
+        ack = ack.acknowledge(r.into(), m.id);
+    }
+    store.save_changes(&ack).await.unwrap();
+    let refill: Vec<Changes> = (0..11)
+        .map(|i| Changes::new().enqueue(sample_queued(r, &format!("n{i}"), i), ten))
+        .collect();
+    let results =
+        futures_util::future::join_all(refill.iter().map(|b| store.save_changes(b))).await;
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        10,
+        "{results:?}"
+    );
+    assert_eq!(store.queue_status(r, 0).await.unwrap().count, 10);
+}

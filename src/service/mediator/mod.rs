@@ -66,6 +66,8 @@ pub struct MediatorSettings {
     pub replay_window_secs: u64,
     /// WebSocket sessions at once (they leave the HTTP connection cap when upgraded).
     pub max_sessions: usize,
+    /// Messages handled at once (unpacking, handling, storing), over every transport.
+    pub max_in_flight: usize,
 }
 
 /// Where a message arrived.
@@ -181,6 +183,8 @@ pub struct Mediator {
     settings: MediatorSettings,
     live: Arc<LiveHub>,
     sessions: Arc<tokio::sync::Semaphore>,
+    /// Places for messages being handled ([`MediatorSettings::max_in_flight`]).
+    in_flight: Arc<tokio::sync::Semaphore>,
     stop: tokio_util::sync::CancellationToken,
     outbox: Arc<outbox::Outbox>,
     channels: Arc<channels::Channels>,
@@ -274,6 +278,7 @@ impl Mediator {
             clock,
             replay: ReplayGuard::new(settings.replay_window_secs, 1_000_000),
             sessions: Arc::new(tokio::sync::Semaphore::new(settings.max_sessions.max(1))),
+            in_flight: Arc::new(tokio::sync::Semaphore::new(settings.max_in_flight.max(1))),
             settings,
             live: Arc::new(LiveHub::default()),
             stop,
@@ -283,6 +288,17 @@ impl Mediator {
     /// A place for one more WebSocket session, if there is room.
     pub fn session_permit(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
         self.sessions.clone().try_acquire_owned().ok()
+    }
+
+    /// A place to handle one more message now, if there is one (HTTP: none is a 503).
+    pub fn try_admit(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.in_flight.clone().try_acquire_owned().ok()
+    }
+
+    /// A place to handle one more message, once there is one (a WebSocket frame waits:
+    /// its session reads nothing more meanwhile).
+    pub async fn admit(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.in_flight.clone().acquire_owned().await.ok()
     }
 
     /// Cancelled when the server shuts down (sessions close).
@@ -533,13 +549,18 @@ impl Mediator {
             return bad("1 to 16 attachments");
         }
         let mut contents = Vec::with_capacity(attachments.len());
+        let is_jwe = |v: &Value| v.get("ciphertext").is_some() && v.get("protected").is_some();
         for a in attachments {
-            let Some(content) = a.content() else {
-                return bad("an attachment has no inline content");
+            // Inline JSON is checked as it was parsed (not serialized and parsed again).
+            let (content, jwe) = match (&a.data.json, a.content()) {
+                (Some(json), Some(content)) => (content, is_jwe(json)),
+                (None, Some(content)) => {
+                    let jwe = serde_json::from_slice::<Value>(&content).is_ok_and(|v| is_jwe(&v));
+                    (content, jwe)
+                }
+                (_, None) => return bad("an attachment has no inline content"),
             };
-            let is_jwe = serde_json::from_slice::<Value>(&content)
-                .is_ok_and(|v| v.get("ciphertext").is_some() && v.get("protected").is_some());
-            if !is_jwe {
+            if !jwe {
                 return bad("an attachment is not an encrypted message");
             }
             if content.len() > self.settings.max_message_bytes {

@@ -103,10 +103,22 @@ impl KeyWrap {
 }
 
 /// A key-agreement key: public only, or with its secret.
-#[derive(Debug)]
 pub enum AgreementKey {
     X25519(X25519KeyPair),
+    /// An X25519 secret opened from the key store, without its public half: deriving it
+    /// costs a scalar multiplication that an agreement with the secret never needs.
+    X25519Secret(x25519_dalek::StaticSecret),
     P256(P256KeyPair),
+}
+
+impl std::fmt::Debug for AgreementKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AgreementKey::X25519(k) => f.debug_tuple("X25519").field(k).finish(),
+            AgreementKey::X25519Secret(_) => f.write_str("X25519Secret(<secret>)"),
+            AgreementKey::P256(k) => f.debug_tuple("P256").field(k).finish(),
+        }
+    }
 }
 
 fn b64_field(jwk: &Map<String, Value>, name: &str) -> Result<Vec<u8>, JweError> {
@@ -126,7 +138,7 @@ impl AgreementKey {
     /// A fresh key pair on the same curve (an ephemeral key).
     pub fn generate_like(&self) -> Result<Self, JweError> {
         Ok(match self {
-            AgreementKey::X25519(_) => {
+            AgreementKey::X25519(_) | AgreementKey::X25519Secret(_) => {
                 AgreementKey::X25519(X25519KeyPair::random().map_err(key_error)?)
             }
             AgreementKey::P256(_) => AgreementKey::P256(P256KeyPair::random().map_err(key_error)?),
@@ -135,7 +147,7 @@ impl AgreementKey {
 
     pub fn curve(&self) -> &'static str {
         match self {
-            AgreementKey::X25519(_) => "X25519",
+            AgreementKey::X25519(_) | AgreementKey::X25519Secret(_) => "X25519",
             AgreementKey::P256(_) => "P-256",
         }
     }
@@ -215,11 +227,11 @@ impl AgreementKey {
     /// The agreement key of a stored secret (X25519 or P-256).
     pub fn from_secret(key: &crate::keys::SecretKey) -> Result<Self, JweError> {
         use crate::keys::KeyType;
+        if let crate::keys::SecretKey::X25519(secret) = key {
+            return Ok(AgreementKey::X25519Secret(secret.clone()));
+        }
         let bytes = key.to_bytes();
         match key.key_type() {
-            KeyType::X25519 => Ok(AgreementKey::X25519(
-                X25519KeyPair::from_secret_bytes(&bytes).map_err(key_error)?,
-            )),
             KeyType::P256 => Ok(AgreementKey::P256(
                 P256KeyPair::from_secret_bytes(&bytes).map_err(key_error)?,
             )),
@@ -234,6 +246,10 @@ impl AgreementKey {
         use askar_crypto::jwk::ToJwk;
         let text = match self {
             AgreementKey::X25519(k) => k.to_jwk_public(None),
+            AgreementKey::X25519Secret(secret) => {
+                X25519KeyPair::from_public_bytes(x25519_dalek::PublicKey::from(secret).as_bytes())
+                    .and_then(|k| k.to_jwk_public(None))
+            }
             AgreementKey::P256(k) => k.to_jwk_public(None),
         }
         .map_err(key_error)?;
@@ -248,8 +264,36 @@ impl AgreementKey {
 }
 
 /// X25519 that refuses an all-zero shared secret (RFC 7748 §6.1: a low-order point).
-#[derive(Debug)]
-struct CheckedX25519<'a>(&'a X25519KeyPair);
+enum CheckedX25519<'a> {
+    Pair(&'a X25519KeyPair),
+    Secret(&'a x25519_dalek::StaticSecret),
+}
+
+impl<'a> CheckedX25519<'a> {
+    fn of(key: &'a AgreementKey) -> Option<Self> {
+        match key {
+            AgreementKey::X25519(pair) => Some(Self::Pair(pair)),
+            AgreementKey::X25519Secret(secret) => Some(Self::Secret(secret)),
+            AgreementKey::P256(_) => None,
+        }
+    }
+
+    fn public(&self) -> Result<x25519_dalek::PublicKey, askar_crypto::Error> {
+        Ok(match self {
+            Self::Pair(pair) => {
+                let bytes: [u8; 32] =
+                    pair.to_public_bytes()?.as_ref().try_into().map_err(|_| {
+                        askar_crypto::Error::from_msg(
+                            askar_crypto::ErrorKind::InvalidKeyData,
+                            "an X25519 public key is 32 bytes",
+                        )
+                    })?;
+                x25519_dalek::PublicKey::from(bytes)
+            }
+            Self::Secret(secret) => x25519_dalek::PublicKey::from(*secret),
+        })
+    }
+}
 
 impl KeyExchange for CheckedX25519<'_> {
     fn write_key_exchange(
@@ -257,7 +301,15 @@ impl KeyExchange for CheckedX25519<'_> {
         other: &Self,
         out: &mut dyn WriteBuffer,
     ) -> Result<(), askar_crypto::Error> {
-        let z = self.0.key_exchange_bytes(other.0)?;
+        let z = match self {
+            Self::Pair(pair) => match other {
+                Self::Pair(other) => pair.key_exchange_bytes(other)?,
+                Self::Secret(_) => pair.key_exchange_bytes(&X25519KeyPair::from_public_bytes(
+                    other.public()?.as_bytes(),
+                )?)?,
+            },
+            Self::Secret(secret) => x25519_with_secret(secret, &other.public()?)?,
+        };
         if bool::from(subtle::ConstantTimeEq::ct_eq(z.as_ref(), &[0u8; 32][..])) {
             return Err(askar_crypto::Error::from_msg(
                 askar_crypto::ErrorKind::InvalidKeyData,
@@ -266,6 +318,37 @@ impl KeyExchange for CheckedX25519<'_> {
         }
         out.buffer_write(z.as_ref())
     }
+}
+
+/// X25519 of a stored secret with a public key: AWS-LC's assembly where it builds (it
+/// refuses a low-order point itself), else x25519-dalek's portable ladder.
+#[cfg(not(target_arch = "wasm32"))]
+fn x25519_with_secret(
+    secret: &x25519_dalek::StaticSecret,
+    public: &x25519_dalek::PublicKey,
+) -> Result<SecretBytes, askar_crypto::Error> {
+    use aws_lc_rs::agreement::{self, PrivateKey, UnparsedPublicKey, X25519};
+    let invalid = |what: &'static str| {
+        askar_crypto::Error::from_msg(askar_crypto::ErrorKind::InvalidKeyData, what)
+    };
+    let key = PrivateKey::from_private_key(&X25519, secret.as_bytes())
+        .map_err(|_| invalid("an X25519 secret is 32 bytes"))?;
+    agreement::agree(
+        &key,
+        UnparsedPublicKey::new(&X25519, public.as_bytes()),
+        invalid("low-order X25519 point"),
+        |z| Ok(SecretBytes::from_slice(z)),
+    )
+}
+
+#[cfg(target_arch = "wasm32")]
+fn x25519_with_secret(
+    secret: &x25519_dalek::StaticSecret,
+    public: &x25519_dalek::PublicKey,
+) -> Result<SecretBytes, askar_crypto::Error> {
+    Ok(SecretBytes::from_slice(
+        secret.diffie_hellman(public).as_bytes(),
+    ))
 }
 
 /// What the KDF binds besides the keys.
@@ -286,38 +369,34 @@ fn kek(
     recipient: &AgreementKey,
     k: &KdfInput<'_>,
 ) -> Result<AesKey<A256Kw>, JweError> {
-    use AgreementKey::{P256, X25519};
+    use AgreementKey::P256;
     let alg = k.alg.name().as_bytes();
+    let x25519 = (
+        CheckedX25519::of(ephemeral),
+        sender.map(CheckedX25519::of),
+        CheckedX25519::of(recipient),
+    );
     let derived = match (ephemeral, sender, recipient) {
-        (X25519(e), None, X25519(r)) => AesKey::from_key_derivation(EcdhEs::new(
-            &CheckedX25519(e),
-            &CheckedX25519(r),
-            alg,
-            k.apu,
-            k.apv,
-            k.receive,
-        )),
-        (X25519(e), Some(X25519(s)), X25519(r)) => AesKey::from_key_derivation(Ecdh1PU::new(
-            &CheckedX25519(e),
-            &CheckedX25519(s),
-            &CheckedX25519(r),
-            alg,
-            k.apu,
-            k.apv,
-            k.tag,
-            k.receive,
-        )),
         (P256(e), None, P256(r)) => {
             AesKey::from_key_derivation(EcdhEs::new(e, r, alg, k.apu, k.apv, k.receive))
         }
         (P256(e), Some(P256(s)), P256(r)) => {
             AesKey::from_key_derivation(Ecdh1PU::new(e, s, r, alg, k.apu, k.apv, k.tag, k.receive))
         }
-        _ => {
-            return Err(JweError::Key(
-                "the sender's, the ephemeral and the recipient's keys must be on one curve".into(),
-            ));
-        }
+        _ => match x25519 {
+            (Some(e), None, Some(r)) => {
+                AesKey::from_key_derivation(EcdhEs::new(&e, &r, alg, k.apu, k.apv, k.receive))
+            }
+            (Some(e), Some(Some(s)), Some(r)) => AesKey::from_key_derivation(Ecdh1PU::new(
+                &e, &s, &r, alg, k.apu, k.apv, k.tag, k.receive,
+            )),
+            _ => {
+                return Err(JweError::Key(
+                    "the sender's, the ephemeral and the recipient's keys must be on one curve"
+                        .into(),
+                ));
+            }
+        },
     };
     derived.map_err(|_| JweError::Decryption)
 }
@@ -457,6 +536,8 @@ pub fn encrypt(
 #[derive(Debug)]
 pub struct Envelope {
     protected: String,
+    /// The protected header's `typ`, if any.
+    typ: Option<Value>,
     pub alg: KeyWrap,
     pub enc: ContentEnc,
     /// The sender's key id (authcrypt).
@@ -493,7 +574,15 @@ impl Envelope {
         let Ok(Value::Object(outer)) = serde_json::from_str::<Value>(jwe) else {
             return Err(malformed("not a JSON object"));
         };
-        let protected = string_member(&outer, "protected")?.to_owned();
+        Self::from_object(&outer, jwe.len())
+    }
+
+    /// [`Envelope::parse`] of a JWE parsed already (`size`: its length in bytes).
+    pub fn from_object(outer: &Map<String, Value>, size: usize) -> Result<Self, JweError> {
+        if size > MAX_JWE_BYTES {
+            return Err(malformed(format!("larger than {MAX_JWE_BYTES} bytes")));
+        }
+        let protected = string_member(outer, "protected")?.to_owned();
         let header = B64
             .decode(&protected)
             .ok()
@@ -571,6 +660,7 @@ impl Envelope {
             recipients.push((kid.to_owned(), b64_member(r, "encrypted_key")?));
         }
         let envelope = Envelope {
+            typ: header.get("typ").cloned(),
             protected,
             alg,
             enc,
@@ -579,9 +669,9 @@ impl Envelope {
             apv,
             epk,
             recipients,
-            iv: b64_member(&outer, "iv")?,
-            ciphertext: b64_member(&outer, "ciphertext")?,
-            tag: b64_member(&outer, "tag")?,
+            iv: b64_member(outer, "iv")?,
+            ciphertext: b64_member(outer, "ciphertext")?,
+            tag: b64_member(outer, "tag")?,
         };
         let (iv_len, tag_len) = match enc {
             ContentEnc::A256CbcHs512 => (16, 32),
@@ -601,12 +691,7 @@ impl Envelope {
     /// `apv` is the hash of the recipients' key ids; authcrypt names its sender in `skid`
     /// and `apu` is that key id.
     pub fn check_didcomm(&self) -> Result<(), JweError> {
-        let header: Value = B64
-            .decode(&self.protected)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default();
-        if let Some(typ) = header.get("typ")
+        if let Some(typ) = &self.typ
             && typ != TYP
         {
             return Err(malformed(format!("`typ` must be {TYP}")));

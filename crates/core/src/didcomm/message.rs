@@ -180,9 +180,14 @@ impl Message {
 
     /// Parses and checks a plaintext message.
     pub fn parse(bytes: &[u8]) -> Result<Self, InvalidMessage> {
-        let Ok(Value::Object(mut obj)) = serde_json::from_slice::<Value>(bytes) else {
+        let Ok(Value::Object(obj)) = serde_json::from_slice::<Value>(bytes) else {
             return Err(invalid("message", "is not a JSON object"));
         };
+        Self::from_object(obj)
+    }
+
+    /// [`Message::parse`] of a JSON object parsed already.
+    pub fn from_object(mut obj: Map<String, Value>) -> Result<Self, InvalidMessage> {
         // Times first: they are lenient, the rest is strict.
         for field in ["created_time", "expires_time"] {
             if let Some(v) = obj.get(field) {

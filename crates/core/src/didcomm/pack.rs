@@ -728,13 +728,11 @@ impl Packer {
         let message = loop {
             let value: Value = serde_json::from_slice(&current)
                 .map_err(|_| DidcommError::Malformed("not JSON".into()))?;
-            let Value::Object(obj) = &value else {
+            let Value::Object(obj) = value else {
                 return Err(DidcommError::Malformed("not a JSON object".into()));
             };
             if obj.contains_key("ciphertext") {
-                let text = std::str::from_utf8(&current)
-                    .map_err(|_| DidcommError::Malformed("not UTF-8".into()))?;
-                let env = Envelope::parse(text)?;
+                let env = Envelope::from_object(&obj, current.len())?;
                 env.check_didcomm()?;
                 let layer = if env.alg == KeyWrap::Ecdh1PuA256Kw {
                     2
@@ -783,7 +781,7 @@ impl Packer {
                 meta.authenticated = true;
                 current = env.payload().to_vec();
             } else {
-                break Message::parse(&current)?;
+                break Message::from_object(obj)?;
             }
         };
         // Sender binding.
