@@ -171,6 +171,16 @@ async fn mediated_bob(server: &TestServer) -> (Party, Did, Did) {
     (bob, b, inbox)
 }
 
+/// A server started with `opts`, Bob mediated there (his inbox DID), and Alice with a
+/// did:peer:2 of her own.
+async fn server_with_bob_and_alice(opts: crate::common::Options) -> (TestServer, Did, Party, Did) {
+    let server = TestServer::spawn_with(opts).await;
+    let (_bob, _b, inbox) = mediated_bob(&server).await;
+    let alice = Party::new(&server);
+    let a = alice.peer_did(&[]).await;
+    (server, inbox, alice, a)
+}
+
 /// Alice writes `msg` (to an inbox the mediator serves) through the mediator: packed for
 /// the inbox (forwarded per its service), authcrypted from `msg.from`; the response.
 async fn send_through(server: &TestServer, alice: &Party, msg: &Message) -> reqwest::Response {
@@ -653,13 +663,10 @@ async fn anonymous_claims_replays_and_bad_requests_are_refused() {
 
 #[tokio::test]
 async fn a_full_queue_is_refused_with_507_and_a_failing_store_is_never_2xx() {
-    let server = TestServer::spawn_with(
+    let (server, inbox, alice, a) = server_with_bob_and_alice(
         crate::common::Options::default().with("SICHAT_DIDCOMM_QUEUE_MAX_MESSAGES", "2"),
     )
     .await;
-    let (_bob, _b, inbox) = mediated_bob(&server).await;
-    let alice = Party::new(&server);
-    let a = alice.peer_did(&[]).await;
     let send = |text: &'static str| {
         let (alice, a, inbox, server) = (&alice, &a, &inbox, &server);
         async move { send_through(server, alice, &hello(a, inbox, text)).await }
@@ -692,13 +699,10 @@ async fn a_full_queue_is_refused_with_507_and_a_failing_store_is_never_2xx() {
 /// (nothing stored for those), never queued without bound; every 202 is stored.
 #[tokio::test]
 async fn messages_beyond_the_in_flight_bound_are_refused_with_503() {
-    let server = TestServer::spawn_with(
+    let (server, inbox, alice, a) = server_with_bob_and_alice(
         crate::common::Options::default().with("SICHAT_DIDCOMM_MAX_IN_FLIGHT", "1"),
     )
     .await;
-    let (_bob, _b, inbox) = mediated_bob(&server).await;
-    let alice = Party::new(&server);
-    let a = alice.peer_did(&[]).await;
     let mut packed = Vec::new();
     for i in 0..30 {
         let p = alice
