@@ -256,11 +256,25 @@ pub async fn assign(
     statuses: &[StatusAssignment],
     now: i64,
 ) -> Result<(), StoreError> {
+    if statuses.is_empty() {
+        return Ok(());
+    }
+    // Two statements whatever the number of entries (each one a round trip to SQLite's
+    // worker thread): the lists read together, the entries inserted together.
+    let mut ids: Vec<String> = statuses.iter().map(|s| s.list.clone()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let lists: std::collections::HashMap<String, lists::Model> = lists::Entity::find()
+        .filter(lists::Column::Id.is_in(ids))
+        .all(db)
+        .await
+        .map_err(map_err)?
+        .into_iter()
+        .map(|l| (l.id.clone(), l))
+        .collect();
     for status in statuses {
-        let list = lists::Entity::find_by_id(status.list.clone())
-            .one(db)
-            .await
-            .map_err(map_err)?
+        let list = lists
+            .get(&status.list)
             .ok_or_else(|| StoreError::NotFound(format!("status list {}", status.list)))?;
         if list.issuer != issuer || list.purpose != status.purpose.as_str() {
             return Err(StoreError::Conflict(format!(
@@ -274,25 +288,27 @@ pub async fn assign(
                 status.index, status.list
             )));
         }
-        let am = entries::ActiveModel {
-            list_id: Set(status.list.clone()),
-            idx: Set(status.index as i32),
-            credential_id: Set(credential.to_owned()),
-            purpose: Set(status.purpose.as_str().into()),
-            value: Set(0),
-            updated_at: Set(now),
-        };
-        entries::Entity::insert(am)
-            .exec_without_returning(db)
-            .await
-            .map_err(|e| match map_err(e) {
-                StoreError::Duplicate(_) => StoreError::Duplicate(format!(
-                    "index {} of status list {}",
-                    status.index, status.list
-                )),
-                other => other,
-            })?;
     }
+    entries::Entity::insert_many(statuses.iter().map(|status| entries::ActiveModel {
+        list_id: Set(status.list.clone()),
+        idx: Set(status.index as i32),
+        credential_id: Set(credential.to_owned()),
+        purpose: Set(status.purpose.as_str().into()),
+        value: Set(0),
+        updated_at: Set(now),
+    }))
+    .exec_without_returning(db)
+    .await
+    .map_err(|e| match map_err(e) {
+        StoreError::Duplicate(_) => StoreError::Duplicate(
+            statuses
+                .iter()
+                .map(|s| format!("index {} of status list {}", s.index, s.list))
+                .collect::<Vec<_>>()
+                .join(" or "),
+        ),
+        other => other,
+    })?;
     Ok(())
 }
 
