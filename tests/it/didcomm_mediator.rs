@@ -193,6 +193,33 @@ async fn send_through(server: &TestServer, alice: &Party, msg: &Message) -> reqw
     post_raw(server, p.packed, "application/didcomm-encrypted+json").await
 }
 
+/// `hello(from, to, text)` packed by `party` for `to`: authcrypted from `from`, or
+/// anoncrypted; `forward`: also wrapped in a forward along `to`'s mediator.
+async fn packed_hello(
+    party: &Party,
+    from: &Did,
+    to: &Did,
+    text: &str,
+    authenticated: bool,
+    forward: bool,
+) -> String {
+    party
+        .packer
+        .pack_encrypted(
+            &hello(from, to, text),
+            to.as_str(),
+            authenticated.then_some(from.as_str()),
+            None,
+            PackOptions {
+                forward,
+                ..PackOptions::default()
+            },
+        )
+        .await
+        .unwrap()
+        .packed
+}
+
 fn hello(from: &Did, to: &Did, text: &str) -> Message {
     let mut m = Message::new(basic_message::MESSAGE, json!({"content": text}));
     m.from = Some(from.to_string());
@@ -390,18 +417,8 @@ async fn three_parties_through_the_mediator_over_http() {
         json!({"routing_did": [server_did(&server).as_str()]})
     );
     // Now that the inbox is removed, a forward to it is refused (signed, not stored).
-    let again = alice
-        .packer
-        .pack_encrypted(
-            &hello(&a, &inbox, "late"),
-            inbox.as_str(),
-            Some(a.as_str()),
-            None,
-            PackOptions::default(),
-        )
-        .await
-        .unwrap();
-    let resp = post_raw(&server, again.packed, "application/didcomm-encrypted+json").await;
+    let again = packed_hello(&alice, &a, &inbox, "late", true, true).await;
+    let resp = post_raw(&server, again, "application/didcomm-encrypted+json").await;
     assert_eq!(resp.status().as_u16(), 200);
     assert_eq!(
         resp.headers()["content-type"],
@@ -611,24 +628,9 @@ async fn anonymous_claims_replays_and_bad_requests_are_refused() {
     // A message for another DID (Alice's) is unreadable here.
     let alice = Party::new(&server);
     let a = alice.peer_did(&[]).await;
-    let for_alice = bob
-        .packer
-        .pack_encrypted(
-            &hello(&b, &a, "hi"),
-            a.as_str(),
-            Some(b.as_str()),
-            None,
-            PackOptions::default(),
-        )
-        .await
-        .unwrap();
+    let for_alice = packed_hello(&bob, &b, &a, "hi", true, true).await;
     let body = assert_problem(
-        post_raw(
-            &server,
-            for_alice.packed,
-            "application/didcomm-encrypted+json",
-        )
-        .await,
+        post_raw(&server, for_alice, "application/didcomm-encrypted+json").await,
         400,
         "didcomm-unreadable",
     )
@@ -705,18 +707,8 @@ async fn messages_beyond_the_in_flight_bound_are_refused_with_503() {
     .await;
     let mut packed = Vec::new();
     for i in 0..30 {
-        let p = alice
-            .packer
-            .pack_encrypted(
-                &hello(&a, &inbox, &format!("flood {i}")),
-                inbox.as_str(),
-                Some(a.as_str()),
-                None,
-                PackOptions::default(),
-            )
-            .await
-            .unwrap();
-        packed.push(p.packed);
+        let p = packed_hello(&alice, &a, &inbox, &format!("flood {i}"), true, true).await;
+        packed.push(p);
     }
     let responses = futures_util::future::join_all(
         packed
@@ -1174,24 +1166,11 @@ async fn forwards_for_another_servers_recipient_are_relayed_through_the_outbox()
         }
     };
     // Not an open relay: an anonymous forward for a DID A does not mediate is refused.
-    let inner = alice
-        .packer
-        .pack_encrypted(
-            &hello(&a, &inbox, "anonymous"),
-            inbox.as_str(),
-            Some(a.as_str()),
-            None,
-            PackOptions {
-                forward: false,
-                ..PackOptions::default()
-            },
-        )
-        .await
-        .unwrap();
+    let inner = packed_hello(&alice, &a, &inbox, "anonymous", true, false).await;
     let outer = alice
         .packer
         .wrap_in_forwards(
-            inner.packed,
+            inner,
             inbox.as_str(),
             &[server_did(&a_server).to_string()],
             ContentEnc::Xc20p,
@@ -1383,18 +1362,8 @@ async fn a_credential_bound_channel_admits_bound_peers_until_revocation() {
     let (_, r) =
         authenticated_forward(&server, &alice, &a, &inbox, &hello(&a, &inbox, "let me in")).await;
     assert_eq!(r.unwrap().body["code"], "e.p.trust.channel");
-    let anon = alice
-        .packer
-        .pack_encrypted(
-            &hello(&a, &inbox, "anon"),
-            inbox.as_str(),
-            None,
-            None,
-            PackOptions::default(),
-        )
-        .await
-        .unwrap();
-    let resp = post_raw(&server, anon.packed, "application/didcomm-encrypted+json").await;
+    let anon = packed_hello(&alice, &a, &inbox, "anon", false, true).await;
+    let resp = post_raw(&server, anon, "application/didcomm-encrypted+json").await;
     let (report, _) = alice
         .packer
         .unpack(&resp.bytes().await.unwrap())
@@ -1687,21 +1656,7 @@ async fn nested_forwards_to_the_mediator_are_bounded() {
     let me = server_did(&server).to_string();
     let alice = Party::new(&server);
     let a = alice.peer_did(&[]).await;
-    let inner = alice
-        .packer
-        .pack_encrypted(
-            &hello(&a, &inbox, "nested"),
-            inbox.as_str(),
-            Some(a.as_str()),
-            None,
-            PackOptions {
-                forward: false,
-                ..PackOptions::default()
-            },
-        )
-        .await
-        .unwrap()
-        .packed;
+    let inner = packed_hello(&alice, &a, &inbox, "nested", true, false).await;
     // forward(inbox) for the mediator, then wrapped again in forwards naming the mediator.
     let wrap = |packed: String, next: String| {
         let (alice, me) = (&alice, me.clone());

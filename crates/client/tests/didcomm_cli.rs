@@ -1,6 +1,10 @@
 //! The `sichat-client didcomm` binary as other implementations' test harnesses drive it:
 //! one JSON object on stdin, one on stdout, exit code 0 — or `{"error": ...}` on stdout
 //! and exit code 1.
+//!
+//! A test binary of its own rather than a module of the workspace's `tests/it`: only the
+//! client package's integration tests get `CARGO_BIN_EXE_sichat-client`, and having one
+//! makes `cargo test --workspace` build the binary that `tests/interop` drives.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
