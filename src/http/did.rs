@@ -10,7 +10,7 @@ use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use sichat_core::api::ResolveQuery;
+use sichat_core::api::{HostedDids, ResolveQuery};
 use sichat_core::did::ResolutionOptions;
 use sichat_core::id::{Did, DidUrl, UserName};
 use utoipa_axum::router::OpenApiRouter;
@@ -28,6 +28,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(server_did_document))
         .routes(routes!(user_did_document))
         .routes(routes!(resolve))
+        .routes(routes!(hosted_dids))
 }
 
 const RESOLUTION_TYPE: &str = "application/ld+json;profile=\"https://w3id.org/did-resolution\"";
@@ -56,6 +57,19 @@ pub async fn server_did_document(
 ) -> Result<Response, ApiError> {
     let doc = identity.server_document().await?;
     Ok(with_type(doc.json.clone(), "application/json"))
+}
+
+/// `GET /dids`: the did:web identifiers this server hosts (its own and each user's), so
+/// that a verifier can pin all their documents at once (a client's trust bundle). The
+/// did:key of a signing key needs no document and is not listed.
+#[utoipa::path(get, path = "/dids", tag = "dids",
+    responses((status = 200, body = HostedDids)))]
+pub async fn hosted_dids(
+    State(identity): State<Arc<IdentityService>>,
+) -> Result<axum::Json<HostedDids>, ApiError> {
+    Ok(axum::Json(HostedDids {
+        dids: identity.hosted_dids().await?,
+    }))
 }
 
 /// `GET /users/{name}/did.json` (did:web §3.2): a user's DID document.

@@ -184,6 +184,14 @@ impl IdentityService {
 
     /// Every DID this server controls: its did:web, each user's, and the did:key of every
     /// active signing key.
+    /// The did:web identifiers hosted here: the server's, then each user's.
+    pub async fn hosted_dids(&self) -> Result<Vec<Did>, StoreError> {
+        let users = self.store.list_users().await?;
+        Ok(std::iter::once(self.server_did.clone())
+            .chain(users.iter().map(|u| self.user_did(&u.name)))
+            .collect())
+    }
+
     pub async fn all_dids(&self) -> Result<Vec<DidEntry>, StoreError> {
         let mut out = vec![DidEntry {
             did: self.server_did.clone(),

@@ -131,14 +131,7 @@ impl ServerStatusSource {
                 ResolveError::Busy(d) => SourceError::Busy(d),
                 other => unavailable(other),
             })?;
-        let text = std::str::from_utf8(&body).map_err(|_| unavailable("the list is not UTF-8"))?;
-        let trimmed = text.trim();
-        let value = if trimmed.starts_with('{') {
-            serde_json::from_str(trimmed).map_err(|e| unavailable(format!("invalid JSON: {e}")))?
-        } else {
-            // A `vc+jwt` list: the compact JWS itself.
-            Value::String(trimmed.to_owned())
-        };
+        let value = sichat_core::vc::status::published_from_bytes(&body).map_err(unavailable)?;
         self.remember(url, &value);
         Ok(value)
     }

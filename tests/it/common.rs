@@ -357,6 +357,24 @@ pub fn example_path(name: &str) -> PathBuf {
     path
 }
 
+/// The `sichat-client` binary (`cargo test --workspace` builds it for the client's own
+/// CLI tests, next to this test binary's directory).
+pub fn client_bin() -> PathBuf {
+    let path = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("sichat-client");
+    assert!(
+        path.exists(),
+        "{} is missing: `cargo test --workspace` builds it (or `cargo build -p sichat-client`)",
+        path.display()
+    );
+    path
+}
+
 pub fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap().port()

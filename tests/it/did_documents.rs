@@ -221,3 +221,37 @@ async fn acknowledged_writes_survive_kill_9() {
         assert!(doc.to_string().contains(mb), "key {mb} survived");
     }
 }
+
+/// `GET /dids`: the did:web identifiers hosted here (the server's, each user's), open like
+/// the documents themselves; no did:key (they need no document).
+#[tokio::test]
+async fn the_hosted_dids_are_listed_for_verifiers_to_pin() {
+    let server = TestServer::spawn().await;
+    let (status, body) = server.get_json("/dids").await;
+    assert_eq!(status, 200);
+    assert_eq!(body, json!({"dids": [server.host_did()]}));
+    for name in ["alice", "bob"] {
+        let (status, _) = server
+            .admin_post("/admin/users", json!({"name": name}))
+            .await;
+        assert_eq!(status, 201);
+    }
+    let (_, body) = server.get_json("/dids").await;
+    let host = server.host_did();
+    assert_eq!(
+        body["dids"],
+        json!([
+            host,
+            format!("{host}:users:alice"),
+            format!("{host}:users:bob")
+        ])
+    );
+    // Only GET.
+    let resp = server
+        .client
+        .post(server.url("/dids"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 405);
+}

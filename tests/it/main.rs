@@ -19,6 +19,7 @@ mod holder;
 mod hostile_resolution;
 mod migrations;
 mod negative_table;
+mod offline_verify;
 mod oidc_authorize;
 mod oidc_browser;
 mod oidc_callers;

@@ -517,7 +517,7 @@ async fn every_row_of_the_negative_table_is_rejected_for_its_reason() {
     let server = TestServer::spawn().await;
     let rows = table(&server).await;
     assert!(rows.len() >= 25, "{} rows", rows.len());
-    for row in rows {
+    for row in &rows {
         let (path, body) = match &row.presentation {
             None => (
                 "/credentials/verify",
@@ -558,6 +558,44 @@ async fn every_row_of_the_negative_table_is_rejected_for_its_reason() {
             "{}: a failed check is not listed as passed",
             row.name
         );
+    }
+    // The same rows offline, from a bundle of this server, with the server stopped: each
+    // rejected for the same reason.
+    let bundle = crate::offline_verify::bundle_of(&server).await;
+    server.stop().await;
+    let verifier = sichat_client::offline::OfflineVerifier::new(bundle);
+    for row in &rows {
+        let report = crate::offline_verify::without_io(|| async {
+            match &row.presentation {
+                None => verifier.verify_credential(&row.document).await,
+                Some(options) => {
+                    verifier
+                        .verify_presentation(
+                            &row.document,
+                            options["challenge"].as_str(),
+                            options["domain"].as_str(),
+                        )
+                        .await
+                }
+            }
+        })
+        .unwrap();
+        assert_eq!(
+            report.verdict,
+            sichat_client::offline::Verdict::Invalid,
+            "{} offline: {report:?}",
+            row.name
+        );
+        let hit = report.errors.iter().find(|e| e.check == row.check);
+        assert!(
+            hit.is_some(),
+            "{} offline: expected a `{}` failure: {report:?}",
+            row.name,
+            row.check
+        );
+        if let Some(title) = row.title {
+            assert_eq!(hit.unwrap().title, title, "{} offline", row.name);
+        }
     }
 }
 

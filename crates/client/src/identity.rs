@@ -75,6 +75,38 @@ impl LocalIdentity {
             .collect();
         json!({"did": self.did.as_str(), "keys": keys})
     }
+
+    /// Reads what [`Self::to_private_json`] wrote.
+    pub fn from_private_json(value: &Value) -> Result<Self, String> {
+        let did = value.get("did").and_then(Value::as_str).ok_or("no `did`")?;
+        let did = Did::parse(did).map_err(|e| e.to_string())?;
+        let keys = value
+            .get("keys")
+            .and_then(Value::as_array)
+            .ok_or("no `keys`")?
+            .iter()
+            .map(|k| {
+                let id = k
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .ok_or("a key has no `id`")?;
+                let jwk = k
+                    .get("privateKeyJwk")
+                    .ok_or("a key has no `privateKeyJwk`")?;
+                let key = SecretKey::from_jwk_value(jwk).map_err(|e| format!("`{id}`: {e}"))?;
+                Ok((id.to_owned(), key))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(Self { did, keys })
+    }
+
+    /// The first key that signs (Ed25519 or P-256) and its method id.
+    pub fn signing_key(&self) -> Option<(&str, &SecretKey)> {
+        self.keys
+            .iter()
+            .find(|(_, k)| matches!(k.key_type(), KeyType::Ed25519 | KeyType::P256))
+            .map(|(id, k)| (id.as_str(), k))
+    }
 }
 
 #[cfg(test)]

@@ -10,6 +10,8 @@ use sichat_client::server::ServerClient;
 use sichat_core::did::{CachePolicy, DidResolver};
 use sichat_core::id::Did;
 
+mod bundle_cli;
+
 #[derive(Parser)]
 #[command(
     name = "sichat-client",
@@ -41,12 +43,125 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Trust bundles: what offline verification needs, gathered while online.
+    Bundle {
+        #[command(subcommand)]
+        action: BundleAction,
+    },
+    /// Verify a credential or presentation offline, from a trust bundle. Exit code 0:
+    /// valid; 1: invalid; 2: a usage error; 3: unknown (an input missing or too old); 4:
+    /// the file or the bundle could not be read or was refused.
+    Verify {
+        /// A JSON credential or presentation, or a compact vc+jwt / vp+jwt / SD-JWT VC.
+        file: PathBuf,
+        #[arg(long)]
+        bundle: PathBuf,
+        /// Status from a list older than this is unknown (e.g. 1d, 12h, 30m, 90s).
+        #[arg(long, value_parser = parse_age)]
+        max_status_age: Option<std::time::Duration>,
+        /// Accept credentials from these issuers only.
+        #[arg(long = "trusted-issuer")]
+        trusted_issuers: Vec<String>,
+        /// Require the bundle to be signed by this DID.
+        #[arg(long)]
+        bundle_signer: Option<String>,
+        /// The presentation's expected challenge.
+        #[arg(long)]
+        challenge: Option<String>,
+        /// The presentation's expected domain.
+        #[arg(long)]
+        domain: Option<String>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// DIDComm v2 for interop testing: one JSON object on stdin, one on stdout; on failure
     /// `{"error": "..."}` and a non-zero exit code. Identities live in $SICHAT_CLIENT_HOME.
     Didcomm {
         #[command(subcommand)]
         action: DidcommAction,
     },
+}
+
+#[derive(Subcommand)]
+enum BundleAction {
+    /// Build a bundle (online): `--server` pins the server's DIDs (`GET /dids`) and
+    /// status lists (`GET /status`); `--did` and `--status-list` add more.
+    Build {
+        #[arg(long)]
+        server: Option<url::Url>,
+        #[arg(long = "did")]
+        dids: Vec<String>,
+        #[arg(long = "status-list")]
+        status_lists: Vec<String>,
+        /// An extra JSON-LD context: `URL=FILE`.
+        #[arg(long = "context")]
+        contexts: Vec<String>,
+        /// Trust only these issuers (stored in the bundle).
+        #[arg(long = "trusted-issuer")]
+        trusted_issuers: Vec<String>,
+        /// Sign the bundle with this identity file (from `sichat-client new`).
+        #[arg(long)]
+        sign_with: Option<PathBuf>,
+        #[command(flatten)]
+        fetch: FetchArgs,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Fetch again what a bundle pins from its sources (written in place unless --out).
+    Refresh {
+        file: PathBuf,
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long)]
+        sign_with: Option<PathBuf>,
+        #[command(flatten)]
+        fetch: FetchArgs,
+    },
+    /// Show what a bundle holds and how old it is (its signature checked when present).
+    Show {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(clap::Args)]
+struct FetchArgs {
+    /// Allow plain HTTP to 127.0.0.1 (local testing only).
+    #[arg(long, env = "SICHAT_CLIENT_ALLOW_LOOPBACK")]
+    allow_loopback: bool,
+}
+
+impl FetchArgs {
+    fn policy(&self) -> sichat_core::did::web_fetch::FetchPolicy {
+        sichat_core::did::web_fetch::FetchPolicy {
+            allow_loopback: self.allow_loopback,
+            ..Default::default()
+        }
+    }
+}
+
+/// `1d`, `12h`, `30m`, `90s` or a number of seconds.
+fn parse_age(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => text.split_at(i),
+        None => (text, "s"),
+    };
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration like 1d, 12h, 30m or 90s"))?;
+    let scale = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        other => return Err(format!("unknown unit `{other}` (use s, m, h or d)")),
+    };
+    n.checked_mul(scale)
+        .map(std::time::Duration::from_secs)
+        .ok_or_else(|| format!("`{text}` is too long"))
 }
 
 #[derive(Subcommand)]
@@ -74,9 +189,12 @@ async fn main() {
         }
         return;
     }
-    if let Err(e) = run(cli).await {
-        eprintln!("error: {e:#}");
-        std::process::exit(1);
+    match run(cli).await {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::exit(1);
+        }
     }
 }
 
@@ -117,8 +235,38 @@ async fn didcomm(action: &DidcommAction) -> anyhow::Result<serde_json::Value> {
         .map_err(|e| anyhow::anyhow!("{e}"))
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
+/// Runs a command; the exit code.
+async fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
+        Command::Bundle { action } => return bundle_cli::run(action).await,
+        Command::Verify {
+            file,
+            bundle,
+            max_status_age,
+            trusted_issuers,
+            bundle_signer,
+            challenge,
+            domain,
+            json,
+        } => {
+            let args = bundle_cli::VerifyArgs {
+                file,
+                bundle,
+                max_status_age,
+                trusted_issuers,
+                bundle_signer,
+                challenge,
+                domain,
+                json,
+            };
+            return Ok(match bundle_cli::verify(args).await {
+                Ok(code) => code,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    4
+                }
+            });
+        }
         Command::Didcomm { action } => println!("{}", didcomm(&action).await?),
         Command::Resolve { did, server: None } => {
             let resolution = sichat_client::local_resolver(CachePolicy::default())?
@@ -156,5 +304,24 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", id.did);
         }
     }
-    Ok(())
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_age;
+    use std::time::Duration;
+
+    #[test]
+    fn ages_take_a_unit() {
+        assert_eq!(parse_age("1d").unwrap(), Duration::from_secs(86_400));
+        assert_eq!(parse_age("12h").unwrap(), Duration::from_secs(43_200));
+        assert_eq!(parse_age("30m").unwrap(), Duration::from_secs(1_800));
+        assert_eq!(parse_age("90s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_age("45").unwrap(), Duration::from_secs(45));
+        assert!(parse_age("1y").is_err());
+        assert!(parse_age("d").is_err());
+        assert!(parse_age("-1h").is_err());
+        assert!(parse_age("99999999999999999999d").is_err());
+    }
 }

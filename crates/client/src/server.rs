@@ -6,9 +6,10 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sichat_core::Secret;
 use sichat_core::api::{
-    CreateUser, DidEntry, GenerateKey, ImportKey, IssueRequest, IssueResponse, KeyInfo, Problem,
-    StatusListsResponse, UpdateStatusRequest, UpdateStatusResponse, UserView, VerificationResult,
-    VerifyCredentialRequest, VerifyPresentationRequest, paths,
+    CreateUser, CreateUserToken, CreatedUserToken, DidEntry, GenerateKey, HostedDids, ImportKey,
+    IssueRequest, IssueResponse, KeyInfo, PresentRequest, PresentResponse, Problem,
+    StatusListsResponse, StoreCredentialRequest, UpdateStatusRequest, UpdateStatusResponse,
+    UserView, VerificationResult, VerifyCredentialRequest, VerifyPresentationRequest, paths,
 };
 use sichat_core::id::{KeyId, UserName};
 
@@ -199,6 +200,42 @@ impl ServerClient {
         body: &UpdateStatusRequest,
     ) -> Result<UpdateStatusResponse, ServerError> {
         self.post(paths::CREDENTIALS_STATUS, body).await
+    }
+
+    /// `POST /admin/users/{name}/tokens`: a new API token for the user (shown this once).
+    pub async fn create_user_token(
+        &self,
+        name: &UserName,
+        body: &CreateUserToken,
+    ) -> Result<CreatedUserToken, ServerError> {
+        self.post(
+            &paths::with_param(paths::ADMIN_USER_TOKENS, name.as_str()),
+            body,
+        )
+        .await
+    }
+
+    /// `POST /credentials` (a user's token): keeps a credential in the user's store; the
+    /// server verifies it first.
+    pub async fn keep_credential(&self, credential: &Value) -> Result<Value, ServerError> {
+        self.post(
+            paths::CREDENTIALS,
+            &StoreCredentialRequest {
+                verifiable_credential: credential.clone(),
+            },
+        )
+        .await
+    }
+
+    /// `POST /presentations` (a user's token): a presentation of kept credentials, signed
+    /// as the user.
+    pub async fn present(&self, body: &PresentRequest) -> Result<PresentResponse, ServerError> {
+        self.post(paths::PRESENTATIONS, body).await
+    }
+
+    /// `GET /dids`: the did:web identifiers the server hosts.
+    pub async fn hosted_dids(&self) -> Result<HostedDids, ServerError> {
+        self.get(paths::HOSTED_DIDS).await
     }
 
     /// `GET /status`: every status list the server publishes.

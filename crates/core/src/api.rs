@@ -50,6 +50,7 @@ pub mod paths {
     pub const PRESENTATIONS: &str = "/presentations";
     pub const STATUS_LISTS: &str = "/status";
     pub const STATUS_LIST: &str = "/status/{list}";
+    pub const HOSTED_DIDS: &str = "/dids";
 
     /// `path` with its one `{…}` parameter replaced by `value` (which the caller has
     /// percent-encoded where needed).
@@ -166,6 +167,14 @@ pub struct DidEntry {
     /// For did:key entries, the key's id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_id: Option<KeyId>,
+}
+
+/// Response of `GET /dids`: the did:web identifiers a server hosts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HostedDids {
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    pub dids: Vec<Did>,
 }
 
 /// Body of `/healthz` and `/readyz`.

@@ -365,6 +365,31 @@ pub trait StatusListSource: Send + Sync {
     async fn fetch(&self, url: &str) -> Result<Value, SourceError>;
 }
 
+/// A list credential as published, from the bytes served: a JSON object, or a `vc+jwt`
+/// list's compact JWS as a string.
+pub fn published_from_bytes(body: &[u8]) -> Result<Value, String> {
+    let text = std::str::from_utf8(body).map_err(|_| "the list is not UTF-8".to_owned())?;
+    let trimmed = text.trim();
+    if trimmed.starts_with('{') {
+        serde_json::from_str(trimmed).map_err(|e| format!("invalid JSON: {e}"))
+    } else {
+        Ok(Value::String(trimmed.to_owned()))
+    }
+}
+
+/// A published list as a verifier takes it: a `vc+jwt` string becomes the
+/// `EnvelopedVerifiableCredential` that carries it.
+pub fn as_verifiable(published: Value) -> Value {
+    match published {
+        Value::String(jwt) => json!({
+            "@context": [CREDENTIALS_V2],
+            "id": format!("data:application/vc+jwt,{jwt}"),
+            "type": super::jose::ENVELOPED_VC,
+        }),
+        other => other,
+    }
+}
+
 /// A list credential's subject, read after its proof verified.
 pub struct PublishedList {
     pub purposes: Vec<String>,

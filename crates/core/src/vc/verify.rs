@@ -8,7 +8,8 @@
 //! `validUntil` (1.1: `issuanceDate`, `expirationDate`), `credential` (the structure of
 //! an enveloped or embedded credential), `credentials` (a presentation's credentials),
 //! `status` (each Bitstring Status List entry: the list retrieved through a
-//! [`StatusListSource`], verified, issued by the credential's issuer, and its bit clear).
+//! [`StatusListSource`], verified, issued by the credential's issuer, and its bit clear),
+//! `trustedIssuer` (only with a trusted-issuer policy: the issuer is in it).
 
 use std::sync::Arc;
 
@@ -164,6 +165,7 @@ pub struct Verifier {
     skew: Duration,
     status: Option<Arc<dyn StatusListSource>>,
     lists: Arc<ListCache>,
+    trusted_issuers: Option<Arc<std::collections::HashSet<String>>>,
 }
 
 fn object<'a>(field: &str, value: &'a Value) -> Result<&'a Map<String, Value>, ShapeError> {
@@ -307,6 +309,39 @@ impl Verifier {
             skew: Duration::from_std(skew).unwrap_or(Duration::zero()),
             status: None,
             lists: Arc::default(),
+            trusted_issuers: None,
+        }
+    }
+
+    /// Finds verification methods through `methods` instead (a clone keeps the verified
+    /// status lists it shares with the original).
+    pub fn with_methods(mut self, methods: Arc<dyn MethodResolver>) -> Self {
+        self.methods = methods;
+        self
+    }
+
+    /// Accepts credentials only from these issuers: any other fails the `trustedIssuer`
+    /// check (status lists are still judged by their own rule: the credential's issuer
+    /// must have issued them).
+    pub fn with_trusted_issuers(mut self, issuers: impl IntoIterator<Item = String>) -> Self {
+        self.trusted_issuers = Some(Arc::new(issuers.into_iter().collect()));
+        self
+    }
+
+    /// The `trustedIssuer` check, when a policy is set.
+    fn trusted_issuer(&self, issuer: &str, report: &mut Report) {
+        let Some(trusted) = &self.trusted_issuers else {
+            return;
+        };
+        if trusted.contains(issuer) {
+            report.pass("trustedIssuer");
+        } else {
+            report.fail(
+                "trustedIssuer",
+                problem::PROOF_VERIFICATION,
+                "Issuer not trusted",
+                format!("`{issuer}` is not among the trusted issuers"),
+            );
         }
     }
 
@@ -356,6 +391,11 @@ impl Verifier {
                 _ => Secured::Credential,
             };
             let claims = self.enveloped_credential(doc, secured, report).await;
+            if let Some((_, issuer)) = &claims
+                && check_status
+            {
+                self.trusted_issuer(issuer, report);
+            }
             if let Some((claims, issuer)) = &claims
                 && check_status
                 && !signature_failed(report)
@@ -372,6 +412,9 @@ impl Verifier {
         };
         self.proofs(doc, &signatory, options, report).await;
         self.validity(&checked.validity, checked.version, report);
+        if check_status {
+            self.trusted_issuer(&checked.issuer, report);
+        }
         if check_status && !signature_failed(report) {
             self.status(doc, &checked.issuer, report).await;
         }
@@ -534,14 +577,7 @@ impl Verifier {
                     continue;
                 }
             };
-            let published = match published {
-                Value::String(jwt) => serde_json::json!({
-                    "@context": [crate::contexts::CREDENTIALS_V2],
-                    "id": format!("data:application/vc+jwt,{jwt}"),
-                    "type": jose::ENVELOPED_VC,
-                }),
-                other => other,
-            };
+            let published = status::as_verifiable(published);
             let verified = match self
                 .verified_list(&entry.list_url, &published, report)
                 .await
