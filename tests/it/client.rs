@@ -102,19 +102,7 @@ async fn the_client_administers_a_server_with_the_shared_types() {
 #[tokio::test]
 async fn the_issue_and_verify_example_runs_against_a_server() {
     let server = crate::common::TestServer::spawn().await;
-    let example = crate::common::example_path("issue_and_verify");
-    let out = tokio::process::Command::new(example)
-        .env("SICHAT_URL", &server.base)
-        .env("SICHAT_TOKEN", crate::common::ADMIN_TOKEN)
-        .output()
-        .await
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = crate::common::run_example("issue_and_verify", &server).await;
     assert_eq!(
         stdout.matches("NOT verified (status: Revoked)").count(),
         2,

@@ -341,35 +341,45 @@ pub fn sichat_cmd(data_dir: &Path, database_url: &str) -> Command {
 /// A free loopback port.
 /// A built example (`cargo test --workspace` builds them next to the test binary's dir).
 pub fn example_path(name: &str) -> PathBuf {
-    let path = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: `cargo test --workspace` builds the examples (or `cargo build --examples`)",
-        path.display()
-    );
-    path
+    built(&format!("examples/{name}"))
 }
 
 /// The `sichat-client` binary (`cargo test --workspace` builds it for the client's own
 /// CLI tests, next to this test binary's directory).
 pub fn client_bin() -> PathBuf {
+    built("sichat-client")
+}
+
+/// Runs the example `name` against `server` (`SICHAT_URL`, and `SICHAT_TOKEN` the admin
+/// token): its stdout, once it exited with success.
+pub async fn run_example(name: &str, server: &TestServer) -> String {
+    let out = tokio::process::Command::new(example_path(name))
+        .env("SICHAT_URL", &server.base)
+        .env("SICHAT_TOKEN", ADMIN_TOKEN)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{name}: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// `path` under the profile's directory of the target dir (the test binary is in `deps/`).
+fn built(path: &str) -> PathBuf {
     let path = std::env::current_exe()
         .unwrap()
         .parent()
         .unwrap()
         .parent()
         .unwrap()
-        .join("sichat-client");
+        .join(path);
     assert!(
         path.exists(),
-        "{} is missing: `cargo test --workspace` builds it (or `cargo build -p sichat-client`)",
+        "{} is missing: `cargo test --workspace` builds it (or `cargo build --workspace --examples`)",
         path.display()
     );
     path
@@ -493,4 +503,45 @@ impl Drop for ServerProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A new user `name` with an API token keeps `vc` (verified first) and presents it with
+/// `challenge` and `domain`: the signed presentation.
+pub async fn present_as_new_user(
+    server: &TestServer,
+    name: &str,
+    vc: &Value,
+    challenge: &str,
+    domain: &str,
+) -> Value {
+    let (status, _) = server
+        .admin_post("/admin/users", serde_json::json!({"name": name}))
+        .await;
+    assert_eq!(status, 201);
+    let (_, token) = server
+        .admin_post(
+            &format!("/admin/users/{name}/tokens"),
+            serde_json::json!({}),
+        )
+        .await;
+    let token = token["token"].as_str().unwrap().to_owned();
+    let resp = server
+        .client
+        .post(server.url("/credentials"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"verifiableCredential": vc}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let resp = server
+        .client
+        .post(server.url("/presentations"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"credentials": [vc["id"]], "options": {"challenge": challenge, "domain": domain}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    resp.json::<Value>().await.unwrap()["verifiablePresentation"].clone()
 }

@@ -1630,17 +1630,7 @@ async fn replies_without_return_route_are_posted_to_the_senders_endpoint() {
 #[tokio::test]
 async fn the_chat_example_runs_against_a_server() {
     let server = TestServer::spawn().await;
-    let out = tokio::process::Command::new(crate::common::example_path("didcomm_chat"))
-        .env("SICHAT_URL", &server.base)
-        .output()
-        .await
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = crate::common::run_example("didcomm_chat", &server).await;
     let last: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
     assert_eq!(last["bob_received"], "Hello Bob, are you free on Friday?");
     assert_eq!(last["alice_received"], "Yes, Friday works.");

@@ -450,33 +450,7 @@ async fn table(server: &TestServer) -> Vec<Case> {
     rows.push(case("JsonWebSignature2020 alg none", legacy, "proof"));
 
     // Presentations (a user's, over the holder API).
-    let (status, _) = server
-        .admin_post("/admin/users", json!({"name": "holder"}))
-        .await;
-    assert_eq!(status, 201);
-    let (_, token) = server
-        .admin_post("/admin/users/holder/tokens", json!({}))
-        .await;
-    let token = token["token"].as_str().unwrap().to_owned();
-    let resp = server
-        .client
-        .post(server.url("/credentials"))
-        .bearer_auth(&token)
-        .json(&json!({"verifiableCredential": good}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 201);
-    let resp = server
-        .client
-        .post(server.url("/presentations"))
-        .bearer_auth(&token)
-        .json(&json!({"credentials": [good["id"]], "options": {"challenge": "c1", "domain": "d.example"}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 201);
-    let vp = resp.json::<Value>().await.unwrap()["verifiablePresentation"].clone();
+    let vp = crate::common::present_as_new_user(server, "holder", &good, "c1", "d.example").await;
     let right = json!({"challenge": "c1", "domain": "d.example"});
     rows.push(vp_case(
         "presentation, wrong challenge",

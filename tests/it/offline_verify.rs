@@ -100,37 +100,6 @@ async fn revoke(server: &TestServer, vc: &Value) {
     assert_eq!(status, 200, "{body}");
 }
 
-/// A user `holder` with a token; `vc` kept and presented with `challenge`/`domain`.
-async fn presentation(server: &TestServer, vc: &Value) -> Value {
-    let (status, _) = server
-        .admin_post("/admin/users", json!({"name": "holder"}))
-        .await;
-    assert_eq!(status, 201);
-    let (_, token) = server
-        .admin_post("/admin/users/holder/tokens", json!({}))
-        .await;
-    let token = token["token"].as_str().unwrap().to_owned();
-    let resp = server
-        .client
-        .post(server.url("/credentials"))
-        .bearer_auth(&token)
-        .json(&json!({"verifiableCredential": vc}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 201);
-    let resp = server
-        .client
-        .post(server.url("/presentations"))
-        .bearer_auth(&token)
-        .json(&json!({"credentials": [vc["id"]], "options": {"challenge": "c-123", "domain": "door.example"}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 201);
-    resp.json::<Value>().await.unwrap()["verifiablePresentation"].clone()
-}
-
 fn errors_of(report: &sichat_client::offline::OfflineReport) -> Vec<(String, String)> {
     report
         .errors
@@ -155,7 +124,8 @@ async fn credentials_and_presentations_verify_offline_with_the_server_stopped() 
     let revoked_jwt = issue(&server, "did:example:bob", json!({"format": "vc+jwt"})).await;
     revoke(&server, &revoked).await;
     revoke(&server, &revoked_jwt).await;
-    let vp = presentation(&server, &eddsa).await;
+    let vp = crate::common::present_as_new_user(&server, "holder", &eddsa, "c-123", "door.example")
+        .await;
     let host = server.host_did();
 
     let bundle = bundle_of(&server).await;
@@ -397,18 +367,7 @@ async fn status_lists_that_do_not_verify_or_cannot_be_fetched_are_not_pinned() {
 #[tokio::test]
 async fn the_offline_verify_example_runs_against_a_server() {
     let server = TestServer::spawn().await;
-    let out = tokio::process::Command::new(crate::common::example_path("offline_verify"))
-        .env("SICHAT_URL", &server.base)
-        .env("SICHAT_TOKEN", crate::common::ADMIN_TOKEN)
-        .output()
-        .await
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = crate::common::run_example("offline_verify", &server).await;
     assert!(stdout.contains("credential: Valid"), "{stdout}");
     assert!(stdout.contains("presentation: Valid"), "{stdout}");
     assert!(stdout.contains("revoked credential: Invalid"), "{stdout}");

@@ -13,7 +13,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use chrono::{DateTime, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use sichat_client::bundle::{PinnedDocument, PinnedStatusList, TrustBundle};
 use sichat_client::identity::{Method, create};
 use sichat_client::offline::{OfflineVerifier, Verdict};
@@ -27,69 +27,13 @@ use sichat_core::vc::{Canonicalizer, Cryptosuite, Issuer, IssuerKey, ProofFormat
 
 const NOW_MS: i64 = 1_750_000_000_000;
 
+/// The benchmark credential (`bench/fixtures/degree-credential.json`, shared with the
+/// client's offline benchmark) with its issuer and status list filled in.
 fn credential(issuer: &str, list: &str) -> Map<String, Value> {
-    json!({
-        "@context": [
-            "https://www.w3.org/ns/credentials/v2",
-            "https://www.w3.org/ns/credentials/examples/v2"
-        ],
-        "id": "urn:uuid:2f0e8a4c-7a54-4a8b-9f2b-6a1f0c3e9d11",
-        "type": ["VerifiableCredential", "ExampleDegreeCredential"],
-        "name": "Example University Degree",
-        "description": "A bachelor's degree awarded by Example University to one of its graduates.",
-        "issuer": {"id": issuer, "name": "Example University"},
-        "validFrom": "2024-06-01T00:00:00Z",
-        "validUntil": "2034-06-01T00:00:00Z",
-        "credentialSubject": {
-            "id": "did:example:ebfeb1f712ebc6f1c276e12ec21",
-            "name": "Alice Example",
-            "birthDate": "2001-02-03",
-            "degree": {
-                "type": "ExampleBachelorDegree",
-                "name": "Bachelor of Science and Arts",
-                "field": "Computer Science",
-                "honours": "First Class",
-                "year": 2024
-            },
-            "alumniOf": {
-                "id": "did:example:c276e12ec21ebfeb1f712ebc6f1",
-                "name": "Example University",
-                "address": {"addressLocality": "Geneva", "addressCountry": "CH"}
-            },
-            "studentNumber": "2020-123456",
-            "graduationDate": "2024-05-31",
-            "gpa": 3.72,
-            "email": "alice@university.example",
-            "nationality": "CH",
-            "courses": ["Algorithms", "Distributed Systems", "Cryptography", "Databases"],
-            "thesis": {
-                "title": "Verifiable credentials without a network",
-                "supervisor": "Prof. Bob Example",
-                "grade": "A"
-            },
-            "homeAddress": {"streetAddress": "1 Example Street", "postalCode": "1200"}
-        },
-        "credentialStatus": [{
-            "id": format!("{list}#94567"),
-            "type": "BitstringStatusListEntry",
-            "statusPurpose": "revocation",
-            "statusListIndex": "94567",
-            "statusListCredential": list
-        }, {
-            "id": format!("{list}#1234"),
-            "type": "BitstringStatusListEntry",
-            "statusPurpose": "revocation",
-            "statusListIndex": "1234",
-            "statusListCredential": list,
-            "statusMessage": [
-                {"status": "0x0", "message": "valid"},
-                {"status": "0x1", "message": "revoked"}
-            ]
-        }]
-    })
-    .as_object()
-    .unwrap()
-    .clone()
+    let text = include_str!("../../../bench/fixtures/degree-credential.json")
+        .replace("ISSUER_DID", issuer)
+        .replace("STATUS_LIST_URL", list);
+    serde_json::from_str(&text).expect("the fixture is a JSON object")
 }
 
 /// An issuer with a did:web document: its signer, key and document.

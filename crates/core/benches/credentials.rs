@@ -11,7 +11,7 @@ use std::sync::Arc;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use serde_json::{Value, json};
+use serde_json::{Map, Value};
 use sichat_core::clock::ManualClock;
 use sichat_core::did::StandardResolver;
 use sichat_core::id::Owner;
@@ -23,69 +23,13 @@ use sichat_core::vc::{
     VerifyOptions,
 };
 
-fn credential(issuer: &str) -> serde_json::Map<String, Value> {
-    json!({
-        "@context": [
-            "https://www.w3.org/ns/credentials/v2",
-            "https://www.w3.org/ns/credentials/examples/v2"
-        ],
-        "id": "urn:uuid:2f0e8a4c-7a54-4a8b-9f2b-6a1f0c3e9d11",
-        "type": ["VerifiableCredential", "ExampleDegreeCredential"],
-        "name": "Example University Degree",
-        "description": "A bachelor's degree awarded by Example University to one of its graduates.",
-        "issuer": {"id": issuer, "name": "Example University"},
-        "validFrom": "2024-06-01T00:00:00Z",
-        "validUntil": "2034-06-01T00:00:00Z",
-        "credentialSubject": {
-            "id": "did:example:ebfeb1f712ebc6f1c276e12ec21",
-            "name": "Alice Example",
-            "birthDate": "2001-02-03",
-            "degree": {
-                "type": "ExampleBachelorDegree",
-                "name": "Bachelor of Science and Arts",
-                "field": "Computer Science",
-                "honours": "First Class",
-                "year": 2024
-            },
-            "alumniOf": {
-                "id": "did:example:c276e12ec21ebfeb1f712ebc6f1",
-                "name": "Example University",
-                "address": {"addressLocality": "Geneva", "addressCountry": "CH"}
-            },
-            "studentNumber": "2020-123456",
-            "graduationDate": "2024-05-31",
-            "gpa": 3.72,
-            "email": "alice@university.example",
-            "nationality": "CH",
-            "courses": ["Algorithms", "Distributed Systems", "Cryptography", "Databases"],
-            "thesis": {
-                "title": "Verifiable credentials without a network",
-                "supervisor": "Prof. Bob Example",
-                "grade": "A"
-            },
-            "homeAddress": {"streetAddress": "1 Example Street", "postalCode": "1200"}
-        },
-        "credentialStatus": [{
-            "id": format!("{LIST}#94567"),
-            "type": "BitstringStatusListEntry",
-            "statusPurpose": "revocation",
-            "statusListIndex": "94567",
-            "statusListCredential": LIST
-        }, {
-            "id": format!("{LIST}#1234"),
-            "type": "BitstringStatusListEntry",
-            "statusPurpose": "revocation",
-            "statusListIndex": "1234",
-            "statusListCredential": LIST,
-            "statusMessage": [
-                {"status": "0x0", "message": "valid"},
-                {"status": "0x1", "message": "revoked"}
-            ]
-        }]
-    })
-    .as_object()
-    .unwrap()
-    .clone()
+/// The benchmark credential (`bench/fixtures/degree-credential.json`, shared with the
+/// client's offline benchmark) with its issuer and status list filled in.
+fn credential(issuer: &str, list: &str) -> Map<String, Value> {
+    let text = include_str!("../../../bench/fixtures/degree-credential.json")
+        .replace("ISSUER_DID", issuer)
+        .replace("STATUS_LIST_URL", list);
+    serde_json::from_str(&text).expect("the fixture is a JSON object")
 }
 
 const LIST: &str = "https://university.example/status/1";
@@ -154,7 +98,7 @@ fn bench(c: &mut Criterion) {
         std::time::Duration::from_secs(300),
     )
     .with_status_source(Arc::new(OneList(list)));
-    let unsigned = credential(&issuer_did);
+    let unsigned = credential(&issuer_did, LIST);
     let bytes = serde_json::to_vec(&unsigned).unwrap().len();
     let quads = rt
         .block_on(Canonicalizer::default().canonicalize(&Value::Object(unsigned.clone())))
