@@ -12,14 +12,30 @@ use sichat_client::offline::{self, OfflineReport, OfflineVerifier, Verdict};
 
 use super::BundleAction;
 
+#[derive(clap::Args)]
 pub struct VerifyArgs {
+    /// A JSON credential or presentation, or a compact vc+jwt / vp+jwt / SD-JWT VC.
     pub file: PathBuf,
+    /// The trust bundle (from `bundle build`).
+    #[arg(long)]
     pub bundle: PathBuf,
+    /// Status from a list older than this is unknown (e.g. 1d, 12h, 30m, 90s).
+    #[arg(long, value_parser = super::parse_age)]
     pub max_status_age: Option<Duration>,
+    /// Accept credentials from these issuers only.
+    #[arg(long = "trusted-issuer")]
     pub trusted_issuers: Vec<String>,
+    /// Require the bundle to be signed by this DID.
+    #[arg(long)]
     pub bundle_signer: Option<String>,
+    /// The presentation's expected challenge.
+    #[arg(long)]
     pub challenge: Option<String>,
+    /// The presentation's expected domain.
+    #[arg(long)]
     pub domain: Option<String>,
+    /// Print the report as JSON.
+    #[arg(long)]
     pub json: bool,
 }
 

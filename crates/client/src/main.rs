@@ -51,30 +51,7 @@ enum Command {
     /// Verify a credential or presentation offline, from a trust bundle. Exit code 0:
     /// valid; 1: invalid; 2: a usage error; 3: unknown (an input missing or too old); 4:
     /// the file or the bundle could not be read or was refused.
-    Verify {
-        /// A JSON credential or presentation, or a compact vc+jwt / vp+jwt / SD-JWT VC.
-        file: PathBuf,
-        #[arg(long)]
-        bundle: PathBuf,
-        /// Status from a list older than this is unknown (e.g. 1d, 12h, 30m, 90s).
-        #[arg(long, value_parser = parse_age)]
-        max_status_age: Option<std::time::Duration>,
-        /// Accept credentials from these issuers only.
-        #[arg(long = "trusted-issuer")]
-        trusted_issuers: Vec<String>,
-        /// Require the bundle to be signed by this DID.
-        #[arg(long)]
-        bundle_signer: Option<String>,
-        /// The presentation's expected challenge.
-        #[arg(long)]
-        challenge: Option<String>,
-        /// The presentation's expected domain.
-        #[arg(long)]
-        domain: Option<String>,
-        /// Print the report as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Verify(bundle_cli::VerifyArgs),
     /// DIDComm v2 for interop testing: one JSON object on stdin, one on stdout; on failure
     /// `{"error": "..."}` and a non-zero exit code. Identities live in $SICHAT_CLIENT_HOME.
     Didcomm {
@@ -239,26 +216,7 @@ async fn didcomm(action: &DidcommAction) -> anyhow::Result<serde_json::Value> {
 async fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Bundle { action } => return bundle_cli::run(action).await,
-        Command::Verify {
-            file,
-            bundle,
-            max_status_age,
-            trusted_issuers,
-            bundle_signer,
-            challenge,
-            domain,
-            json,
-        } => {
-            let args = bundle_cli::VerifyArgs {
-                file,
-                bundle,
-                max_status_age,
-                trusted_issuers,
-                bundle_signer,
-                challenge,
-                domain,
-                json,
-            };
+        Command::Verify(args) => {
             return Ok(match bundle_cli::verify(args).await {
                 Ok(code) => code,
                 Err(e) => {
