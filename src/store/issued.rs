@@ -32,38 +32,68 @@ pub mod entity {
 
 use entity::{ActiveModel, Entity};
 
-/// Inserts a record; `user_id` is the owner's row id (`None` for the server).
-pub async fn insert(
+/// Inserts the records of issued credentials and their status entries: the owners' rows
+/// read once per user, the records in one statement, the entries in one more
+/// ([`status::assign_many`]). Any error fails them all (a caller committing several
+/// requests' records together applies them one by one after a failure, to tell whose it
+/// was).
+pub async fn insert_many(
     db: &impl ConnectionTrait,
-    record: &IssuedCredentialRecord,
-    user_id: Option<String>,
+    records: &[&IssuedCredentialRecord],
 ) -> Result<(), StoreError> {
-    let am = ActiveModel {
-        id: Set(record.id.clone()),
-        issuer: Set(record.issuer.clone()),
-        user_id: Set(user_id),
-        subject: Set(record.subject.clone()),
-        types: Set(serde_json::to_string(&record.types).expect("strings serialize")),
-        format: Set(record.format.clone()),
-        issued_at: Set(record.issued_at),
-    };
-    Entity::insert(am)
-        .exec_without_returning(db)
-        .await
-        .map_err(|e| match map_err(e) {
-            StoreError::Duplicate(_) => {
-                StoreError::Duplicate(format!("credential `{}`", record.id))
-            }
-            other => other,
-        })?;
-    status::assign(
-        db,
-        &record.id,
-        &record.issuer,
-        &record.statuses,
-        record.issued_at,
-    )
-    .await
+    let mut user_ids: std::collections::HashMap<&UserName, String> = Default::default();
+    for record in records {
+        if let Owner::User(name) = &record.owner
+            && !user_ids.contains_key(name)
+        {
+            let id = users::id_of(db, name)
+                .await?
+                .ok_or_else(|| StoreError::NotFound(format!("user `{name}`")))?;
+            user_ids.insert(name, id);
+        }
+    }
+    let rows: Vec<ActiveModel> = records
+        .iter()
+        .map(|record| ActiveModel {
+            id: Set(record.id.clone()),
+            issuer: Set(record.issuer.clone()),
+            user_id: Set(match &record.owner {
+                Owner::Server => None,
+                Owner::User(name) => user_ids.get(name).cloned(),
+            }),
+            subject: Set(record.subject.clone()),
+            types: Set(serde_json::to_string(&record.types).expect("strings serialize")),
+            format: Set(record.format.clone()),
+            issued_at: Set(record.issued_at),
+        })
+        .collect();
+    // 7 parameters a row: far below either database's limit per statement.
+    for chunk in rows.chunks(1_000) {
+        Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(db)
+            .await
+            .map_err(|e| match map_err(e) {
+                StoreError::Duplicate(_) => StoreError::Duplicate(format!(
+                    "credential {}",
+                    records
+                        .iter()
+                        .map(|r| format!("`{}`", r.id))
+                        .collect::<Vec<_>>()
+                        .join(" or ")
+                )),
+                other => other,
+            })?;
+    }
+    let assignments: Vec<status::Assignment<'_>> = records
+        .iter()
+        .map(|r| status::Assignment {
+            credential: &r.id,
+            issuer: &r.issuer,
+            statuses: &r.statuses,
+            now: r.issued_at,
+        })
+        .collect();
+    status::assign_many(db, &assignments).await
 }
 
 pub async fn find(

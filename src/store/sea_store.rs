@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, TransactionTrait};
 use sichat_core::id::{KeyId, Owner, UserName};
 use sichat_core::store::{
     Changes, CredentialStatus, CredentialStore, Enqueue, HeldCredentialRecord,
@@ -172,8 +172,9 @@ async fn apply(txn: &impl ConnectionTrait, changes: &Changes) -> Result<(), Stor
         let successor = &rotation.successor;
         keys::insert(txn, successor, owner_row(txn, &successor.owner).await?).await?;
     }
-    for record in &changes.issued_credentials {
-        issued::insert(txn, record, owner_row(txn, &record.owner).await?).await?;
+    if !changes.issued_credentials.is_empty() {
+        let records: Vec<&IssuedCredentialRecord> = changes.issued_credentials.iter().collect();
+        issued::insert_many(txn, &records).await?;
     }
     for change in &changes.status_changes {
         status::change(txn, change, change.at).await?;
@@ -333,11 +334,84 @@ fn only_queues(changes: &Changes) -> bool {
         && acknowledged.is_empty()
 }
 
-/// Applies each batch in its own savepoint of one write transaction (the batches that only
-/// queue messages together, after the others), then commits. A savepoint that cannot be
-/// released or rolled back, or queueing statements that fail, leave the transaction
-/// unusable (PostgreSQL aborts it): then nothing is committed and every batch gets the
-/// error.
+/// Whether a batch only records issued credentials (an issue request): such batches of
+/// one group are recorded together ([`issued::insert_many`]).
+fn only_issues(changes: &Changes) -> bool {
+    // Every field named: a new kind of change must say whether it belongs here.
+    let Changes {
+        new_users,
+        new_keys,
+        rotations,
+        issued_credentials,
+        status_changes,
+        held,
+        forgotten,
+        mediations,
+        recipient_updates,
+        queued,
+        acknowledged,
+    } = changes;
+    !issued_credentials.is_empty()
+        && new_users.is_empty()
+        && new_keys.is_empty()
+        && rotations.is_empty()
+        && status_changes.is_empty()
+        && held.is_empty()
+        && forgotten.is_empty()
+        && mediations.is_empty()
+        && recipient_updates.is_empty()
+        && queued.is_empty()
+        && acknowledged.is_empty()
+}
+
+/// Applies `changes` in a savepoint of `txn`: the batch's own outcome, or (outer error)
+/// the failure that left the transaction unusable.
+async fn in_savepoint(
+    txn: &DatabaseTransaction,
+    changes: &Changes,
+) -> Result<Result<(), StoreError>, StoreError> {
+    let savepoint = txn.begin().await.map_err(map_err)?;
+    match apply(&savepoint, changes).await {
+        Ok(()) => {
+            savepoint.commit().await.map_err(map_err)?;
+            Ok(Ok(()))
+        }
+        Err(e) => {
+            savepoint.rollback().await.map_err(map_err)?;
+            Ok(Err(e))
+        }
+    }
+}
+
+/// Records the issued credentials of the batches `which` together, in a savepoint: whether
+/// that worked (if not, nothing of it stays and the caller applies them one by one).
+async fn issue_together(
+    txn: &DatabaseTransaction,
+    group: &[Changes],
+    which: &[usize],
+) -> Result<bool, StoreError> {
+    let records: Vec<&IssuedCredentialRecord> = which
+        .iter()
+        .flat_map(|&i| group[i].issued_credentials.iter())
+        .collect();
+    let savepoint = txn.begin().await.map_err(map_err)?;
+    match issued::insert_many(&savepoint, &records).await {
+        Ok(()) => {
+            savepoint.commit().await.map_err(map_err)?;
+            Ok(true)
+        }
+        Err(_) => {
+            savepoint.rollback().await.map_err(map_err)?;
+            Ok(false)
+        }
+    }
+}
+
+/// Applies each batch in its own savepoint of one write transaction (after the others,
+/// the batches that only record issued credentials together, and those that only queue
+/// messages together), then commits. A savepoint that cannot be released or rolled back,
+/// or queueing statements that fail, leave the transaction unusable (PostgreSQL aborts
+/// it): then nothing is committed and every batch gets the error.
 async fn commit_group(db: &DatabaseConnection, group: &[Changes]) -> Vec<Result<(), StoreError>> {
     let all = |e: StoreError| group.iter().map(|_| Err(e.clone())).collect();
     let txn = match begin_write(db).await {
@@ -348,36 +422,51 @@ async fn commit_group(db: &DatabaseConnection, group: &[Changes]) -> Vec<Result<
     let queues: Vec<usize> = (0..group.len())
         .filter(|&i| only_queues(&group[i]))
         .collect();
+    let mut issues: Vec<usize> = (0..group.len())
+        .filter(|&i| only_issues(&group[i]))
+        .collect();
+    if issues.len() < 2 {
+        issues.clear();
+    }
     let alone = group.len() == 1 && queues.is_empty();
     for (i, changes) in group.iter().enumerate() {
-        if queues.contains(&i) {
+        if queues.contains(&i) || issues.contains(&i) {
             continue;
         }
         if alone {
             results[i] = Some(apply(&txn, changes).await);
             continue;
         }
-        let savepoint = match txn.begin().await {
-            Ok(sp) => sp,
+        match in_savepoint(&txn, changes).await {
+            Ok(result) => results[i] = Some(result),
             Err(e) => {
                 let _ = txn.rollback().await;
-                return all(map_err(e));
+                return all(e);
             }
-        };
-        match apply(&savepoint, changes).await {
-            Ok(()) => {
-                if let Err(e) = savepoint.commit().await {
-                    let _ = txn.rollback().await;
-                    return all(map_err(e));
+        }
+    }
+    if !issues.is_empty() {
+        match issue_together(&txn, group, &issues).await {
+            Ok(true) => {
+                for &i in &issues {
+                    results[i] = Some(Ok(()));
                 }
-                results[i] = Some(Ok(()));
+            }
+            // One of them failed (a credential id issued before, say): each on its own.
+            Ok(false) => {
+                for &i in &issues {
+                    match in_savepoint(&txn, &group[i]).await {
+                        Ok(result) => results[i] = Some(result),
+                        Err(e) => {
+                            let _ = txn.rollback().await;
+                            return all(e);
+                        }
+                    }
+                }
             }
             Err(e) => {
-                if let Err(rollback) = savepoint.rollback().await {
-                    let _ = txn.rollback().await;
-                    return all(map_err(rollback));
-                }
-                results[i] = Some(Err(e));
+                let _ = txn.rollback().await;
+                return all(e);
             }
         }
     }

@@ -247,36 +247,49 @@ pub async fn state(
     }))
 }
 
-/// Assigns `statuses` to the credential `credential` of `issuer` (in the issuing
-/// transaction, after the credential's row).
-pub async fn assign(
+/// The status entries of one issued credential.
+pub struct Assignment<'a> {
+    pub credential: &'a str,
+    pub issuer: &'a str,
+    pub statuses: &'a [StatusAssignment],
+    pub now: i64,
+}
+
+/// Assigns the status entries of issued credentials (in the issuing transaction, after the
+/// credentials' rows). Two statements whatever the number of credentials and entries
+/// (each one a round trip to SQLite's worker thread): the lists read together, the entries
+/// inserted together. Any error fails them all.
+pub async fn assign_many(
     db: &impl ConnectionTrait,
-    credential: &str,
-    issuer: &str,
-    statuses: &[StatusAssignment],
-    now: i64,
+    assignments: &[Assignment<'_>],
 ) -> Result<(), StoreError> {
-    if statuses.is_empty() {
+    let all = || {
+        assignments
+            .iter()
+            .flat_map(|a| a.statuses.iter().map(move |s| (a, s)))
+    };
+    if all().next().is_none() {
         return Ok(());
     }
-    // Two statements whatever the number of entries (each one a round trip to SQLite's
-    // worker thread): the lists read together, the entries inserted together.
-    let mut ids: Vec<String> = statuses.iter().map(|s| s.list.clone()).collect();
+    let mut ids: Vec<String> = all().map(|(_, s)| s.list.clone()).collect();
     ids.sort_unstable();
     ids.dedup();
-    let lists: std::collections::HashMap<String, lists::Model> = lists::Entity::find()
-        .filter(lists::Column::Id.is_in(ids))
-        .all(db)
-        .await
-        .map_err(map_err)?
-        .into_iter()
-        .map(|l| (l.id.clone(), l))
-        .collect();
-    for status in statuses {
-        let list = lists
+    let mut lists = std::collections::HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        for list in lists::Entity::find()
+            .filter(lists::Column::Id.is_in(chunk.to_vec()))
+            .all(db)
+            .await
+            .map_err(map_err)?
+        {
+            lists.insert(list.id.clone(), list);
+        }
+    }
+    for (assignment, status) in all() {
+        let list: &lists::Model = lists
             .get(&status.list)
             .ok_or_else(|| StoreError::NotFound(format!("status list {}", status.list)))?;
-        if list.issuer != issuer || list.purpose != status.purpose.as_str() {
+        if list.issuer != assignment.issuer || list.purpose != status.purpose.as_str() {
             return Err(StoreError::Conflict(format!(
                 "status list {} is for {} by {}",
                 status.list, list.purpose, list.issuer
@@ -289,26 +302,31 @@ pub async fn assign(
             )));
         }
     }
-    entries::Entity::insert_many(statuses.iter().map(|status| entries::ActiveModel {
-        list_id: Set(status.list.clone()),
-        idx: Set(status.index as i32),
-        credential_id: Set(credential.to_owned()),
-        purpose: Set(status.purpose.as_str().into()),
-        value: Set(0),
-        updated_at: Set(now),
-    }))
-    .exec_without_returning(db)
-    .await
-    .map_err(|e| match map_err(e) {
-        StoreError::Duplicate(_) => StoreError::Duplicate(
-            statuses
-                .iter()
-                .map(|s| format!("index {} of status list {}", s.index, s.list))
-                .collect::<Vec<_>>()
-                .join(" or "),
-        ),
-        other => other,
-    })?;
+    let rows: Vec<entries::ActiveModel> = all()
+        .map(|(assignment, status)| entries::ActiveModel {
+            list_id: Set(status.list.clone()),
+            idx: Set(status.index as i32),
+            credential_id: Set(assignment.credential.to_owned()),
+            purpose: Set(status.purpose.as_str().into()),
+            value: Set(0),
+            updated_at: Set(assignment.now),
+        })
+        .collect();
+    // At most 6 parameters a row: far below either database's limit per statement.
+    for chunk in rows.chunks(1_000) {
+        entries::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(db)
+            .await
+            .map_err(|e| match map_err(e) {
+                StoreError::Duplicate(_) => StoreError::Duplicate(
+                    all()
+                        .map(|(_, s)| format!("index {} of status list {}", s.index, s.list))
+                        .collect::<Vec<_>>()
+                        .join(" or "),
+                ),
+                other => other,
+            })?;
+    }
     Ok(())
 }
 

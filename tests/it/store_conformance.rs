@@ -299,3 +299,99 @@ async fn concurrent_forwards_are_queued_together_within_their_quota() {
     );
     assert_eq!(store.queue_status(r, 0).await.unwrap().count, 10);
 }
+
+/// Issue requests that commit at once are recorded together (records and status entries
+/// in a few statements for all); a credential id issued before, or twice in the group,
+/// fails its own batch alone, and none of that batch's entries is kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_issues_are_recorded_together_and_a_duplicate_fails_alone() {
+    use sichat_core::store::StatusAssignment;
+    use sichat_core::store::conformance::{sample_issued, sample_list, sample_user};
+    use sichat_core::vc::status::StatusPurpose;
+    let store = fresh().await;
+    store
+        .save_changes(&Changes::new().user(sample_user("ivy")))
+        .await
+        .unwrap();
+    let ivy = Owner::User(UserName::parse("ivy").unwrap());
+    let issuer = "did:web:example.org";
+    let revocation = sample_list(issuer, StatusPurpose::Revocation, 1_000);
+    let suspension = sample_list(issuer, StatusPurpose::Suspension, 1_000);
+    store.reserve_status(&revocation, 1).await.unwrap();
+    store.reserve_status(&suspension, 1).await.unwrap();
+    let entries = |index: u32| {
+        vec![
+            StatusAssignment {
+                list: revocation.id.clone(),
+                index,
+                purpose: StatusPurpose::Revocation,
+            },
+            StatusAssignment {
+                list: suspension.id.clone(),
+                index,
+                purpose: StatusPurpose::Suspension,
+            },
+        ]
+    };
+    let earlier = sample_issued(&Owner::Server);
+    store
+        .save_changes(&Changes::new().issued(earlier.clone()))
+        .await
+        .unwrap();
+    let issue_all = |records: Vec<IssuedCredentialRecord>| {
+        let store = &store;
+        async move {
+            let batches: Vec<Changes> = records
+                .iter()
+                .map(|r| Changes::new().issued(r.clone()))
+                .collect();
+            let results =
+                futures_util::future::join_all(batches.iter().map(|b| store.save_changes(b))).await;
+            for (record, result) in records.iter().zip(&results) {
+                if result.is_ok() {
+                    assert_eq!(
+                        store.get_issued(&record.id).await.unwrap().as_ref(),
+                        Some(record)
+                    );
+                }
+            }
+            results
+        }
+    };
+    let record = |i: u32| {
+        let mut r = sample_issued(if i.is_multiple_of(3) { &ivy } else { &Owner::Server });
+        r.statuses = entries(i);
+        r
+    };
+    // All accepted (together, when the writer finds them waiting).
+    let results = issue_all((200..240).map(record).collect()).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let mut records: Vec<IssuedCredentialRecord> = (0..40).map(record).collect();
+    // An id issued before, and one issued twice in this group.
+    let mut again = sample_issued(&Owner::Server);
+    again.id = earlier.id.clone();
+    again.statuses = entries(100);
+    let mut twin = records[1].clone();
+    twin.statuses = entries(101);
+    records.extend([again, twin]);
+    let results = issue_all(records).await;
+    assert!(results[..40].iter().all(Result::is_ok), "{results:?}");
+    assert!(
+        matches!(results[40], Err(StoreError::Duplicate(_))),
+        "{results:?}"
+    );
+    assert!(
+        matches!(results[41], Err(StoreError::Duplicate(_))),
+        "{results:?}"
+    );
+    assert_eq!(store.get_issued(&earlier.id).await.unwrap(), Some(earlier));
+    // The refused batches' entries were not kept: their indices are free.
+    for index in [100, 101] {
+        let mut late = sample_issued(&Owner::Server);
+        late.statuses = entries(index);
+        store
+            .save_changes(&Changes::new().issued(late))
+            .await
+            .unwrap();
+    }
+}
