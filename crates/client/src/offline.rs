@@ -297,7 +297,9 @@ struct PinnedResolver {
 #[async_trait::async_trait]
 impl DidResolver for PinnedResolver {
     async fn resolve(&self, did: &Did) -> Result<Resolution, ResolveError> {
-        if did.method() != "web" {
+        // Self-certifying methods are computed (a pinned copy could only disagree); any
+        // other (did:web, or a method this library does not resolve) comes from the bundle.
+        if matches!(did.method(), "key" | "jwk" | "peer") {
             let resolved = StandardResolver::resolve_offline(did);
             record(
                 &self.used,
@@ -509,6 +511,53 @@ mod tests {
         };
         let id = doc["id"].as_str().unwrap();
         (presentation, id[..=id.find(',').unwrap()].to_owned())
+    }
+
+    fn empty_bundle() -> LoadedBundle {
+        crate::bundle::TrustBundle::new(Utc::now()).index().unwrap()
+    }
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    /// The VC 1.1-era Ed25519Signature2020 vector (VC-DI-EdDSA appendix), offline: its
+    /// method a did:key, so an empty bundle is enough; changed, it fails `proof`.
+    #[test]
+    fn the_ed25519_signature_2020_vector_verifies_offline() {
+        let signed: Value = serde_json::from_str(include_str!(
+            "../../../tests/vectors/ed25519-signature-2020/signedEdSig.json"
+        ))
+        .unwrap();
+        let verifier = OfflineVerifier::new(empty_bundle());
+        let report = block_on(verifier.verify_credential(&signed)).unwrap();
+        assert_eq!(report.verdict, Verdict::Valid, "{report:?}");
+        assert_eq!(report.inputs[0].state, "offline");
+        let mut tampered = signed;
+        tampered["credentialSubject"]["alumniOf"] = "The School of Exampler".into();
+        let report = block_on(verifier.verify_credential(&tampered)).unwrap();
+        assert_eq!(report.verdict, Verdict::Invalid);
+        assert_eq!(report.errors[0].check, "proof");
+    }
+
+    /// A DID of a method this library cannot resolve is taken from the bundle only: not
+    /// pinned, the verdict is unknown and names it.
+    #[test]
+    fn an_unpinned_did_leaves_the_verdict_unknown() {
+        let signed: Value = serde_json::from_str(include_str!(
+            "../../../tests/vectors/ed25519-signature-2020/signedEdSig.json"
+        ))
+        .unwrap();
+        let mut elsewhere = signed.clone();
+        elsewhere["proof"]["verificationMethod"] = "did:example:issuer#key-1".into();
+        let report =
+            block_on(OfflineVerifier::new(empty_bundle()).verify_credential(&elsewhere)).unwrap();
+        assert_eq!(report.verdict, Verdict::Unknown, "{report:?}");
+        assert!(report.errors[0].detail.contains("`did:example:issuer` is not pinned"));
+        assert_eq!(report.inputs[0].state, "missing");
     }
 
     #[test]
