@@ -359,7 +359,11 @@ async fn concurrent_issues_are_recorded_together_and_a_duplicate_fails_alone() {
         }
     };
     let record = |i: u32| {
-        let mut r = sample_issued(if i.is_multiple_of(3) { &ivy } else { &Owner::Server });
+        let mut r = sample_issued(if i.is_multiple_of(3) {
+            &ivy
+        } else {
+            &Owner::Server
+        });
         r.statuses = entries(i);
         r
     };

@@ -556,7 +556,11 @@ mod tests {
         let report =
             block_on(OfflineVerifier::new(empty_bundle()).verify_credential(&elsewhere)).unwrap();
         assert_eq!(report.verdict, Verdict::Unknown, "{report:?}");
-        assert!(report.errors[0].detail.contains("`did:example:issuer` is not pinned"));
+        assert!(
+            report.errors[0]
+                .detail
+                .contains("`did:example:issuer` is not pinned")
+        );
         assert_eq!(report.inputs[0].state, "missing");
     }
 
