@@ -65,6 +65,9 @@ pub struct Config {
     /// Whether `POST /credentials/verify` and `/presentations/verify` need a token (the
     /// admin token or a user's API token); open by default.
     pub credential_verify_requires_token: bool,
+    /// Whether `GET /dids` lists the did:web identifiers hosted here (for verifiers to pin
+    /// them all); on by default. Off, it answers 404 and user names are not enumerable.
+    pub publish_did_list: bool,
     /// Whether clients may register themselves (RFC 7591 `POST /register`); off by default.
     pub oidc_dynamic_registration: bool,
     /// Milliseconds between checks for identity changes made by other processes.
@@ -129,6 +132,7 @@ impl std::fmt::Debug for Config {
                 "credential_verify_requires_token",
                 &self.credential_verify_requires_token,
             )
+            .field("publish_did_list", &self.publish_did_list)
             .field("oidc_dynamic_registration", &self.oidc_dynamic_registration)
             .field("didcomm_max_message_bytes", &self.didcomm_max_message_bytes)
             .field(
@@ -207,6 +211,7 @@ pub struct FileConfig {
     pub credential_work_concurrency: Option<u64>,
     pub credential_work_queue: Option<u64>,
     pub credential_verify_requires_token: Option<bool>,
+    pub publish_did_list: Option<bool>,
     pub oidc_dynamic_registration: Option<bool>,
     pub identity_sync_interval_ms: Option<u64>,
     pub didcomm_max_message_bytes: Option<u64>,
@@ -496,6 +501,15 @@ impl Config {
             parse_bool,
         )?
         .unwrap_or(false);
+        let publish_did_list = parse(
+            get(
+                "publish_did_list",
+                None,
+                file.publish_did_list.map(|b| b.to_string()),
+            ),
+            parse_bool,
+        )?
+        .unwrap_or(true);
         let oidc_dynamic_registration = parse(
             get(
                 "oidc_dynamic_registration",
@@ -570,6 +584,7 @@ impl Config {
             credential_work_concurrency,
             credential_work_queue,
             credential_verify_requires_token,
+            publish_did_list,
             oidc_dynamic_registration,
             identity_sync_interval_ms,
             didcomm_max_message_bytes,

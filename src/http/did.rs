@@ -61,15 +61,21 @@ pub async fn server_did_document(
 
 /// `GET /dids`: the did:web identifiers this server hosts (its own and each user's), so
 /// that a verifier can pin all their documents at once (a client's trust bundle). The
-/// did:key of a signing key needs no document and is not listed.
+/// did:key of a signing key needs no document and is not listed. 404 when the operator
+/// turned the list off (`publish_did_list = false`).
 #[utoipa::path(get, path = "/dids", tag = "dids",
-    responses((status = 200, body = HostedDids)))]
+    responses((status = 200, body = HostedDids),
+              (status = 404, description = "The list is not published here", body = crate::http::ProblemBody, content_type = "application/problem+json")))]
 pub async fn hosted_dids(
     State(identity): State<Arc<IdentityService>>,
 ) -> Result<axum::Json<HostedDids>, ApiError> {
-    Ok(axum::Json(HostedDids {
-        dids: identity.hosted_dids().await?,
-    }))
+    let dids = identity.hosted_dids().await?.ok_or_else(|| {
+        ApiError::new(
+            ProblemKind::NOT_FOUND,
+            "this server does not publish the list of its DIDs",
+        )
+    })?;
+    Ok(axum::Json(HostedDids { dids }))
 }
 
 /// `GET /users/{name}/did.json` (did:web §3.2): a user's DID document.

@@ -289,7 +289,10 @@ pub async fn open(
     let tx_key = kek.derive_subkey(super::authorize::TX_KEY_LABEL);
     let csrf_key = kek.derive_subkey(super::pages::CSRF_KEY_LABEL);
     let keys = Arc::new(ServerKeys::new(store.clone(), kek, clock.clone()));
-    let identity = Arc::new(IdentityService::new(store.clone(), &config.public_url)?);
+    let identity = Arc::new(
+        IdentityService::new(store.clone(), &config.public_url)?
+            .with_published_list(config.publish_did_list),
+    );
     let passwords = Arc::new(PasswordHasher::new(
         config.password_hash_concurrency,
         config.password_hash_queue,

@@ -49,6 +49,8 @@ pub struct IdentityService {
     cache: Mutex<Cache>,
     /// Set when the shared database names another public URL than this process serves.
     public_url_changed: AtomicBool,
+    /// Whether the hosted DIDs may be listed (`GET /dids`).
+    publish_list: bool,
 }
 
 impl IdentityService {
@@ -61,6 +63,7 @@ impl IdentityService {
             public_url: public_url.clone(),
             cache: Mutex::new(Cache::default()),
             public_url_changed: AtomicBool::new(false),
+            publish_list: true,
         })
     }
 
@@ -184,12 +187,24 @@ impl IdentityService {
 
     /// Every DID this server controls: its did:web, each user's, and the did:key of every
     /// active signing key.
-    /// The did:web identifiers hosted here: the server's, then each user's.
-    pub async fn hosted_dids(&self) -> Result<Vec<Did>, StoreError> {
+    /// Whether `GET /dids` lists the hosted DIDs (`publish_did_list`).
+    pub fn with_published_list(mut self, publish: bool) -> Self {
+        self.publish_list = publish;
+        self
+    }
+
+    /// The did:web identifiers hosted here (the server's, then each user's), or `None`
+    /// when they are not to be listed.
+    pub async fn hosted_dids(&self) -> Result<Option<Vec<Did>>, StoreError> {
+        if !self.publish_list {
+            return Ok(None);
+        }
         let users = self.store.list_users().await?;
-        Ok(std::iter::once(self.server_did.clone())
-            .chain(users.iter().map(|u| self.user_did(&u.name)))
-            .collect())
+        Ok(Some(
+            std::iter::once(self.server_did.clone())
+                .chain(users.iter().map(|u| self.user_did(&u.name)))
+                .collect(),
+        ))
     }
 
     pub async fn all_dids(&self) -> Result<Vec<DidEntry>, StoreError> {

@@ -511,3 +511,58 @@ async fn the_client_cli_builds_shows_refreshes_and_verifies_offline() {
     let (code, _, stderr) = verify(&s(&path("good.json")), &["--max-status-age", "1y"]).await;
     assert_eq!(code, 2, "clap's usage error: {stderr}");
 }
+
+/// With `publish_did_list = false`, `GET /dids` answers 404 and a bundle built from the
+/// server pins its own DID and its lists' issuers, saying so: the server's credentials
+/// verify; a user's presentation is unknown (the user's DID not pinned) until `--did`.
+#[tokio::test]
+async fn a_server_that_does_not_list_its_dids_still_yields_a_bundle() {
+    let server = TestServer::spawn_with(
+        crate::common::Options::default().with("SICHAT_PUBLISH_DID_LIST", "false"),
+    )
+    .await;
+    crate::common::assert_problem(server.get("/dids").await, 404, "not-found").await;
+    let vc = issue(&server, "did:example:alice", json!({})).await;
+    let vp =
+        crate::common::present_as_new_user(&server, "holder", &vc, "c-1", "door.example").await;
+    let options = BuildOptions {
+        server: Some(url::Url::parse(&server.base).unwrap()),
+        fetch: loopback(),
+        ..BuildOptions::default()
+    };
+    let built = bundle_build::build(&options).await.unwrap();
+    assert_eq!(built.skipped.len(), 1, "{:?}", built.skipped);
+    assert!(built.skipped[0].contains("does not list its DIDs"));
+    let dids: Vec<&str> = built
+        .bundle
+        .did_documents
+        .iter()
+        .map(|d| d.did.as_str())
+        .collect();
+    assert_eq!(dids, [server.host_did()]);
+    let holder = format!("{}:users:holder", server.host_did());
+    let with_holder = bundle_build::build(&BuildOptions {
+        dids: vec![holder.clone()],
+        ..options
+    })
+    .await
+    .unwrap();
+    server.stop().await;
+    let verifier = OfflineVerifier::new(built.bundle.index().unwrap());
+    let complete = OfflineVerifier::new(with_holder.bundle.index().unwrap());
+    without_io(|| async {
+        let report = verifier.verify_credential(&vc).await.unwrap();
+        assert_eq!(report.verdict, Verdict::Valid, "{report:?}");
+        let report = verifier
+            .verify_presentation(&vp, Some("c-1"), Some("door.example"))
+            .await
+            .unwrap();
+        assert_eq!(report.verdict, Verdict::Unknown, "{report:?}");
+        assert!(report.errors[0].detail.contains(&holder), "{report:?}");
+        let report = complete
+            .verify_presentation(&vp, Some("c-1"), Some("door.example"))
+            .await
+            .unwrap();
+        assert_eq!(report.verdict, Verdict::Valid, "{report:?}");
+    });
+}

@@ -85,17 +85,29 @@ struct Fetcher(Arc<GuardedFetcher>);
 
 impl Fetcher {
     async fn get(&self, url: &str, accept: &str, max: usize) -> Result<Vec<u8>, BuildError> {
-        let parsed =
-            url::Url::parse(url).map_err(|e| BuildError::Fetch(url.into(), e.to_string()))?;
-        self.0
-            .fetch_bounded(&parsed, accept, max)
+        self.fetch(url, accept, max)
             .await
             .map_err(|e| BuildError::Fetch(url.into(), e.to_string()))
     }
 
-    async fn json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, BuildError> {
-        let bytes = self.get(url, "application/json", MAX_INDEX_BYTES).await?;
-        serde_json::from_slice(&bytes).map_err(|e| BuildError::Fetch(url.into(), e.to_string()))
+    async fn fetch(&self, url: &str, accept: &str, max: usize) -> Result<Vec<u8>, ResolveError> {
+        let parsed = url::Url::parse(url).map_err(|e| ResolveError::Fetch(e.to_string()))?;
+        self.0.fetch_bounded(&parsed, accept, max).await
+    }
+
+    /// A JSON document, or `None` when the server answers 404.
+    async fn json<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &str,
+    ) -> Result<Option<T>, BuildError> {
+        let bytes = match self.fetch(url, "application/json", MAX_INDEX_BYTES).await {
+            Ok(bytes) => bytes,
+            Err(ResolveError::NotFound(_)) => return Ok(None),
+            Err(e) => return Err(BuildError::Fetch(url.into(), e.to_string())),
+        };
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| BuildError::Fetch(url.into(), e.to_string()))
     }
 }
 
@@ -141,18 +153,36 @@ pub async fn build(options: &BuildOptions) -> Result<Built, BuildError> {
     let resolver = StandardResolver::with_web(guarded);
     let mut dids: BTreeSet<String> = options.dids.iter().cloned().collect();
     let mut list_urls: BTreeSet<String> = options.status_lists.iter().cloned().collect();
-    if let Some(server) = &options.server {
+    let mut skipped = if let Some(server) = &options.server {
         let url = |path: &str| {
             let mut base = server.as_str().trim_end_matches('/').to_owned();
             base.push_str(path);
             base
         };
-        let hosted: HostedDids = fetcher.json(&url(paths::HOSTED_DIDS)).await?;
-        dids.extend(hosted.dids.iter().map(|d| d.as_str().to_owned()));
-        let lists: StatusListsResponse = fetcher.json(&url(paths::STATUS_LISTS)).await?;
+        let mut skipped = Vec::new();
+        match fetcher.json::<HostedDids>(&url(paths::HOSTED_DIDS)).await? {
+            Some(hosted) => dids.extend(hosted.dids.iter().map(|d| d.as_str().to_owned())),
+            None => {
+                // The operator does not publish the list: the server's own DID, and (below)
+                // the issuers of its lists.
+                let own: Option<Value> = fetcher.json(&url(paths::SERVER_DID_DOCUMENT)).await?;
+                if let Some(id) = own.as_ref().and_then(|d| d["id"].as_str()) {
+                    dids.insert(id.to_owned());
+                }
+                skipped.push(
+                    "the server does not list its DIDs (GET /dids): pinned its own DID and its status lists' issuers; add others with --did".to_owned(),
+                );
+            }
+        }
+        let lists: StatusListsResponse = fetcher
+            .json(&url(paths::STATUS_LISTS))
+            .await?
+            .ok_or_else(|| BuildError::Fetch(url(paths::STATUS_LISTS), "not found".into()))?;
         list_urls.extend(lists.status_lists.into_iter().map(|l| l.id));
-    }
-    let mut skipped = Vec::new();
+        skipped
+    } else {
+        Vec::new()
+    };
     let mut fetched = Vec::new();
     for url in &list_urls {
         let published = fetcher
