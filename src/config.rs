@@ -248,6 +248,10 @@ pub struct ConfigFlags {
 pub struct ConfigError(pub String);
 
 /// Parses a value found under a key, or reports the key and where it was set.
+/// The largest clock skew allowed on credential dates (beyond it, date arithmetic could
+/// leave chrono's range).
+const MAX_CLOCK_SKEW_SECS: u64 = 86_400;
+
 fn parse<T>(
     found: Option<(String, String)>,
     f: impl FnOnce(&str) -> Result<T, String>,
@@ -431,12 +435,24 @@ impl Config {
             30,
             0,
         )?;
-        let credential_clock_skew_secs = number(
-            "credential_clock_skew_secs",
-            file.credential_clock_skew_secs,
-            300,
-            0,
-        )?;
+        let credential_clock_skew_secs = parse(
+            get(
+                "credential_clock_skew_secs",
+                None,
+                file.credential_clock_skew_secs.map(|n| n.to_string()),
+            ),
+            |v| {
+                let n = parse_u64(v)?;
+                if n > MAX_CLOCK_SKEW_SECS {
+                    Err(format!(
+                        "must be at most {MAX_CLOCK_SKEW_SECS} (a day), got {n}"
+                    ))
+                } else {
+                    Ok(n)
+                }
+            },
+        )?
+        .unwrap_or(300);
         let did_web_max_fetches = count("did_web_max_fetches", file.did_web_max_fetches, 64, 1)?;
         let did_web_max_fetches_per_site = count(
             "did_web_max_fetches_per_site",
@@ -706,6 +722,23 @@ mod tests {
         assert_eq!(c.listen.port(), 3);
         assert_eq!(c.data_dir, PathBuf::from("/from-env"));
         assert_eq!(c.public_url.as_str(), "https://file.example/");
+    }
+
+    #[test]
+    fn the_clock_skew_is_at_most_a_day() {
+        let err = load(
+            ConfigFlags::default(),
+            &[("SICHAT_CREDENTIAL_CLOCK_SKEW_SECS", "86401")],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("at most 86400"), "{err}");
+        let ok = load(
+            ConfigFlags::default(),
+            &[("SICHAT_CREDENTIAL_CLOCK_SKEW_SECS", "86400")],
+        )
+        .unwrap();
+        assert_eq!(ok.credential_clock_skew_secs, 86_400);
     }
 
     #[test]

@@ -312,7 +312,10 @@ async fn credential_command(
         } => {
             let mut credential = read_json(&file)?;
             if let Some(issuer) = issuer {
-                credential["issuer"] = serde_json::Value::String(issuer);
+                credential
+                    .as_object_mut()
+                    .ok_or_else(|| anyhow::anyhow!("{file} is not a JSON object"))?
+                    .insert("issuer".into(), serde_json::Value::String(issuer));
             }
             let mut options = IssueOptions::default();
             match format.as_deref() {

@@ -186,7 +186,7 @@ impl ClientAuth {
         let now = self.clock.now_millis() / 1000;
         let time = |name: &str| claims.get(name).and_then(Value::as_i64);
         let exp = time("exp").ok_or_else(|| bad("exp is required"))?;
-        if exp + SKEW_SECS < now {
+        if exp.saturating_add(SKEW_SECS) < now {
             return Err(bad("expired"));
         }
         if exp > now + MAX_ASSERTION_LIFETIME_SECS + SKEW_SECS {

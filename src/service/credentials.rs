@@ -265,19 +265,22 @@ impl CredentialService {
         let issuer = self.issuer.clone();
         let version = checked.version;
         let pointers = options.selective_pointers.clone();
-        let secured = self
-            .gate
-            .run(async move {
-                match (format, version) {
-                    (ProofFormat::SdJwt, VcVersion::V2) => {
-                        issuer
-                            .secure_sd(credential, &key, pointers.as_deref())
-                            .await
-                    }
-                    _ => issuer.secure(credential, version, &key, format).await,
+        let work = async move {
+            match (format, version) {
+                (ProofFormat::SdJwt, VcVersion::V2) => {
+                    issuer
+                        .secure_sd(credential, &key, pointers.as_deref())
+                        .await
                 }
-            })
-            .await??;
+                _ => issuer.secure(credential, version, &key, format).await,
+            }
+        };
+        // A JWS over the credential (checked already) is light; a Data Integrity proof
+        // canonicalizes it.
+        let secured = match format {
+            ProofFormat::VcJwt | ProofFormat::SdJwt => self.gate.run_light(work).await??,
+            ProofFormat::DataIntegrity(_) => self.gate.run(work).await??,
+        };
         let record = IssuedCredentialRecord {
             id: checked.id.unwrap_or_default(),
             issuer: checked.issuer,
@@ -359,10 +362,18 @@ impl CredentialService {
         options: VerifyOptions,
     ) -> Result<VerificationResult, ApiError> {
         let verifier = self.verifier.clone();
-        let report = self
-            .gate
-            .run(async move { verifier.verify_credential(&credential, &options).await })
-            .await??;
+        // An enveloped credential is a JWS to check (its status lists, verified once per
+        // content, aside): light; an embedded proof means canonicalizing the credential.
+        let light = credential
+            .get("type")
+            .and_then(Value::as_str)
+            .is_some_and(|t| t == sichat_core::vc::jose::ENVELOPED_VC);
+        let work = async move { verifier.verify_credential(&credential, &options).await };
+        let report = if light {
+            self.gate.run_light(work).await??
+        } else {
+            self.gate.run(work).await??
+        };
         Ok(report.into_result())
     }
 

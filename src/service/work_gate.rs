@@ -45,6 +45,24 @@ impl WorkGate {
         &self,
         work: impl Future<Output = T> + Send + 'static,
     ) -> Result<T, ApiError> {
+        self.run_where(work, false).await
+    }
+
+    /// Runs `work` that costs little CPU (a JWS signed or checked, no JSON-LD) once a place
+    /// is free, always on the worker that took the request: it holds that worker no
+    /// longer than a thread hand-off would cost.
+    pub async fn run_light<T: Send + 'static>(
+        &self,
+        work: impl Future<Output = T> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        self.run_where(work, true).await
+    }
+
+    async fn run_where<T: Send + 'static>(
+        &self,
+        work: impl Future<Output = T> + Send + 'static,
+        light: bool,
+    ) -> Result<T, ApiError> {
         let admitted = self.admitted.clone().try_acquire_owned().map_err(|_| {
             ApiError::busy("too many credential operations are under way; retry shortly")
         })?;
@@ -54,8 +72,13 @@ impl WorkGate {
             .acquire_owned()
             .await
             .map_err(ApiError::internal)?;
-        let finished = if let Ok(_inline) = self.inline.try_acquire() {
-            let _places = (admitted, running);
+        let inline = if light {
+            None
+        } else {
+            self.inline.try_acquire().ok()
+        };
+        let finished = if light || inline.is_some() {
+            let _places = (admitted, running, inline);
             tokio::time::timeout(WORK_TIMEOUT, work).await
         } else {
             let runtime = tokio::runtime::Handle::current();

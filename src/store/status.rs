@@ -168,7 +168,9 @@ pub async fn reserve(
             .map_err(map_err)?;
         if let Some(row) = updated.into_iter().next() {
             let end = u32::try_from(row.next_counter).map_err(|_| corrupt("counter"))?;
-            let start = end - take as u32;
+            let start = end
+                .checked_sub(take as u32)
+                .ok_or_else(|| corrupt("counter"))?;
             return Ok((to_record(db, row).await?, start..end));
         }
         // Filled (or advanced) by someone else in the meantime: look again.

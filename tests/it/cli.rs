@@ -629,6 +629,23 @@ async fn credential_commands_issue_verify_and_revoke() {
         !ok && err.contains("not a DID this server controls"),
         "{err}"
     );
+    // A file that is JSON but not an object: an error, not a panic.
+    let array = dir.path().join("array.json");
+    std::fs::write(&array, "[1, 2]").unwrap();
+    let (ok, _, err) = run(
+        sichat_cmd(dir.path(), &db).args([
+            "credential",
+            "issue",
+            array.to_str().unwrap(),
+            "--issuer",
+            "did:web:elsewhere.example",
+        ]),
+        None,
+    );
+    assert!(
+        !ok && err.starts_with("error:") && err.contains("not a JSON object"),
+        "{err}"
+    );
     server.stop();
 }
 

@@ -377,6 +377,18 @@ async fn table(server: &TestServer) -> Vec<Case> {
         &signature,
     );
     rows.push(case("vc+jwt changed payload", tampered, "proof"));
+    // Extreme NumericDates (unsigned: the dates are judged before the signature): no
+    // overflow, the proof fails.
+    let mut extreme = payload.clone();
+    extreme.insert("exp".into(), json!(i64::MAX));
+    extreme.insert("nbf".into(), json!(i64::MIN));
+    let extreme = envelope(
+        "application/vc+jwt",
+        &Value::Object(header.clone()),
+        &Value::Object(extreme),
+        &signature,
+    );
+    rows.push(case("vc+jwt with extreme exp and nbf", extreme, "proof"));
     let mut other_kid = header.clone();
     other_kid.insert(
         "kid".into(),

@@ -224,7 +224,7 @@ async fn status(
         if let (Some(oldest), Some(newest)) = (sum.oldest_received_at, sum.newest_received_at) {
             body["oldest_received_time"] = json!(oldest / 1000);
             body["newest_received_time"] = json!(newest / 1000);
-            body["longest_waited_seconds"] = json!((now - oldest).max(0) / 1000);
+            body["longest_waited_seconds"] = json!(now.saturating_sub(oldest).max(0) / 1000);
         }
     }
     if let Transport::WebSocket(session) = transport {

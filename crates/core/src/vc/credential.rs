@@ -48,7 +48,10 @@ pub fn parse_date(field: &str, value: &Value) -> Result<DateTime<Utc>, ShapeErro
         .ok_or_else(|| bad(field, "must be a dateTimeStamp string"))?;
     let shaped = text.len() >= 20
         && text.as_bytes()[10] == b'T'
-        && (text.ends_with('Z') || text[19..].contains(['+', '-']));
+        && (text.ends_with('Z')
+            || text.as_bytes()[19..]
+                .iter()
+                .any(|b| matches!(b, b'+' | b'-')));
     match DateTime::parse_from_rfc3339(text) {
         Ok(dt) if shaped => Ok(dt.with_timezone(&Utc)),
         _ => Err(bad(
@@ -347,6 +350,19 @@ pub fn check_presentation(doc: &Map<String, Value>) -> Result<CheckedPresentatio
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// A date whose 20th byte falls inside a multi-byte character is refused, not a
+    /// panic.
+    #[test]
+    fn dates_with_multibyte_characters_are_refused() {
+        for text in [
+            "2026-01-01T00:00:0€",
+            "2026-01-01T00:00:00€+01:00",
+            "2026-01-01€00:00:00Z",
+        ] {
+            assert!(parse_date("validFrom", &json!(text)).is_err(), "{text}");
+        }
+    }
 
     fn vc(patch: Value) -> Map<String, Value> {
         let mut vc = json!({

@@ -1186,7 +1186,7 @@ impl Verifier {
         let now = self.now().timestamp();
         let skew = self.skew.num_seconds();
         if let Some(exp) = payload.get("exp").and_then(Value::as_i64)
-            && exp + skew < now
+            && exp.saturating_add(skew) < now
         {
             report.fail(
                 "validUntil",
@@ -1196,7 +1196,7 @@ impl Verifier {
             );
         }
         if let Some(nbf) = payload.get("nbf").and_then(Value::as_i64)
-            && nbf - skew > now
+            && nbf.saturating_sub(skew) > now
         {
             report.fail(
                 "validFrom",
