@@ -304,10 +304,11 @@ async fn write_groups(
     }
 }
 
-/// Whether a batch only queues messages (a forward): such batches of one group are queued
-/// together, a few statements for all of them ([`didcomm::enqueue_many`]).
-fn only_queues(changes: &Changes) -> bool {
-    // Every field named: a new kind of change must say whether it belongs here.
+/// Whether `changes` holds only changes of `kind` (a field of [`Changes`]): the batches
+/// that only queue messages (forwards) and those that only record issued credentials (issue
+/// requests) are applied together, a few statements for all of a group.
+fn only(changes: &Changes, kind: &str) -> bool {
+    // Every field named: a new kind of change must be listed.
     let Changes {
         new_users,
         new_keys,
@@ -321,47 +322,24 @@ fn only_queues(changes: &Changes) -> bool {
         queued,
         acknowledged,
     } = changes;
-    !queued.is_empty()
-        && new_users.is_empty()
-        && new_keys.is_empty()
-        && rotations.is_empty()
-        && issued_credentials.is_empty()
-        && status_changes.is_empty()
-        && held.is_empty()
-        && forgotten.is_empty()
-        && mediations.is_empty()
-        && recipient_updates.is_empty()
-        && acknowledged.is_empty()
-}
-
-/// Whether a batch only records issued credentials (an issue request): such batches of
-/// one group are recorded together ([`issued::insert_many`]).
-fn only_issues(changes: &Changes) -> bool {
-    // Every field named: a new kind of change must say whether it belongs here.
-    let Changes {
-        new_users,
-        new_keys,
-        rotations,
-        issued_credentials,
-        status_changes,
-        held,
-        forgotten,
-        mediations,
-        recipient_updates,
-        queued,
-        acknowledged,
-    } = changes;
-    !issued_credentials.is_empty()
-        && new_users.is_empty()
-        && new_keys.is_empty()
-        && rotations.is_empty()
-        && status_changes.is_empty()
-        && held.is_empty()
-        && forgotten.is_empty()
-        && mediations.is_empty()
-        && recipient_updates.is_empty()
-        && queued.is_empty()
-        && acknowledged.is_empty()
+    let present = [
+        ("new_users", !new_users.is_empty()),
+        ("new_keys", !new_keys.is_empty()),
+        ("rotations", !rotations.is_empty()),
+        ("issued_credentials", !issued_credentials.is_empty()),
+        ("status_changes", !status_changes.is_empty()),
+        ("held", !held.is_empty()),
+        ("forgotten", !forgotten.is_empty()),
+        ("mediations", !mediations.is_empty()),
+        ("recipient_updates", !recipient_updates.is_empty()),
+        ("queued", !queued.is_empty()),
+        ("acknowledged", !acknowledged.is_empty()),
+    ];
+    debug_assert!(
+        present.iter().any(|&(name, _)| name == kind),
+        "no kind {kind}"
+    );
+    present.iter().all(|&(name, some)| some == (name == kind))
 }
 
 /// Applies `changes` in a savepoint of `txn`: the batch's own outcome, or (outer error)
@@ -420,10 +398,10 @@ async fn commit_group(db: &DatabaseConnection, group: &[Changes]) -> Vec<Result<
     };
     let mut results: Vec<Option<Result<(), StoreError>>> = vec![None; group.len()];
     let queues: Vec<usize> = (0..group.len())
-        .filter(|&i| only_queues(&group[i]))
+        .filter(|&i| only(&group[i], "queued"))
         .collect();
     let mut issues: Vec<usize> = (0..group.len())
-        .filter(|&i| only_issues(&group[i]))
+        .filter(|&i| only(&group[i], "issued_credentials"))
         .collect();
     if issues.len() < 2 {
         issues.clear();

@@ -274,9 +274,23 @@ fn age_seconds(now: DateTime<Utc>, then: DateTime<Utc>) -> i64 {
     (now - then).num_seconds()
 }
 
-fn record(used: &Used, input: InputUsed) {
+/// Notes that the input `id` of `kind` was used: fetched at `fetched` (with its age at
+/// `now`) when the bundle has it.
+fn record(
+    used: &Used,
+    kind: &'static str,
+    id: &str,
+    fetched: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    state: &'static str,
+) {
     if let Ok(mut u) = used.lock() {
-        u.push(input);
+        u.push(InputUsed {
+            kind,
+            id: id.to_owned(),
+            fetched_at: fetched.map(|(at, _)| at),
+            age_seconds: fetched.map(|(at, now)| age_seconds(now, at)),
+            state,
+        });
     }
 }
 
@@ -301,43 +315,23 @@ impl DidResolver for PinnedResolver {
         // other (did:web, or a method this library does not resolve) comes from the bundle.
         if matches!(did.method(), "key" | "jwk" | "peer") {
             let resolved = StandardResolver::resolve_offline(did);
-            record(
-                &self.used,
-                InputUsed {
-                    kind: "didDocument",
-                    id: did.as_str().to_owned(),
-                    fetched_at: None,
-                    age_seconds: None,
-                    state: "offline",
-                },
-            );
+            record(&self.used, "didDocument", did.as_str(), None, "offline");
             return resolved;
         }
         match self.bundle.document(did.as_str()) {
             Some((document, fetched_at)) => {
+                let now = now_of(self.clock.as_ref());
                 record(
                     &self.used,
-                    InputUsed {
-                        kind: "didDocument",
-                        id: did.as_str().to_owned(),
-                        fetched_at: Some(*fetched_at),
-                        age_seconds: Some(age_seconds(now_of(self.clock.as_ref()), *fetched_at)),
-                        state: "pinned",
-                    },
+                    "didDocument",
+                    did.as_str(),
+                    Some((*fetched_at, now)),
+                    "pinned",
                 );
                 Ok(Resolution::new(document.clone()))
             }
             None => {
-                record(
-                    &self.used,
-                    InputUsed {
-                        kind: "didDocument",
-                        id: did.as_str().to_owned(),
-                        fetched_at: None,
-                        age_seconds: None,
-                        state: "missing",
-                    },
-                );
+                record(&self.used, "didDocument", did.as_str(), None, "missing");
                 Err(ResolveError::NotFound(format!(
                     "`{did}` {NOT_PINNED} (add it with `bundle build --did {did}`)"
                 )))
@@ -359,16 +353,7 @@ impl StatusListSource for PinnedLists {
     async fn fetch(&self, url: &str) -> Result<Value, SourceError> {
         let now = now_of(self.clock.as_ref());
         let Some(pinned) = self.bundle.status_list(url) else {
-            record(
-                &self.used,
-                InputUsed {
-                    kind: "statusList",
-                    id: url.to_owned(),
-                    fetched_at: None,
-                    age_seconds: None,
-                    state: "missing",
-                },
-            );
+            record(&self.used, "statusList", url, None, "missing");
             return Err(SourceError::Unavailable(
                 "status unknown: the list is not pinned in the trust bundle".into(),
             ));
@@ -385,13 +370,10 @@ impl StatusListSource for PinnedLists {
         };
         record(
             &self.used,
-            InputUsed {
-                kind: "statusList",
-                id: url.to_owned(),
-                fetched_at: Some(pinned.fetched_at),
-                age_seconds: Some(age),
-                state,
-            },
+            "statusList",
+            url,
+            Some((pinned.fetched_at, now)),
+            state,
         );
         if stale {
             return Err(SourceError::Unavailable(format!(
